@@ -1,0 +1,36 @@
+//! Sans-IO core of the DWCP data plane.
+//!
+//! # Design
+//! Everything here is pure: no sockets, no threads, no clock reads. Callers
+//! pass `now` (an [`std::time::Instant`]) and bytes in, and get decisions and
+//! bytes out. The I/O shells (`dwcp-uring` today; DPDK and RDMA later) and the
+//! pinned worker threads in `dwcp-dataplane` drive these types. Keeping the
+//! protocol logic here lets it be tested without a network and reused by
+//! every transport.
+//!
+//! Modules, in the order a migration uses them:
+//! - [`keys`]: pre-shared key loading, key proofs, session secret and
+//!   per-stream frame keys.
+//! - [`handshake`]: client and server handshake state machines.
+//! - [`seal`]: sealing and opening frames (AES-256-GCM, or an xxh3-128
+//!   checksum in explicit plaintext mode).
+//! - [`scan`]: per-page hashing and the dirty-page scan of pre-copy rounds.
+//! - [`stream_tx`], [`stream_rx`]: per-stream sequence, acknowledgement and
+//!   resume bookkeeping.
+//! - [`switchover`]: when to stop pre-copy and pause the guest.
+//! - [`throughput`]: a windowed throughput estimate from acknowledged bytes.
+//! - [`link`]: the queues and counters between the pinned stages and the
+//!   transport thread, the one interface every transport implements.
+//! - [`backoff`]: the idle back-off of polling loops.
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod handshake;
+pub mod keys;
+pub mod link;
+pub mod scan;
+pub mod seal;
+pub mod stream_rx;
+pub mod stream_tx;
+pub mod switchover;
+pub mod throughput;

@@ -1,0 +1,179 @@
+//! The interface between the pinned data-plane stages and a transport.
+//!
+//! # Design
+//! A transport (io_uring TCP today; DPDK and RDMA later) runs one thread
+//! that owns every connection of a migration. It meets the other stages
+//! only through these bounded, lock-free queues (crossbeam `ArrayQueue`,
+//! used single-producer/single-consumer: each queue has exactly one writer
+//! thread and one reader thread, named on the field) and relaxed or
+//! release/acquire atomics:
+//!
+//! ```text
+//! source:      engine ──tx[s]: sealed frames──► transport ──TCP──►
+//!              engine ◄──events: VerifyResult/Abort/fatal── transport
+//! destination: ──TCP──► transport ──frames: received frames──► decoder
+//!              transport ◄──written_through[s] (Release/Acquire)── decoder
+//!              transport ◄──outbound: VerifyResult/Abort── decoder
+//! ```
+//!
+//! Frame bytes live in [`BufferPool`] buffers; a [`BufferId`] moves with its
+//! frame and is owned by exactly one stage at a time (the queue hand-off is
+//! the ownership transfer), returning to the pool when acknowledged (source)
+//! or written (destination).
+
+use crate::stream_tx::InFlight;
+use crossbeam::queue::ArrayQueue;
+use dwcp_hugepages::{BufferId, BufferPool};
+use dwcp_shared::control::{Abort, VerifyResult};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Capacity of the source's event queue.
+pub const EVENTS_MAX: usize = 64;
+/// Capacity of the destination's outbound control queue.
+pub const OUTBOUND_MAX: usize = 16;
+
+/// Something the source transport tells the engine.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// The destination's verdict, from stream 0.
+    Verified(VerifyResult),
+    /// The destination aborted the migration.
+    Aborted(Abort),
+}
+
+/// A frame received whole by the destination transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedFrame {
+    /// The stream it arrived on.
+    pub stream_id: u16,
+    /// The buffer holding header, body and tag.
+    pub buffer: BufferId,
+    /// Its length.
+    pub len: u32,
+}
+
+/// A control message the destination's decoder asks the transport to send on stream 0.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// The verdict on the migrated image.
+    Verified(VerifyResult),
+    /// An abort naming the cause.
+    Abort(Abort),
+}
+
+/// Cumulative counters of one side's transport (Relaxed: read for progress only).
+#[derive(Debug, Default)]
+pub struct TransportCounters {
+    /// Bytes written to sockets, retransmissions included.
+    pub bytes_written: AtomicU64,
+    /// Bytes read from sockets.
+    pub bytes_read: AtomicU64,
+    /// Frame bytes the peer acknowledged (source) or frames bytes received whole (destination).
+    pub bytes_acked: AtomicU64,
+    /// Connections re-established after a break.
+    pub reconnects: AtomicU64,
+}
+
+/// The first fatal error of a migration, and the flag every loop polls.
+#[derive(Debug, Default)]
+pub struct FatalSlot {
+    raised: AtomicBool,
+    message: Mutex<Option<String>>,
+}
+
+impl FatalSlot {
+    /// Records `message` if it is the first, and raises the flag (Release).
+    /// Cold path only: it takes a lock.
+    pub fn raise(&self, message: String) {
+        let mut slot = self
+            .message
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(message);
+        }
+        self.raised.store(true, Ordering::Release);
+    }
+
+    /// True once any stage failed (Acquire).
+    pub fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
+    /// The first message raised.
+    pub fn message(&self) -> Option<String> {
+        self.message
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// What the source engine and the source transport share.
+#[derive(Debug)]
+pub struct SourceLink {
+    /// Frame buffers.
+    pub pool: Arc<BufferPool>,
+    /// Per stream, sealed frames in seq order. Writer: engine. Reader: transport.
+    pub tx: Vec<ArrayQueue<InFlight<BufferId>>>,
+    /// Writer: transport. Reader: engine.
+    pub events: ArrayQueue<SourceEvent>,
+    /// Transport counters.
+    pub counters: TransportCounters,
+    /// The first fatal error; any stage raises, every stage polls.
+    pub fatal: FatalSlot,
+    /// Set by the engine when the migration is over; the transport then closes.
+    pub finished: AtomicBool,
+}
+
+impl SourceLink {
+    /// A link for `streams` streams with `inflight_frames` per stream.
+    pub fn new(pool: Arc<BufferPool>, streams: u16, inflight_frames: usize) -> Self {
+        assert!(streams >= 1, "at least one stream");
+        Self {
+            pool,
+            tx: (0..streams)
+                .map(|_| ArrayQueue::new(inflight_frames))
+                .collect(),
+            events: ArrayQueue::new(EVENTS_MAX),
+            counters: TransportCounters::default(),
+            fatal: FatalSlot::default(),
+            finished: AtomicBool::new(false),
+        }
+    }
+}
+
+/// What the destination transport and decoder share.
+#[derive(Debug)]
+pub struct DestinationLink {
+    /// Frame buffers.
+    pub pool: Arc<BufferPool>,
+    /// Frames in arrival order per stream. Writer: transport. Reader: decoder.
+    pub frames: ArrayQueue<ReceivedFrame>,
+    /// Per stream, highest seq written to guest memory. Writer: decoder (Release). Reader: transport (Acquire).
+    pub written_through: Vec<AtomicU64>,
+    /// Writer: decoder. Reader: transport.
+    pub outbound: ArrayQueue<Outbound>,
+    /// Transport counters.
+    pub counters: TransportCounters,
+    /// The first fatal error.
+    pub fatal: FatalSlot,
+    /// Set by the transport once the verdict was sent and the source closed.
+    pub finished: AtomicBool,
+}
+
+impl DestinationLink {
+    /// A link for `streams` streams and a frame queue of `frames_max`.
+    pub fn new(pool: Arc<BufferPool>, streams: u16, frames_max: usize) -> Self {
+        Self {
+            pool,
+            frames: ArrayQueue::new(frames_max),
+            written_through: (0..streams).map(|_| AtomicU64::new(0)).collect(),
+            outbound: ArrayQueue::new(OUTBOUND_MAX),
+            counters: TransportCounters::default(),
+            fatal: FatalSlot::default(),
+            finished: AtomicBool::new(false),
+        }
+    }
+}

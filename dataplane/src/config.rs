@@ -1,0 +1,522 @@
+//! Configuration of both roles, with validation.
+//!
+//! One config type per role, one `DEFAULTS` constant each, and a consuming
+//! `validate` that returns the config only if every value is in range;
+//! errors name the flag, the value and the bound.
+
+use dwcp_hugepages::HugepagePolicy;
+use dwcp_shared::limits::STREAMS_MAX;
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Frames in flight per stream: the upper bound.
+pub const INFLIGHT_FRAMES_MAX: usize = 1024;
+/// Largest downtime budget accepted, in milliseconds.
+pub const DOWNTIME_MS_MAX: u64 = 60_000;
+/// Longest timeout accepted, in milliseconds.
+pub const TIMEOUT_MS_MAX: u64 = 3_600_000;
+
+/// An out-of-range or inconsistent configuration value.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `--streams` out of range.
+    #[error("--streams {value} is out of range 1..={max}")]
+    Streams {
+        /// Given.
+        value: u16,
+        /// Largest allowed.
+        max: u16,
+    },
+    /// `--inflight-frames` out of range.
+    #[error("--inflight-frames {value} is out of range 1..={max}")]
+    InflightFrames {
+        /// Given.
+        value: usize,
+        /// Largest allowed.
+        max: usize,
+    },
+    /// `--downtime-ms` out of range.
+    #[error("--downtime-ms {value} is out of range 1..={max}")]
+    Downtime {
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// `--max-rounds` out of range.
+    #[error("--max-rounds {value} is out of range 1..={max}")]
+    Rounds {
+        /// Given.
+        value: u32,
+        /// Largest allowed.
+        max: u32,
+    },
+    /// A timeout out of range.
+    #[error("{flag} {value} is out of range 1..={max}")]
+    Timeout {
+        /// Which flag.
+        flag: &'static str,
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// A core that this machine does not have.
+    #[error("{flag} {core} names a core this machine does not have (cores 0..{available})")]
+    Core {
+        /// Which flag.
+        flag: &'static str,
+        /// Given.
+        core: usize,
+        /// Cores available.
+        available: usize,
+    },
+    /// Neither a key nor explicit plaintext.
+    #[error("--key-file is required (or --insecure-plaintext on both sides, for benchmarks only)")]
+    KeyRequired,
+    /// Both a key and plaintext.
+    #[error("--key-file and --insecure-plaintext exclude each other")]
+    KeyAndPlaintext,
+    /// Two pause mechanisms.
+    #[error("--pause-pid and --pause-cmd exclude each other")]
+    HookConflict,
+    /// Half a command hook.
+    #[error("--pause-cmd needs --resume-cmd (the guest must be resumable if the migration fails)")]
+    ResumeMissing,
+    /// An address that does not parse.
+    #[error("{flag} {value:?} is not HOST:PORT")]
+    Address {
+        /// Which flag.
+        flag: &'static str,
+        /// Given.
+        value: String,
+    },
+    /// A fault hook naming a stream that does not exist.
+    #[error("--fault-cut-stream {stream} but the migration has {streams} streams")]
+    FaultStream {
+        /// Given.
+        stream: u16,
+        /// Streams.
+        streams: u16,
+    },
+}
+
+/// How the guest is paused for the final round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PauseConfig {
+    /// No pause: only for memory nothing writes (a warning is logged).
+    None,
+    /// SIGSTOP/SIGCONT to this process (all its threads must stop).
+    Signal(i32),
+    /// Run these shell commands; each must exit 0.
+    Command {
+        /// Pauses the guest.
+        pause: String,
+        /// Resumes it.
+        resume: String,
+    },
+}
+
+/// Test hooks of the source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceFaultConfig {
+    /// Shut stream N down after it wrote B bytes.
+    pub cut_stream_after: Option<(u16, u64)>,
+    /// Flip one bit in the body of the Nth sealed frame (1-based).
+    pub tamper_frame: Option<u64>,
+}
+
+/// How the destination checks the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// Hash each page from the mapping right after writing it; digest the table.
+    Incremental,
+    /// Re-read and hash the whole image after the final round.
+    Full,
+}
+
+/// Settings of the source (`dwcp-dataplane migrate`).
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Guest memory file.
+    pub memory: PathBuf,
+    /// Destination HOST:PORT.
+    pub destination: String,
+    /// Pre-shared key file.
+    pub key_file: Option<PathBuf>,
+    /// Explicit plaintext mode.
+    pub insecure_plaintext: bool,
+    /// Streams; `None` derives them from the bandwidth-delay product.
+    pub streams: Option<u16>,
+    /// Link bandwidth assumed for the stream count, in Mbit/s.
+    pub link_mbps: u64,
+    /// Frames in flight per stream.
+    pub inflight_frames: usize,
+    /// Downtime budget.
+    pub downtime_ms: u64,
+    /// Pre-copy round limit.
+    pub max_rounds: u32,
+    /// Non-converging rounds that count as a stall.
+    pub stall_rounds: u32,
+    /// Pause hook.
+    pub pause: PauseConfig,
+    /// Core of the engine thread.
+    pub engine_core: Option<usize>,
+    /// Core of the transport thread.
+    pub transport_core: Option<usize>,
+    /// Connect timeout.
+    pub connect_timeout_ms: u64,
+    /// Give up on a broken stream after this long.
+    pub reconnect_timeout_ms: u64,
+    /// Wait this long for the verdict.
+    pub verify_timeout_ms: u64,
+    /// Frame buffer backing.
+    pub hugepages: HugepagePolicy,
+    /// Live progress on stderr.
+    pub progress: bool,
+    /// Test hooks.
+    pub faults: SourceFaultConfig,
+}
+
+impl SourceConfig {
+    /// Defaults for everything but the memory file, destination and key.
+    pub const DEFAULTS: SourceConfig = SourceConfig {
+        memory: PathBuf::new(),
+        destination: String::new(),
+        key_file: None,
+        insecure_plaintext: false,
+        streams: None,
+        link_mbps: 10_000,
+        inflight_frames: 16,
+        downtime_ms: 300,
+        max_rounds: 30,
+        stall_rounds: 3,
+        pause: PauseConfig::None,
+        engine_core: None,
+        transport_core: None,
+        connect_timeout_ms: 5_000,
+        reconnect_timeout_ms: 10_000,
+        verify_timeout_ms: 60_000,
+        hugepages: HugepagePolicy::Prefer,
+        progress: false,
+        faults: SourceFaultConfig {
+            cut_stream_after: None,
+            tamper_frame: None,
+        },
+    };
+
+    /// Checks every value; returns the config unchanged when valid.
+    pub fn validate(self, cores: usize) -> Result<Self, ConfigError> {
+        check_key(self.key_file.is_some(), self.insecure_plaintext)?;
+        check_address("--to", &self.destination)?;
+        if let Some(streams) = self.streams {
+            if streams == 0 || streams > STREAMS_MAX {
+                return Err(ConfigError::Streams {
+                    value: streams,
+                    max: STREAMS_MAX,
+                });
+            }
+            if let Some((stream, _)) = self.faults.cut_stream_after {
+                if stream >= streams {
+                    return Err(ConfigError::FaultStream { stream, streams });
+                }
+            }
+        }
+        if self.inflight_frames == 0 || self.inflight_frames > INFLIGHT_FRAMES_MAX {
+            return Err(ConfigError::InflightFrames {
+                value: self.inflight_frames,
+                max: INFLIGHT_FRAMES_MAX,
+            });
+        }
+        if self.downtime_ms == 0 || self.downtime_ms > DOWNTIME_MS_MAX {
+            return Err(ConfigError::Downtime {
+                value: self.downtime_ms,
+                max: DOWNTIME_MS_MAX,
+            });
+        }
+        let rounds_max = dwcp_dataplane_core::switchover::ROUNDS_MAX;
+        if self.max_rounds == 0 || self.max_rounds > rounds_max {
+            return Err(ConfigError::Rounds {
+                value: self.max_rounds,
+                max: rounds_max,
+            });
+        }
+        if self.stall_rounds == 0 || self.stall_rounds > rounds_max {
+            return Err(ConfigError::Rounds {
+                value: self.stall_rounds,
+                max: rounds_max,
+            });
+        }
+        check_timeout("--connect-timeout-ms", self.connect_timeout_ms)?;
+        check_timeout("--reconnect-timeout-ms", self.reconnect_timeout_ms)?;
+        check_timeout("--verify-timeout-ms", self.verify_timeout_ms)?;
+        check_core("--engine-core", self.engine_core, cores)?;
+        check_core("--transport-core", self.transport_core, cores)?;
+        Ok(self)
+    }
+
+    /// Streams to open: the configured count, or the bandwidth-delay product
+    /// divided by one stream's in-flight window, clamped to 1..=16.
+    pub fn derived_streams(&self, rtt: Duration) -> u16 {
+        if let Some(streams) = self.streams {
+            return streams;
+        }
+        let bdp_bytes = self.link_mbps as f64 * 1e6 / 8.0 * rtt.as_secs_f64();
+        let window_bytes = (self.inflight_frames * crate::FRAME_BUFFER_LEN) as f64;
+        let streams = (bdp_bytes / window_bytes).ceil().clamp(1.0, 16.0);
+        streams as u16
+    }
+}
+
+/// Settings of the destination (`dwcp-dataplane receive`).
+#[derive(Debug, Clone)]
+pub struct DestinationConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Guest memory file to write.
+    pub memory: PathBuf,
+    /// Expected memory size; the source's must match.
+    pub memory_size: Option<u64>,
+    /// Pre-shared key file.
+    pub key_file: Option<PathBuf>,
+    /// Explicit plaintext mode.
+    pub insecure_plaintext: bool,
+    /// How the image is verified.
+    pub verify: VerifyMode,
+    /// Core of the decoder thread.
+    pub decoder_core: Option<usize>,
+    /// Core of the transport thread.
+    pub transport_core: Option<usize>,
+    /// Fail when no stream is connected for this long.
+    pub peer_timeout_ms: u64,
+    /// Wait this long for the first connection (0 = forever).
+    pub accept_timeout_ms: u64,
+    /// Keep a memory file the migration created if the migration fails.
+    pub keep_on_failure: bool,
+    /// Frame buffer backing.
+    pub hugepages: HugepagePolicy,
+    /// Live progress on stderr.
+    pub progress: bool,
+}
+
+impl DestinationConfig {
+    /// Defaults for everything but the address, memory file and key.
+    pub const DEFAULTS: DestinationConfig = DestinationConfig {
+        listen: String::new(),
+        memory: PathBuf::new(),
+        memory_size: None,
+        key_file: None,
+        insecure_plaintext: false,
+        verify: VerifyMode::Incremental,
+        decoder_core: None,
+        transport_core: None,
+        peer_timeout_ms: 10_000,
+        accept_timeout_ms: 0,
+        keep_on_failure: false,
+        hugepages: HugepagePolicy::Prefer,
+        progress: false,
+    };
+
+    /// Checks every value; returns the config unchanged when valid.
+    pub fn validate(self, cores: usize) -> Result<Self, ConfigError> {
+        check_key(self.key_file.is_some(), self.insecure_plaintext)?;
+        check_address("--listen", &self.listen)?;
+        check_timeout("--peer-timeout-ms", self.peer_timeout_ms)?;
+        check_core("--decoder-core", self.decoder_core, cores)?;
+        check_core("--transport-core", self.transport_core, cores)?;
+        Ok(self)
+    }
+}
+
+fn check_key(has_key: bool, insecure: bool) -> Result<(), ConfigError> {
+    match (has_key, insecure) {
+        (false, false) => Err(ConfigError::KeyRequired),
+        (true, true) => Err(ConfigError::KeyAndPlaintext),
+        _ => Ok(()),
+    }
+}
+
+fn check_address(flag: &'static str, value: &str) -> Result<(), ConfigError> {
+    let valid = value
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::Address {
+            flag,
+            value: value.to_owned(),
+        })
+    }
+}
+
+fn check_timeout(flag: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 || value > TIMEOUT_MS_MAX {
+        return Err(ConfigError::Timeout {
+            flag,
+            value,
+            max: TIMEOUT_MS_MAX,
+        });
+    }
+    Ok(())
+}
+
+fn check_core(
+    flag: &'static str,
+    core: Option<usize>,
+    available: usize,
+) -> Result<(), ConfigError> {
+    match core {
+        Some(core) if core >= available => Err(ConfigError::Core {
+            flag,
+            core,
+            available,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> SourceConfig {
+        SourceConfig {
+            memory: "/dev/shm/x".into(),
+            destination: "127.0.0.1:7000".into(),
+            key_file: Some("/k".into()),
+            ..SourceConfig::DEFAULTS
+        }
+    }
+
+    #[test]
+    fn defaults_validate() {
+        assert!(source().validate(2).is_ok());
+    }
+
+    #[test]
+    fn each_bad_value_is_named() {
+        let bad = |c: SourceConfig| c.validate(2).expect_err("must be rejected");
+        assert_eq!(
+            bad(SourceConfig {
+                streams: Some(0),
+                ..source()
+            }),
+            ConfigError::Streams {
+                value: 0,
+                max: STREAMS_MAX
+            }
+        );
+        assert_eq!(
+            bad(SourceConfig {
+                streams: Some(65),
+                ..source()
+            }),
+            ConfigError::Streams {
+                value: 65,
+                max: STREAMS_MAX
+            }
+        );
+        assert!(matches!(
+            bad(SourceConfig {
+                inflight_frames: 0,
+                ..source()
+            }),
+            ConfigError::InflightFrames { .. }
+        ));
+        assert!(matches!(
+            bad(SourceConfig {
+                downtime_ms: 0,
+                ..source()
+            }),
+            ConfigError::Downtime { .. }
+        ));
+        assert!(matches!(
+            bad(SourceConfig {
+                max_rounds: 0,
+                ..source()
+            }),
+            ConfigError::Rounds { .. }
+        ));
+        assert!(matches!(
+            bad(SourceConfig {
+                engine_core: Some(2),
+                ..source()
+            }),
+            ConfigError::Core { core: 2, .. }
+        ));
+        assert_eq!(
+            bad(SourceConfig {
+                key_file: None,
+                ..source()
+            }),
+            ConfigError::KeyRequired
+        );
+        assert_eq!(
+            bad(SourceConfig {
+                insecure_plaintext: true,
+                ..source()
+            }),
+            ConfigError::KeyAndPlaintext
+        );
+        assert!(matches!(
+            bad(SourceConfig {
+                destination: "nohost".into(),
+                ..source()
+            }),
+            ConfigError::Address { .. }
+        ));
+        assert!(matches!(
+            bad(SourceConfig {
+                destination: "h:99999".into(),
+                ..source()
+            }),
+            ConfigError::Address { .. }
+        ));
+        assert!(matches!(
+            bad(SourceConfig {
+                connect_timeout_ms: 0,
+                ..source()
+            }),
+            ConfigError::Timeout { .. }
+        ));
+        let cut = SourceFaultConfig {
+            cut_stream_after: Some((4, 1)),
+            tamper_frame: None,
+        };
+        assert!(matches!(
+            bad(SourceConfig {
+                streams: Some(4),
+                faults: cut,
+                ..source()
+            }),
+            ConfigError::FaultStream { .. }
+        ));
+    }
+
+    #[test]
+    fn derived_streams_follow_the_bandwidth_delay_product() {
+        let config = source();
+        assert_eq!(
+            config.derived_streams(Duration::from_micros(50)),
+            1,
+            "loopback needs one stream"
+        );
+        // 10 Gb/s × 50 ms = 62.5 MB; one stream's window is 16 frames × ~260 KiB ≈ 4.3 MB.
+        assert_eq!(config.derived_streams(Duration::from_millis(50)), 15);
+        assert_eq!(
+            config.derived_streams(Duration::from_secs(1)),
+            16,
+            "clamped"
+        );
+        assert_eq!(
+            SourceConfig {
+                streams: Some(3),
+                ..source()
+            }
+            .derived_streams(Duration::from_secs(1)),
+            3
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! The destination decoder: opens frames, writes pages, verifies the image.
+//!
+//! # Design
+//! One pinned thread consumes whole frames from the transport's queue. Each
+//! frame is authenticated and decrypted in its pool buffer, its sequence
+//! checked against the stream's last, and its page batch validated whole
+//! ([`BatchView::parse`]) before any byte reaches guest memory. A page is
+//! written only if the batch's round is not older than the round that last
+//! wrote it, so a retransmitted or late frame of an earlier round can never
+//! overwrite newer content that came on another stream.
+//!
+//! In `Incremental` verify mode each written page is hashed back from the
+//! mapping right after the write; the image digest is then the digest of
+//! that table. In `Full` mode the whole image is re-read and hashed after the
+//! final round. `Final` names each stream's last seq; the verdict is
+//! computed once every stream is written through those seqs, and sent on
+//! stream 0. Any error sends an `Abort` naming the cause and stops.
+
+use crate::config::VerifyMode;
+use crate::guest_memory::DestinationMemory;
+use crate::progress::{Phase, Progress};
+use dwcp_dataplane_core::backoff::IdleBackoff;
+use dwcp_dataplane_core::link::{DestinationLink, Outbound, ReceivedFrame};
+use dwcp_dataplane_core::scan::{image_digest, page_hash, zero_page_hash, PAGE_LEN};
+use dwcp_dataplane_core::seal::FrameOpener;
+use dwcp_shared::batch::{BatchView, PageEncoding};
+use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd, VerifyResult};
+use dwcp_shared::FrameKind;
+use std::sync::atomic::Ordering;
+
+/// What the decoder ends with.
+#[derive(Debug)]
+pub struct DecoderOutcome {
+    /// The image (to keep, or discard on failure).
+    pub memory: DestinationMemory,
+    /// True if the digest matched the source's.
+    pub verified: bool,
+    /// Our digest, once computed.
+    pub digest: Option<[u8; 16]>,
+    /// Pages written.
+    pub pages_written: u64,
+    /// Rounds seen, the final one included.
+    pub rounds: u32,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+/// The decoder; [`Decoder::run`] is the thread body.
+#[derive(Debug)]
+pub struct Decoder<'a> {
+    link: &'a DestinationLink,
+    memory: DestinationMemory,
+    openers: Vec<FrameOpener>,
+    last_seq: Vec<u64>,
+    page_round: Vec<u32>,
+    page_hashes: Vec<u64>,
+    pending_final: Option<Final>,
+    verify: VerifyMode,
+    progress: &'a Progress,
+    pages_written: u64,
+    rounds: u32,
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder writing into `memory`, opening frames with `openers` (one per stream).
+    pub fn new(
+        link: &'a DestinationLink,
+        memory: DestinationMemory,
+        openers: Vec<FrameOpener>,
+        verify: VerifyMode,
+        progress: &'a Progress,
+    ) -> Self {
+        let pages = memory.page_count();
+        Self {
+            link,
+            last_seq: vec![0; openers.len()],
+            openers,
+            page_round: vec![0; pages],
+            page_hashes: vec![zero_page_hash(); pages],
+            memory,
+            pending_final: None,
+            verify,
+            progress,
+            pages_written: 0,
+            rounds: 0,
+        }
+    }
+
+    /// Runs until the verdict is sent or the migration fails.
+    pub fn run(mut self) -> DecoderOutcome {
+        let mut backoff = IdleBackoff::new();
+        let result = loop {
+            if self.link.fatal.is_raised() {
+                break Err(self
+                    .link
+                    .fatal
+                    .message()
+                    .unwrap_or_else(|| "transport failed".into()));
+            }
+            let Some(frame) = self.link.frames.pop() else {
+                backoff.idle();
+                continue;
+            };
+            backoff.reset();
+            let handled = self.handle_frame(frame);
+            self.link.pool.put(frame.buffer);
+            match handled {
+                Err((code, reason)) => {
+                    let _ = self
+                        .link
+                        .outbound
+                        .push(Outbound::Abort(Abort::new(code, &reason)));
+                    self.link.fatal.raise(reason.clone());
+                    break Err(reason);
+                }
+                Ok(()) => {
+                    if let Some(verdict) = self.try_verify() {
+                        break verdict;
+                    }
+                }
+            }
+        };
+        self.progress.set_phase(Phase::Done);
+        let (verified, digest, error) = match result {
+            Ok((ok, digest)) => (
+                ok,
+                Some(digest),
+                (!ok).then(|| "image digest differs from the source's".to_owned()),
+            ),
+            Err(message) => (false, None, Some(message)),
+        };
+        DecoderOutcome {
+            memory: self.memory,
+            verified,
+            digest,
+            pages_written: self.pages_written,
+            rounds: self.rounds,
+            error,
+        }
+    }
+
+    fn handle_frame(&mut self, frame: ReceivedFrame) -> Result<(), (AbortCode, String)> {
+        let stream = usize::from(frame.stream_id);
+        // SAFETY: the transport handed this buffer over through the queue and
+        // no longer touches it; the decoder returns it to the pool afterwards.
+        let bytes = unsafe { self.link.pool.slice_mut(frame.buffer) };
+        let opener = self
+            .openers
+            .get(stream)
+            .ok_or((AbortCode::Protocol, format!("no stream {stream}")))?;
+        let (header, body) = opener
+            .open(&mut bytes[..frame.len as usize])
+            .map_err(|e| (AbortCode::Protocol, e.to_string()))?;
+        let expected = self.last_seq[stream] + 1;
+        if header.seq != expected {
+            return Err((
+                AbortCode::Protocol,
+                format!(
+                    "stream {stream}: frame seq {} where {expected} was expected",
+                    header.seq
+                ),
+            ));
+        }
+        match header.kind {
+            FrameKind::PageBatch => self.apply_batch(body)?,
+            FrameKind::RoundEnd => {
+                let end = RoundEnd::decode(body)
+                    .map_err(|e| (AbortCode::Protocol, format!("malformed RoundEnd: {e}")))?;
+                self.rounds = self.rounds.max(end.round + 1);
+                self.progress.round.store(end.round, Ordering::Relaxed);
+            }
+            FrameKind::Final if stream == 0 => {
+                let fin = Final::decode(body)
+                    .map_err(|e| (AbortCode::Protocol, format!("malformed Final: {e}")))?;
+                if fin.last_seqs.len() != self.last_seq.len()
+                    || fin.page_count != self.memory.page_count() as u64
+                {
+                    return Err((
+                        AbortCode::Protocol,
+                        format!(
+                            "Final names {} streams and {} pages; the session has {} and {}",
+                            fin.last_seqs.len(),
+                            fin.page_count,
+                            self.last_seq.len(),
+                            self.memory.page_count()
+                        ),
+                    ));
+                }
+                self.rounds = self.rounds.max(fin.round + 1);
+                self.progress.set_phase(Phase::Verifying);
+                self.pending_final = Some(fin);
+            }
+            FrameKind::Abort => {
+                let abort = Abort::decode(body)
+                    .map_err(|e| (AbortCode::Protocol, format!("malformed Abort: {e}")))?;
+                return Err((
+                    AbortCode::Shutdown,
+                    format!("the source aborted: {}", abort.reason),
+                ));
+            }
+            other => {
+                return Err((
+                    AbortCode::Protocol,
+                    format!("unexpected {other:?} frame on stream {stream}"),
+                ))
+            }
+        }
+        self.last_seq[stream] = header.seq;
+        self.link.written_through[stream].store(header.seq, Ordering::Release);
+        Ok(())
+    }
+
+    fn apply_batch(&mut self, body: &[u8]) -> Result<(), (AbortCode, String)> {
+        let pages_total = self.memory.page_count() as u64;
+        let batch = BatchView::parse(body, pages_total)
+            .map_err(|e| (AbortCode::Protocol, format!("malformed page batch: {e}")))?;
+        let round = batch.round();
+        let incremental = self.verify == VerifyMode::Incremental;
+        for page in batch.pages() {
+            let index =
+                usize::try_from(page.page_index).expect("parse checked page_index < pages_total");
+            if round < self.page_round[index] {
+                continue;
+            }
+            self.page_round[index] = round;
+            let target = self.memory.page_mut(index);
+            match page.encoding {
+                PageEncoding::Raw => target.copy_from_slice(page.payload),
+                PageEncoding::Zero => target.fill(0),
+                PageEncoding::Invalid => unreachable!("parse rejects Invalid encodings"),
+            }
+            if incremental {
+                self.page_hashes[index] = page_hash(self.memory.pages(index, 1));
+            }
+            self.pages_written += 1;
+        }
+        self.progress
+            .pages
+            .store(self.pages_written, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Once every stream is written through `Final`'s seqs: digest, compare, send the verdict.
+    fn try_verify(&mut self) -> Option<Result<(bool, [u8; 16]), String>> {
+        let fin = self.pending_final.as_ref()?;
+        if self
+            .last_seq
+            .iter()
+            .zip(&fin.last_seqs)
+            .any(|(have, want)| have < want)
+        {
+            return None;
+        }
+        let digest = match self.verify {
+            VerifyMode::Incremental => image_digest(&self.page_hashes),
+            VerifyMode::Full => {
+                let pages = self.memory.page_count();
+                let hashes: Vec<u64> = (0..pages)
+                    .map(|i| page_hash(self.memory.pages(i, 1)))
+                    .collect();
+                image_digest(&hashes)
+            }
+        };
+        let ok = digest == fin.digest;
+        let result = VerifyResult {
+            ok,
+            digest,
+            pages_written: self.pages_written,
+        };
+        if self.link.outbound.push(Outbound::Verified(result)).is_err() {
+            return Some(Err("outbound control queue full".into()));
+        }
+        if !ok {
+            tracing::error!("image digest differs from the source's");
+        }
+        debug_assert_eq!(PAGE_LEN, 4096);
+        Some(Ok((ok, digest)))
+    }
+}

@@ -1,0 +1,290 @@
+//! The destination role: accept the session, run the transport, the
+//! decoder and the acceptor, report.
+
+pub mod acceptor;
+pub mod decoder;
+
+use crate::config::DestinationConfig;
+use crate::error::MigrationError;
+use crate::guest_memory::{DestinationMemory, MemoryError};
+use crate::progress::{self, Progress};
+use crate::session::{self, serve_handshake};
+use crate::source::error_chain;
+use crate::summary::{self, Summary};
+use crate::threads::{self, ThreadRole};
+use crate::FRAME_BUFFER_LEN;
+use acceptor::Acceptor;
+use decoder::Decoder;
+use dwcp_dataplane_core::handshake::SessionCheck;
+use dwcp_dataplane_core::keys::Direction;
+use dwcp_dataplane_core::link::DestinationLink;
+use dwcp_hugepages::BufferPool;
+use dwcp_shared::handshake::{ClientHello, RejectCode};
+use dwcp_uring::dest_io::{Control, DestinationTransport, DestinationTransportConfig};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Whole frames queued between the transport and the decoder.
+pub const FRAME_QUEUE_MAX: usize = 64;
+/// Frame buffers beyond the queue: one being read per stream plus slack.
+pub const POOL_SLACK_BUFFERS: u32 = 4;
+
+/// Admits stream 0 and creates the memory image for it.
+struct PrimaryCheck {
+    path: PathBuf,
+    expected_bytes: Option<u64>,
+    memory: Option<DestinationMemory>,
+    error: Option<MemoryError>,
+}
+
+impl SessionCheck for PrimaryCheck {
+    fn admit(&mut self, hello: &ClientHello) -> Result<u64, (RejectCode, String)> {
+        if hello.stream_id != 0 {
+            return Err((
+                RejectCode::UnknownSession,
+                "no migration in progress: stream 0 must connect first".into(),
+            ));
+        }
+        if let Some(expected) = self.expected_bytes.filter(|&e| e != hello.memory_bytes) {
+            return Err((
+                RejectCode::SizeMismatch,
+                format!(
+                    "source memory is {} bytes but the destination expects {expected}",
+                    hello.memory_bytes
+                ),
+            ));
+        }
+        match DestinationMemory::create(&self.path, hello.memory_bytes) {
+            Ok(memory) => {
+                self.memory = Some(memory);
+                Ok(0)
+            }
+            Err(err) => {
+                let code = match err {
+                    MemoryError::SizeMismatch { .. }
+                    | MemoryError::BadSize { .. }
+                    | MemoryError::HugetlbfsGranule { .. } => RejectCode::SizeMismatch,
+                    _ => RejectCode::Busy,
+                };
+                let reason = error_chain(&err);
+                self.error = Some(err);
+                Err((code, reason))
+            }
+        }
+    }
+}
+
+fn accept_primary(listener: &TcpListener, timeout_ms: u64) -> Result<TcpStream, MigrationError> {
+    let listen_error = |cause| MigrationError::Listen {
+        addr: format!("{:?}", listener.local_addr().ok()),
+        cause,
+    };
+    if timeout_ms == 0 {
+        return listener
+            .accept()
+            .map(|(socket, _)| socket)
+            .map_err(listen_error);
+    }
+    listener.set_nonblocking(true).map_err(listen_error)?;
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+    loop {
+        match listener.accept() {
+            Ok((socket, _)) => {
+                socket.set_nonblocking(false).map_err(listen_error)?;
+                listener.set_nonblocking(false).map_err(listen_error)?;
+                return Ok(socket);
+            }
+            Err(err)
+                if err.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(MigrationError::Failed(format!(
+                    "no source connected within {timeout_ms} ms"
+                )))
+            }
+            Err(err) => return Err(listen_error(err)),
+        }
+    }
+}
+
+/// Receives one migration into `config.memory`. Always returns a summary.
+pub fn receive(config: DestinationConfig) -> Summary {
+    let start = Instant::now();
+    let mut summary = Summary {
+        role: "destination",
+        verified: false,
+        total_ms: 0,
+        downtime_ms: None,
+        rounds: 0,
+        memory_bytes: 0,
+        bytes_on_wire: 0,
+        pages_sent: 0,
+        throughput_mbps: 0.0,
+        streams: 0,
+        encrypted: !config.insecure_plaintext,
+        switchover_reason: None,
+        reconnects: 0,
+        digest: None,
+        error: None,
+    };
+    if let Err(err) = run(config, &mut summary, start) {
+        summary.error = Some(error_chain(&err));
+    }
+    summary.total_ms = summary.total_ms.max(1);
+    summary.throughput_mbps = summary::mbps(summary.bytes_on_wire, summary.total_ms);
+    summary
+}
+
+fn run(
+    config: DestinationConfig,
+    summary: &mut Summary,
+    start: Instant,
+) -> Result<(), MigrationError> {
+    let config = config.validate(threads::available_cores())?;
+    let psk = session::load_key(config.key_file.as_deref())?;
+    let listener = TcpListener::bind(&config.listen).map_err(|cause| MigrationError::Listen {
+        addr: config.listen.clone(),
+        cause,
+    })?;
+    tracing::info!(listen = %config.listen, "waiting for the source");
+    let mut primary = accept_primary(&listener, config.accept_timeout_ms)?;
+    let mut check = PrimaryCheck {
+        path: config.memory.clone(),
+        expected_bytes: config.memory_size,
+        memory: None,
+        error: None,
+    };
+    let established = serve_handshake(
+        &mut primary,
+        config.insecure_plaintext,
+        psk.as_deref(),
+        &mut check,
+    );
+    if let Some(err) = check.error.take() {
+        return Err(err.into());
+    }
+    let established = match established {
+        Ok(established) => established,
+        Err(err) => {
+            if let Some(memory) = check.memory.take() {
+                memory.discard();
+            }
+            return Err(err);
+        }
+    };
+    let memory = check
+        .memory
+        .take()
+        .expect("admit created the image before the handshake completed");
+    // The clock starts when the source is admitted, like the source's.
+    let start = start.max(Instant::now());
+    let hello = established.hello;
+    let streams = hello.stream_count;
+    summary.streams = streams;
+    summary.memory_bytes = hello.memory_bytes;
+    let secret = psk
+        .as_ref()
+        .map(|k| k.session_secret(&hello.client_nonce, &established.server_nonce));
+
+    let buffers =
+        u32::try_from(FRAME_QUEUE_MAX).expect("small") + u32::from(streams) + POOL_SLACK_BUFFERS;
+    let pool = Arc::new(BufferPool::new(
+        FRAME_BUFFER_LEN,
+        buffers,
+        config.hugepages,
+    )?);
+    let link = Arc::new(DestinationLink::new(pool, streams, FRAME_QUEUE_MAX));
+    let (control, control_rx) = crossbeam::channel::unbounded();
+    let transport = DestinationTransport::new(
+        Arc::clone(&link),
+        session::sealers(secret.as_ref(), streams, Direction::ServerToClient),
+        control_rx,
+        DestinationTransportConfig {
+            peer_timeout: Duration::from_millis(config.peer_timeout_ms),
+        },
+    )?;
+    control
+        .send(Control::Attach(0, primary))
+        .expect("the receiver is alive: the transport is not started yet");
+    let transport_thread =
+        threads::spawn(ThreadRole::Transport, config.transport_core, move || {
+            transport.run()
+        })
+        .map_err(|cause| MigrationError::Spawn {
+            role: "transport",
+            cause,
+        })?;
+    let progress = Arc::new(Progress::default());
+    let openers = session::openers(secret.as_ref(), streams, Direction::ClientToServer);
+    let decoder_thread = {
+        let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
+        let verify = config.verify;
+        threads::spawn(ThreadRole::Decoder, config.decoder_core, move || {
+            Decoder::new(&link, memory, openers, verify, &progress).run()
+        })
+        .map_err(|cause| MigrationError::Spawn {
+            role: "decoder",
+            cause,
+        })?
+    };
+    let acceptor = Acceptor {
+        listener,
+        session: hello,
+        insecure_plaintext: config.insecure_plaintext,
+        psk,
+        control,
+        link: Arc::clone(&link),
+    };
+    let acceptor_thread = std::thread::Builder::new()
+        .name("dwcp-acceptor".into())
+        .spawn(move || acceptor.run())
+        .map_err(|cause| MigrationError::Spawn {
+            role: "acceptor",
+            cause,
+        })?;
+
+    progress::print_until(
+        start,
+        config.progress,
+        || {
+            progress::render(
+                &progress,
+                link.counters.bytes_read.load(Ordering::Relaxed),
+                start.elapsed(),
+            )
+        },
+        || decoder_thread.is_finished(),
+    );
+    let outcome = decoder_thread
+        .join()
+        .map_err(|_| MigrationError::Failed("the decoder thread panicked".into()))?;
+    let _ = transport_thread.join();
+    link.finished.store(true, Ordering::Release);
+    let _ = acceptor_thread.join();
+    summary.total_ms = start.elapsed().as_millis() as u64;
+    summary.bytes_on_wire = link.counters.bytes_read.load(Ordering::Relaxed);
+    summary.reconnects = link.counters.reconnects.load(Ordering::Relaxed);
+    summary.rounds = outcome.rounds;
+    summary.pages_sent = outcome.pages_written;
+    summary.digest = outcome.digest.map(|d| summary::hex(&d));
+    // The verdict went out; a transport failure after it does not undo a verified image.
+    if outcome.verified {
+        summary.verified = true;
+        return Ok(());
+    }
+    if config.keep_on_failure {
+        tracing::warn!(path = %outcome.memory.path().display(), "keeping the incomplete memory file (--keep-on-failure)");
+    } else {
+        outcome.memory.discard();
+    }
+    Err(MigrationError::Failed(
+        outcome
+            .error
+            .unwrap_or_else(|| "the migration did not complete".into()),
+    ))
+}

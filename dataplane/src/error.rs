@@ -1,0 +1,91 @@
+//! Errors of a migration, one variant per cause.
+
+use dwcp_dataplane_core::handshake::HandshakeError;
+use dwcp_dataplane_core::keys::KeyError;
+use thiserror::Error;
+
+/// Why a migration (either side) failed.
+#[derive(Debug, Error)]
+pub enum MigrationError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The key file could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The guest memory file could not be used.
+    #[error(transparent)]
+    Memory(#[from] crate::guest_memory::MemoryError),
+    /// The frame buffer pool could not be set up.
+    #[error("cannot allocate frame buffers")]
+    Buffers(#[from] dwcp_hugepages::HugepageError),
+    /// The io_uring transport could not start.
+    #[error("cannot start the io_uring transport")]
+    Transport(#[from] dwcp_uring::ring::RingError),
+    /// A connection could not be made.
+    #[error("cannot connect to {addr}")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// Listening failed.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// A handshake failed.
+    #[error("handshake on stream {stream_id} failed")]
+    Handshake {
+        /// The stream.
+        stream_id: u16,
+        /// Why.
+        #[source]
+        cause: HandshakeError,
+    },
+    /// The handshake's transport failed.
+    #[error("handshake on stream {stream_id} failed: {message}")]
+    HandshakeIo {
+        /// The stream.
+        stream_id: u16,
+        /// What happened.
+        message: String,
+    },
+    /// The pause or resume hook failed.
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    /// A thread could not be started.
+    #[error("cannot start the {role} thread")]
+    Spawn {
+        /// Which.
+        role: &'static str,
+        /// Why.
+        #[source]
+        cause: std::io::Error,
+    },
+    /// The migration failed while running.
+    #[error("{0}")]
+    Failed(String),
+    /// The destination aborted the migration.
+    #[error("the destination aborted the migration ({code:?}): {reason}")]
+    DestinationAborted {
+        /// Its code.
+        code: dwcp_shared::control::AbortCode,
+        /// Its reason.
+        reason: String,
+    },
+    /// The destination's image does not match the source's.
+    #[error("verification failed: destination digest {destination} differs from source digest {source_digest}")]
+    VerifyMismatch {
+        /// Source digest, hex.
+        source_digest: String,
+        /// Destination digest, hex.
+        destination: String,
+    },
+}

@@ -1,0 +1,468 @@
+//! The source engine: pre-copy rounds, switch-over, final round, verdict.
+//!
+//! # Design
+//! One pinned thread. A round walks guest memory in windows of
+//! [`SCAN_WINDOW_PAGES`]; in round 0 every page is sent, later rounds hash
+//! each live page and send those whose hash differs from what was last
+//! sent (see [`dwcp_dataplane_core::scan`]). A page to send is copied into
+//! the open page batch straight from the mapping (one copy), then the copy
+//! is hashed: that hash is what "sent" means. All-zero pages go as a marker.
+//!
+//! A full batch is sealed in its pool buffer and handed to a stream's queue
+//! (round-robin over streams with room). The hot path does no allocation,
+//! takes no lock and makes no syscall: buffers come from the pool, queues
+//! are lock-free, the scratch list of dirty pages is preallocated, and the
+//! clock is read once per window. When the pool or every queue is full the
+//! engine backs off until the transport frees something.
+//!
+//! After each round the [`SwitchoverPolicy`] decides; on switch-over the
+//! guest is paused, a last round runs, and `Final` (each stream's last seq
+//! and the image digest) goes on stream 0. The migration is complete only
+//! when the destination's `VerifyResult` says ok with the same digest.
+
+use crate::error::MigrationError;
+use crate::guest_memory::SourceMemory;
+use crate::hooks::PauseHook;
+use crate::progress::{Phase, Progress};
+use dwcp_dataplane_core::backoff::IdleBackoff;
+use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
+use dwcp_dataplane_core::scan::{
+    find_dirty, image_digest, is_zero_page, page_hash, zero_page_hash, PAGE_LEN,
+};
+use dwcp_dataplane_core::seal::FrameSealer;
+use dwcp_dataplane_core::stream_tx::InFlight;
+use dwcp_dataplane_core::switchover::{
+    Decision, RoundReport, SwitchoverConfig, SwitchoverPolicy, SwitchoverReason,
+};
+use dwcp_dataplane_core::throughput::ThroughputEstimator;
+use dwcp_hugepages::BufferId;
+use dwcp_shared::batch::BatchWriter;
+use dwcp_shared::control::{Final, RoundEnd};
+use dwcp_shared::limits::{FRAME_HEADER_LEN, FRAME_TAG_LEN, PAGES_PER_BATCH_MAX};
+use dwcp_shared::{FrameKind, WireError};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Pages hashed per window; the clock and the fatal flag are read once per window.
+pub const SCAN_WINDOW_PAGES: usize = 1024;
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+    /// The switch-over policy's settings.
+    pub switchover: SwitchoverConfig,
+    /// How long to wait for the destination's verdict.
+    pub verify_timeout: Duration,
+    /// Test hook: flip a bit in the body of this frame (1-based count of sealed frames).
+    pub tamper_frame: Option<u64>,
+}
+
+/// What a successful engine run reports.
+#[derive(Debug, Clone)]
+pub struct EngineOutcome {
+    /// Rounds run, the final one included.
+    pub rounds: u32,
+    /// Pages sent, markers included.
+    pub pages_sent: u64,
+    /// Pause to verdict.
+    pub downtime: Duration,
+    /// Why pre-copy stopped.
+    pub switchover: SwitchoverReason,
+    /// The verified image digest.
+    pub digest: [u8; 16],
+}
+
+/// A failed engine run, and whether the guest was paused when it failed.
+#[derive(Debug)]
+pub struct EngineFailure {
+    /// Why.
+    pub error: MigrationError,
+    /// When the guest was paused, if it was.
+    pub paused_at: Option<Instant>,
+    /// Rounds started.
+    pub rounds: u32,
+    /// Pages sent.
+    pub pages_sent: u64,
+}
+
+/// The engine; [`Engine::run`] is the thread body.
+pub struct Engine<'a> {
+    memory: &'a SourceMemory,
+    link: &'a SourceLink,
+    sealers: Vec<FrameSealer>,
+    last_seq: Vec<u64>,
+    sent_hashes: Vec<u64>,
+    dirty: Vec<u32>,
+    open_batch: Option<(BufferId, BatchWriter<'a>)>,
+    progress: &'a Progress,
+    hook: &'a PauseHook,
+    config: EngineConfig,
+    throughput: ThroughputEstimator,
+    next_stream: usize,
+    frames_sealed: u64,
+    pages_sent: u64,
+    zero_hash: u64,
+}
+
+impl std::fmt::Debug for Engine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("pages_sent", &self.pages_sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Engine<'a> {
+    /// An engine over `memory` sending through `link` with `sealers` (one per stream).
+    pub fn new(
+        memory: &'a SourceMemory,
+        link: &'a SourceLink,
+        sealers: Vec<FrameSealer>,
+        progress: &'a Progress,
+        hook: &'a PauseHook,
+        config: EngineConfig,
+    ) -> Self {
+        assert_eq!(sealers.len(), link.tx.len(), "one sealer per stream");
+        let pages = memory.page_count();
+        Self {
+            memory,
+            link,
+            last_seq: vec![0; sealers.len()],
+            sealers,
+            sent_hashes: vec![0; pages],
+            dirty: vec![0; SCAN_WINDOW_PAGES],
+            open_batch: None,
+            progress,
+            hook,
+            config,
+            throughput: ThroughputEstimator::new(),
+            next_stream: 0,
+            frames_sealed: 0,
+            pages_sent: 0,
+            zero_hash: zero_page_hash(),
+        }
+    }
+
+    /// Runs the whole migration from the engine's side.
+    pub fn run(mut self) -> Result<EngineOutcome, EngineFailure> {
+        let mut policy = SwitchoverPolicy::new(self.config.switchover);
+        let mut round = 0u32;
+        let switchover = loop {
+            let report = self
+                .run_round(round)
+                .map_err(|e| self.failure(e, None, round))?;
+            let decision = policy.decide(&report, self.throughput.bytes_per_s());
+            tracing::info!(
+                round,
+                dirty_pages = report.dirty_pages,
+                scan_ms = report.scan_duration.as_millis() as u64,
+                throughput_mib_s = self.throughput.bytes_per_s() / 1048576.0,
+                ?decision,
+                "round done"
+            );
+            match decision {
+                Decision::NextRound => round += 1,
+                Decision::Switchover(reason) => break reason,
+            }
+        };
+        self.hook
+            .pause()
+            .map_err(|e| self.failure(e.into(), None, round))?;
+        let paused_at = Instant::now();
+        self.progress.set_phase(Phase::Paused);
+        let final_round = round + 1;
+        self.run_round(final_round)
+            .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
+        let digest = image_digest(&self.sent_hashes);
+        self.send_final(final_round, digest)
+            .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
+        self.progress.set_phase(Phase::Verifying);
+        self.await_verdict(digest)
+            .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
+        let downtime = paused_at.elapsed();
+        self.progress.set_phase(Phase::Done);
+        Ok(EngineOutcome {
+            rounds: final_round + 1,
+            pages_sent: self.pages_sent,
+            downtime,
+            switchover,
+            digest,
+        })
+    }
+
+    fn failure(
+        &self,
+        error: MigrationError,
+        paused_at: Option<Instant>,
+        round: u32,
+    ) -> EngineFailure {
+        EngineFailure {
+            error,
+            paused_at,
+            rounds: round + 1,
+            pages_sent: self.pages_sent,
+        }
+    }
+
+    fn check_fatal(&self) -> Result<(), MigrationError> {
+        if let Some(SourceEvent::Aborted(abort)) = self.link.events.pop() {
+            return Err(MigrationError::DestinationAborted {
+                code: abort.code,
+                reason: abort.reason,
+            });
+        }
+        if self.link.fatal.is_raised() {
+            let message = self
+                .link
+                .fatal
+                .message()
+                .unwrap_or_else(|| "transport failed".into());
+            return Err(MigrationError::Failed(message));
+        }
+        Ok(())
+    }
+
+    fn run_round(&mut self, round: u32) -> Result<RoundReport, MigrationError> {
+        let pages = self.memory.page_count();
+        self.progress.round.store(round, Ordering::Relaxed);
+        let round_start = Instant::now();
+        let mut scan_duration = Duration::ZERO;
+        let mut dirty_pages = 0u64;
+        let mut first = 0usize;
+        while first < pages {
+            self.check_fatal()?;
+            let count = SCAN_WINDOW_PAGES.min(pages - first);
+            if round == 0 {
+                for index in first..first + count {
+                    self.send_page(round, index)?;
+                }
+                dirty_pages += count as u64;
+            } else {
+                let scan_start = Instant::now();
+                let (found, scanned) = find_dirty(
+                    self.memory.pages(first, count),
+                    &self.sent_hashes[first..first + count],
+                    &mut self.dirty,
+                );
+                debug_assert_eq!(scanned, count, "the dirty list holds a whole window");
+                scan_duration += scan_start.elapsed();
+                for slot in 0..found {
+                    let index = first + self.dirty[slot] as usize;
+                    self.send_page(round, index)?;
+                }
+                dirty_pages += found as u64;
+            }
+            first += count;
+            let now = Instant::now();
+            self.throughput
+                .record(now, self.link.counters.bytes_acked.load(Ordering::Relaxed));
+            self.progress
+                .pages_remaining
+                .store((pages - first) as u64, Ordering::Relaxed);
+            self.progress
+                .throughput_bytes_per_s
+                .store(self.throughput.bytes_per_s() as u64, Ordering::Relaxed);
+        }
+        self.flush_batch()?;
+        let elapsed = round_start.elapsed().as_secs_f64().max(1e-6);
+        if round > 0 {
+            let rate = dirty_pages as f64 * PAGE_LEN as f64 / elapsed;
+            self.progress
+                .dirty_bytes_per_s
+                .store(rate as u64, Ordering::Relaxed);
+        }
+        let round_end = RoundEnd {
+            round,
+            pages_sent: dirty_pages,
+            bytes_sent: self.link.counters.bytes_written.load(Ordering::Relaxed),
+        };
+        self.send_control(FrameKind::RoundEnd, |body| round_end.encode(body))?;
+        Ok(RoundReport {
+            round,
+            dirty_pages,
+            scan_duration,
+        })
+    }
+
+    fn send_page(&mut self, round: u32, index: usize) -> Result<(), MigrationError> {
+        let page = self.memory.pages(index, 1);
+        let page_index = index as u64;
+        let zero = is_zero_page(page);
+        loop {
+            if self.open_batch.is_none() {
+                let buffer = self.take_buffer()?;
+                // SAFETY: the buffer was just taken from the pool, so the engine
+                // owns it until it hands the sealed frame to a stream queue.
+                let bytes = unsafe { self.link.pool.slice_mut(buffer) };
+                let body_end = bytes.len() - FRAME_TAG_LEN;
+                let writer = BatchWriter::new(&mut bytes[FRAME_HEADER_LEN..body_end], round)
+                    .map_err(wire)?;
+                self.open_batch = Some((buffer, writer));
+            }
+            let (_, writer) = self.open_batch.as_mut().expect("opened above");
+            let pushed = if zero {
+                writer.push_zero(page_index)
+            } else {
+                writer.push_raw(page_index, page)
+            };
+            match pushed {
+                Ok(()) => {
+                    self.sent_hashes[index] = if zero {
+                        self.zero_hash
+                    } else {
+                        page_hash(writer.last_payload())
+                    };
+                    self.pages_sent += 1;
+                    self.progress
+                        .pages
+                        .store(self.pages_sent, Ordering::Relaxed);
+                    if writer.page_count() == PAGES_PER_BATCH_MAX {
+                        self.flush_batch()?;
+                    }
+                    return Ok(());
+                }
+                Err(WireError::BatchFull { .. }) => self.flush_batch()?,
+                Err(other) => return Err(wire(other)),
+            }
+        }
+    }
+
+    fn flush_batch(&mut self) -> Result<(), MigrationError> {
+        let Some((buffer, writer)) = self.open_batch.take() else {
+            return Ok(());
+        };
+        let body_len = writer.finish();
+        self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, None)
+    }
+
+    fn send_control(
+        &mut self,
+        kind: FrameKind,
+        encode: impl FnOnce(&mut [u8]) -> Result<usize, WireError>,
+    ) -> Result<(), MigrationError> {
+        let buffer = self.take_buffer()?;
+        // SAFETY: just taken from the pool; owned by the engine until queued.
+        let bytes = unsafe { self.link.pool.slice_mut(buffer) };
+        let body_end = bytes.len() - FRAME_TAG_LEN;
+        let body_len = encode(&mut bytes[FRAME_HEADER_LEN..body_end]).map_err(wire)?;
+        self.seal_and_queue(kind, buffer, body_len, Some(0))
+    }
+
+    fn send_final(&mut self, round: u32, digest: [u8; 16]) -> Result<(), MigrationError> {
+        // Stream 0 carries Final itself, so its last data frame is the current seq.
+        let last_seqs = self.last_seq.clone();
+        let page_count = self.memory.page_count() as u64;
+        let message = Final {
+            round,
+            page_count,
+            digest,
+            last_seqs,
+        };
+        self.send_control(FrameKind::Final, |body| message.encode(body))
+    }
+
+    /// Seals the frame in `buffer` on a stream with room (or `stream`) and queues it.
+    fn seal_and_queue(
+        &mut self,
+        kind: FrameKind,
+        buffer: BufferId,
+        body_len: usize,
+        stream: Option<usize>,
+    ) -> Result<(), MigrationError> {
+        let streams = self.sealers.len();
+        let mut backoff = IdleBackoff::new();
+        let chosen = loop {
+            let candidates = match stream {
+                Some(s) => s..s + 1,
+                None => 0..streams,
+            };
+            let found = candidates.clone().map(|k| match stream {
+                Some(_) => k,
+                None => (self.next_stream + k) % streams,
+            });
+            if let Some(s) = found.into_iter().find(|&s| !self.link.tx[s].is_full()) {
+                break s;
+            }
+            self.check_fatal()?;
+            backoff.idle();
+        };
+        if stream.is_none() {
+            self.next_stream = (chosen + 1) % streams;
+        }
+        let seq = self.last_seq[chosen] + 1;
+        // SAFETY: the engine still owns `buffer` (taken from the pool, not yet queued).
+        let bytes = unsafe { self.link.pool.slice_mut(buffer) };
+        let len = self.sealers[chosen]
+            .seal(kind, seq, bytes, body_len)
+            .map_err(|e| MigrationError::Failed(e.to_string()))?;
+        self.frames_sealed += 1;
+        if self.config.tamper_frame == Some(self.frames_sealed) {
+            tracing::warn!(
+                stream = chosen,
+                seq,
+                "test hook: tampering with a sealed frame"
+            );
+            bytes[FRAME_HEADER_LEN] ^= 0x01;
+        }
+        self.last_seq[chosen] = seq;
+        let len = u32::try_from(len).expect("frames are bounded by FRAME_LEN_MAX");
+        let pushed = self.link.tx[chosen].push(InFlight { seq, buffer, len });
+        assert!(
+            pushed.is_ok(),
+            "the engine is the only producer and saw room"
+        );
+        Ok(())
+    }
+
+    fn take_buffer(&self) -> Result<BufferId, MigrationError> {
+        let mut backoff = IdleBackoff::new();
+        loop {
+            if let Some(buffer) = self.link.pool.get() {
+                return Ok(buffer);
+            }
+            self.check_fatal()?;
+            backoff.idle();
+        }
+    }
+
+    fn await_verdict(&mut self, digest: [u8; 16]) -> Result<(), MigrationError> {
+        let deadline = Instant::now() + self.config.verify_timeout;
+        let mut backoff = IdleBackoff::new();
+        loop {
+            match self.link.events.pop() {
+                Some(SourceEvent::Verified(result)) => {
+                    if result.ok && result.digest == digest {
+                        return Ok(());
+                    }
+                    return Err(MigrationError::VerifyMismatch {
+                        source_digest: crate::summary::hex(&digest),
+                        destination: crate::summary::hex(&result.digest),
+                    });
+                }
+                Some(SourceEvent::Aborted(abort)) => {
+                    return Err(MigrationError::DestinationAborted {
+                        code: abort.code,
+                        reason: abort.reason,
+                    })
+                }
+                None => {}
+            }
+            if self.link.fatal.is_raised() {
+                return Err(MigrationError::Failed(
+                    self.link.fatal.message().unwrap_or_default(),
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(MigrationError::Failed(format!(
+                    "no verdict from the destination within {:?}",
+                    self.config.verify_timeout
+                )));
+            }
+            backoff.idle();
+        }
+    }
+}
+
+fn wire(err: WireError) -> MigrationError {
+    MigrationError::Failed(format!("cannot build a frame: {err}"))
+}

@@ -1,0 +1,227 @@
+//! The source role: connect, run the engine and the transport, report.
+
+pub mod engine;
+
+use crate::config::SourceConfig;
+use crate::error::MigrationError;
+use crate::guest_memory::SourceMemory;
+use crate::hooks::PauseHook;
+use crate::progress::{self, Progress};
+use crate::session::{self, SourceSession};
+use crate::summary::{self, Summary};
+use crate::threads::{self, ThreadRole};
+use crate::FRAME_BUFFER_LEN;
+use dwcp_dataplane_core::keys::Direction;
+use dwcp_dataplane_core::link::SourceLink;
+use dwcp_dataplane_core::switchover::SwitchoverConfig;
+use dwcp_hugepages::BufferPool;
+use dwcp_uring::source_io::{
+    ConnectFn, Reconnector, SourceFaults, SourceTransport, SourceTransportConfig,
+};
+use engine::{Engine, EngineConfig};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Frame buffers beyond the streams' in-flight windows (the open batch, control frames).
+pub const POOL_SLACK_BUFFERS: u32 = 4;
+
+/// Migrates the guest memory in `config.memory` to `config.destination`.
+/// Always returns a summary; `verified` is true only on a verified success.
+pub fn migrate(config: SourceConfig) -> Summary {
+    let start = Instant::now();
+    let mut summary = Summary {
+        role: "source",
+        verified: false,
+        total_ms: 0,
+        downtime_ms: Some(0),
+        rounds: 0,
+        memory_bytes: 0,
+        bytes_on_wire: 0,
+        pages_sent: 0,
+        throughput_mbps: 0.0,
+        streams: 0,
+        encrypted: !config.insecure_plaintext,
+        switchover_reason: None,
+        reconnects: 0,
+        digest: None,
+        error: None,
+    };
+    if let Err(err) = run(config, start, &mut summary) {
+        summary.error = Some(error_chain(&err));
+    }
+    summary.total_ms = start.elapsed().as_millis() as u64;
+    summary.throughput_mbps = summary::mbps(summary.bytes_on_wire, summary.total_ms);
+    summary
+}
+
+/// `err` and its sources, joined with ": ".
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<(), MigrationError> {
+    let config = config.validate(threads::available_cores())?;
+    let psk = session::load_key(config.key_file.as_deref())?;
+    let memory = SourceMemory::open(&config.memory)?;
+    summary.memory_bytes = memory.len();
+    let addr = SourceSession::resolve(&config.destination)?;
+    let mut session_id = [0u8; 16];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut session_id[..]);
+    let mut session = SourceSession {
+        addr,
+        addr_text: config.destination.clone(),
+        session_id,
+        stream_count: 1,
+        memory_bytes: memory.len(),
+        psk: psk.clone(),
+        connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+    };
+    let (primary, rtt) = session.dial()?;
+    let streams = config.derived_streams(rtt);
+    session.stream_count = streams;
+    summary.streams = streams;
+    tracing::info!(streams, rtt_us = rtt.as_micros() as u64, "connecting");
+    let (primary, established) = session.handshake(primary, 0)?;
+    let secret = psk
+        .as_ref()
+        .map(|k| k.session_secret(&established.client_nonce, &established.server_nonce));
+    let mut connections = vec![primary];
+    for stream_id in 1..streams {
+        connections.push(session.open(stream_id)?.0);
+    }
+
+    let buffers = u32::from(streams)
+        * u32::try_from(config.inflight_frames).expect("bounded by INFLIGHT_FRAMES_MAX")
+        + POOL_SLACK_BUFFERS;
+    let pool = Arc::new(BufferPool::new(
+        FRAME_BUFFER_LEN,
+        buffers,
+        config.hugepages,
+    )?);
+    let link = Arc::new(SourceLink::new(pool, streams, config.inflight_frames));
+    let reconnect_session = session.clone();
+    let connect: Arc<ConnectFn> = Arc::new(move |stream_id| {
+        reconnect_session
+            .open(stream_id)
+            .map(|(socket, established)| (socket, established.resume_after_seq))
+            .map_err(|e| error_chain(&e))
+    });
+    let reconnector =
+        Reconnector::spawn(connect, Duration::from_millis(config.reconnect_timeout_ms)).map_err(
+            |cause| MigrationError::Spawn {
+                role: "reconnect",
+                cause,
+            },
+        )?;
+    let transport = SourceTransport::new(
+        Arc::clone(&link),
+        connections,
+        session::openers(secret.as_ref(), streams, Direction::ServerToClient),
+        reconnector,
+        SourceTransportConfig {
+            inflight_frames: config.inflight_frames,
+            faults: SourceFaults {
+                cut_stream_after: config.faults.cut_stream_after,
+            },
+        },
+    )?;
+    let transport_thread =
+        threads::spawn(ThreadRole::Transport, config.transport_core, move || {
+            transport.run()
+        })
+        .map_err(|cause| MigrationError::Spawn {
+            role: "transport",
+            cause,
+        })?;
+
+    let memory = Arc::new(memory);
+    let progress = Arc::new(Progress::default());
+    let hook = Arc::new(PauseHook::new(config.pause.clone()));
+    let engine_config = EngineConfig {
+        switchover: SwitchoverConfig {
+            downtime_budget: Duration::from_millis(config.downtime_ms),
+            rounds_max: config.max_rounds,
+            stall_rounds: config.stall_rounds,
+            ..SwitchoverConfig::DEFAULTS
+        },
+        verify_timeout: Duration::from_millis(config.verify_timeout_ms),
+        tamper_frame: config.faults.tamper_frame,
+    };
+    let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
+    let engine_thread = {
+        let (memory, link, progress, hook) = (
+            Arc::clone(&memory),
+            Arc::clone(&link),
+            Arc::clone(&progress),
+            Arc::clone(&hook),
+        );
+        threads::spawn(ThreadRole::Engine, config.engine_core, move || {
+            Engine::new(&memory, &link, sealers, &progress, &hook, engine_config).run()
+        })
+        .map_err(|cause| MigrationError::Spawn {
+            role: "engine",
+            cause,
+        })?
+    };
+
+    progress::print_until(
+        start,
+        config.progress,
+        || {
+            progress::render(
+                &progress,
+                link.counters.bytes_written.load(Ordering::Relaxed),
+                start.elapsed(),
+            )
+        },
+        || engine_thread.is_finished(),
+    );
+    let outcome = engine_thread
+        .join()
+        .map_err(|_| MigrationError::Failed("the engine thread panicked".into()))?;
+    link.finished.store(true, Ordering::Release);
+    let _ = transport_thread.join();
+    summary.bytes_on_wire = link.counters.bytes_written.load(Ordering::Relaxed);
+    summary.reconnects = link.counters.reconnects.load(Ordering::Relaxed);
+    match outcome {
+        Ok(done) => {
+            summary.verified = true;
+            summary.rounds = done.rounds;
+            summary.pages_sent = done.pages_sent;
+            summary.downtime_ms = Some(done.downtime.as_millis() as u64);
+            summary.switchover_reason = Some(done.switchover.label());
+            summary.digest = Some(summary::hex(&done.digest));
+            Ok(())
+        }
+        Err(failure) => {
+            summary.rounds = failure.rounds;
+            summary.pages_sent = failure.pages_sent;
+            if let Some(paused_at) = failure.paused_at {
+                let resumed = hook.resume();
+                summary.downtime_ms = Some(paused_at.elapsed().as_millis() as u64);
+                if let Err(err) = resumed {
+                    tracing::error!(%err, "the migration failed AND the guest could not be resumed");
+                    return Err(MigrationError::Failed(format!(
+                        "{}; resuming the guest also failed: {err}",
+                        error_chain(&failure.error)
+                    )));
+                }
+                tracing::warn!(
+                    "the migration failed after the pause; the guest was resumed on the source"
+                );
+            }
+            Err(failure.error)
+        }
+    }
+}

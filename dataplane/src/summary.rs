@@ -1,0 +1,62 @@
+//! The one-line JSON summary printed last by both roles.
+//!
+//! The keys are a contract other tools parse (`scripts/demo.sh` prints the
+//! source's line last): add keys, never rename or remove them.
+
+use serde::Serialize;
+
+/// Result of one side of a migration.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    /// "source" or "destination".
+    pub role: &'static str,
+    /// True only if the destination verified the whole image digest.
+    pub verified: bool,
+    /// Wall time of the whole migration, connect to verdict, in ms.
+    pub total_ms: u64,
+    /// Guest pause to destination-verified, in ms (source; null on the destination).
+    pub downtime_ms: Option<u64>,
+    /// Rounds run, the final paused round included.
+    pub rounds: u32,
+    /// Guest memory size.
+    pub memory_bytes: u64,
+    /// Bytes written to (source) or read from (destination) the sockets, framing and retransmissions included.
+    pub bytes_on_wire: u64,
+    /// Pages sent (source) or applied (destination), zero-page markers included.
+    pub pages_sent: u64,
+    /// `bytes_on_wire` over `total_ms`, in Mbit/s (10^6 bits).
+    pub throughput_mbps: f64,
+    /// Streams used.
+    pub streams: u16,
+    /// AES-256-GCM (true) or explicit plaintext (false).
+    pub encrypted: bool,
+    /// Why pre-copy stopped (source): fits_budget, stalled or rounds_exhausted.
+    pub switchover_reason: Option<&'static str>,
+    /// Streams re-established after a break.
+    pub reconnects: u64,
+    /// The image digest (xxh3-128 of page hashes), hex.
+    pub digest: Option<String>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// The summary as one JSON line.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("a struct of plain fields always serialises")
+    }
+}
+
+/// Mbit/s from bytes and milliseconds.
+pub fn mbps(bytes: u64, millis: u64) -> f64 {
+    if millis == 0 {
+        return 0.0;
+    }
+    let value = bytes as f64 * 8.0 / 1e6 / (millis as f64 / 1e3);
+    (value * 10.0).round() / 10.0
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,662 @@
+//! The destination's transport thread: reads frames from M streams into pool
+//! buffers for the decoder, and sends acknowledgements and the verdict.
+//!
+//! # Design
+//! Each connection reads one frame at a time: a `RECV` of the 24-byte
+//! header, then a `READ_FIXED` of the body straight into a pool buffer (the
+//! header is copied in front of it so the decoder gets the whole frame).
+//! A complete frame's seq must be the stream's next ([`StreamRecvState`],
+//! kept across connections), then it is queued to the decoder. When the pool
+//! or the decoder queue is full the connection simply stops reading, which
+//! is TCP back-pressure to the source.
+//!
+//! Acknowledgements carry the decoder's `written_through[s]` and go out
+//! whenever it advanced and the connection has no send in flight, which
+//! batches acks naturally under load. Verdicts and aborts from the decoder
+//! go out on stream 0; the verdict is kept and sent again if stream 0 is
+//! re-established afterwards.
+//!
+//! Connections are accepted and handshaken by a blocking acceptor thread.
+//! A stream that rejoins is handled in two steps so that the resume point is
+//! exact: [`Control::Join`] retires the old connection (frames it had not
+//! delivered whole are dropped) and answers the stream's
+//! `accepted_through`; after the handshake, [`Control::Attach`] hands over
+//! the new socket.
+
+use crate::ring::{Ring, RingError, COMPLETIONS_PER_PASS_MAX};
+use crate::user_data::{pack, unpack, Op};
+use crossbeam::channel::{Receiver, Sender};
+use dwcp_dataplane_core::backoff::{IdleAction, IdleBackoff};
+use dwcp_dataplane_core::link::{DestinationLink, Outbound, ReceivedFrame};
+use dwcp_dataplane_core::seal::FrameSealer;
+use dwcp_dataplane_core::stream_rx::StreamRecvState;
+use dwcp_hugepages::BufferId;
+use dwcp_shared::control::Ack;
+use dwcp_shared::limits::FRAME_HEADER_LEN;
+use dwcp_shared::{FrameHeader, FrameKind};
+use io_uring::{opcode, types};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest control frame the destination sends.
+pub const SEND_BUFFER_LEN: usize = 1024;
+/// How long after the verdict the destination waits for the source to close.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// Messages from the acceptor thread.
+#[derive(Debug)]
+pub enum Control {
+    /// A connection for this stream is handshaking: retire the old one and
+    /// answer where the stream resumes.
+    Join(u16, Sender<u64>),
+    /// The handshake completed: this is the stream's connection now.
+    Attach(u16, TcpStream),
+}
+
+/// Settings of the destination transport.
+#[derive(Debug, Clone, Copy)]
+pub struct DestinationTransportConfig {
+    /// Fail if no stream is connected for this long before the verdict.
+    pub peer_timeout: Duration,
+}
+
+enum ReadState {
+    Header {
+        got: usize,
+    },
+    NeedBuffer(FrameHeader),
+    Body {
+        buffer: BufferId,
+        got: usize,
+        total: usize,
+    },
+    NeedQueue(ReceivedFrame),
+}
+
+struct Connection {
+    socket: TcpStream,
+    generation: u32,
+    read: ReadState,
+    reading: bool,
+    header: [u8; FRAME_HEADER_LEN],
+    sending: bool,
+    send_buf: Box<[u8]>,
+    closed_by_peer: bool,
+}
+
+impl Connection {
+    fn busy(&self) -> bool {
+        self.reading || self.sending
+    }
+}
+
+struct Stream {
+    id: u16,
+    frames: StreamRecvState,
+    sealer: FrameSealer,
+    reply_seq: u64,
+    acked: u64,
+    connection: Option<Connection>,
+}
+
+/// The destination transport; [`DestinationTransport::run`] is the thread body.
+pub struct DestinationTransport {
+    link: Arc<DestinationLink>,
+    ring: Ring,
+    streams: Vec<Stream>,
+    retired: Vec<Connection>,
+    control: Receiver<Control>,
+    config: DestinationTransportConfig,
+    next_generation: u32,
+    pending_outbound: Option<Outbound>,
+    verdict: Option<Outbound>,
+    verdict_sent_at: Option<Instant>,
+    last_connected: Instant,
+    completions: Box<[(u64, i32)]>,
+}
+
+impl std::fmt::Debug for DestinationTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationTransport")
+            .field("streams", &self.streams.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DestinationTransport {
+    /// Builds the transport; `sealers` seal destination→source frames, one per stream.
+    pub fn new(
+        link: Arc<DestinationLink>,
+        sealers: Vec<FrameSealer>,
+        control: Receiver<Control>,
+        config: DestinationTransportConfig,
+    ) -> Result<Self, RingError> {
+        assert_eq!(
+            sealers.len(),
+            link.written_through.len(),
+            "one sealer per stream"
+        );
+        let ring = Ring::new(Arc::clone(&link.pool))?;
+        let streams = sealers
+            .into_iter()
+            .enumerate()
+            .map(|(index, sealer)| {
+                let id = u16::try_from(index).expect("stream count bounded by STREAMS_MAX");
+                Stream {
+                    id,
+                    frames: StreamRecvState::new(id),
+                    sealer,
+                    reply_seq: 0,
+                    acked: 0,
+                    connection: None,
+                }
+            })
+            .collect();
+        Ok(Self {
+            link,
+            ring,
+            streams,
+            retired: Vec::new(),
+            control,
+            config,
+            next_generation: 1,
+            pending_outbound: None,
+            verdict: None,
+            verdict_sent_at: None,
+            last_connected: Instant::now(),
+            completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
+        })
+    }
+
+    /// Runs until the verdict was delivered and the source closed, or a fatal error.
+    pub fn run(mut self) {
+        let mut backoff = IdleBackoff::new();
+        loop {
+            let now = Instant::now();
+            if self.link.fatal.is_raised() {
+                self.flush_abort();
+                break;
+            }
+            if self.is_finished(now) {
+                self.link.finished.store(true, Ordering::Release);
+                break;
+            }
+            if let Err(message) = self.check_peer(now) {
+                self.link.fatal.raise(message);
+                continue;
+            }
+            let mut worked = self.handle_control();
+            worked |= self.advance_reads();
+            worked |= self.queue_replies();
+            if let Err(err) = self.queue_reads().and_then(|()| self.ring.submit()) {
+                self.link.fatal.raise(err.to_string());
+                continue;
+            }
+            worked |= self.reap() > 0;
+            if worked {
+                backoff.reset();
+                continue;
+            }
+            match backoff.next_action() {
+                IdleAction::Spin => std::hint::spin_loop(),
+                IdleAction::Yield => std::thread::yield_now(),
+                IdleAction::Sleep(timeout) => {
+                    if let Err(err) = self.ring.submit_and_wait(timeout) {
+                        self.link.fatal.raise(err.to_string());
+                    }
+                }
+            }
+        }
+        self.shutdown();
+    }
+
+    fn is_finished(&self, now: Instant) -> bool {
+        let Some(sent_at) = self.verdict_sent_at else {
+            return false;
+        };
+        let source_closed = self.streams[0]
+            .connection
+            .as_ref()
+            .is_none_or(|c| c.closed_by_peer);
+        source_closed || now.saturating_duration_since(sent_at) > CLOSE_GRACE
+    }
+
+    fn check_peer(&mut self, now: Instant) -> Result<(), String> {
+        if self.streams.iter().any(|s| s.connection.is_some()) {
+            self.last_connected = now;
+            return Ok(());
+        }
+        if now.saturating_duration_since(self.last_connected) > self.config.peer_timeout {
+            return Err(format!(
+                "the source went away: no stream connected for {:?} and the migration is not complete",
+                self.config.peer_timeout
+            ));
+        }
+        Ok(())
+    }
+
+    fn handle_control(&mut self) -> bool {
+        let mut worked = false;
+        while let Ok(message) = self.control.try_recv() {
+            worked = true;
+            match message {
+                Control::Join(stream_id, reply) => {
+                    self.retire(stream_id);
+                    let Some(stream) = self.streams.get(usize::from(stream_id)) else {
+                        continue;
+                    };
+                    let _ = reply.send(stream.frames.accepted_through());
+                }
+                Control::Attach(stream_id, socket) => {
+                    self.retire(stream_id);
+                    let generation = self.next_generation;
+                    self.next_generation += 1;
+                    let Some(stream) = self.streams.get_mut(usize::from(stream_id)) else {
+                        continue;
+                    };
+                    stream.acked = 0;
+                    stream.connection = Some(Connection {
+                        socket,
+                        generation,
+                        read: ReadState::Header { got: 0 },
+                        reading: false,
+                        header: [0u8; FRAME_HEADER_LEN],
+                        sending: false,
+                        send_buf: vec![0u8; SEND_BUFFER_LEN].into_boxed_slice(),
+                        closed_by_peer: false,
+                    });
+                    if stream_id == 0 && self.verdict_sent_at.is_some() {
+                        // The verdict may have died with the old connection: send it again.
+                        self.pending_outbound = self.verdict.clone();
+                        self.verdict_sent_at = None;
+                    }
+                }
+            }
+        }
+        worked
+    }
+
+    fn retire(&mut self, stream_id: u16) {
+        let Some(stream) = self.streams.get_mut(usize::from(stream_id)) else {
+            return;
+        };
+        let Some(mut connection) = stream.connection.take() else {
+            return;
+        };
+        let _ = connection.socket.shutdown(Shutdown::Both);
+        // A frame read only in part is dropped: the source resends it.
+        if let ReadState::Body { buffer, .. } = connection.read {
+            if !connection.reading {
+                self.link.pool.put(buffer);
+            }
+        }
+        if let ReadState::NeedQueue(frame) = connection.read {
+            self.link.pool.put(frame.buffer);
+        }
+        connection.read = ReadState::Header { got: 0 };
+        if connection.busy() {
+            self.retired.push(connection);
+        }
+    }
+
+    /// Moves connections along states that need no I/O: getting a buffer, queueing a frame.
+    fn advance_reads(&mut self) -> bool {
+        let mut worked = false;
+        for stream in &mut self.streams {
+            let Some(connection) = stream.connection.as_mut() else {
+                continue;
+            };
+            match connection.read {
+                ReadState::NeedBuffer(header) => {
+                    if let Some(buffer) = self.link.pool.get() {
+                        // SAFETY: `buffer` was just taken from the pool, so this thread owns it.
+                        let bytes = unsafe { self.link.pool.slice_mut(buffer) };
+                        bytes[..FRAME_HEADER_LEN].copy_from_slice(&connection.header);
+                        let total = FRAME_HEADER_LEN + header.body_len as usize;
+                        connection.read = ReadState::Body {
+                            buffer,
+                            got: FRAME_HEADER_LEN,
+                            total,
+                        };
+                        worked = true;
+                    }
+                }
+                ReadState::NeedQueue(frame) => {
+                    if self.link.frames.push(frame).is_ok() {
+                        self.link
+                            .counters
+                            .bytes_acked
+                            .fetch_add(u64::from(frame.len), Ordering::Relaxed);
+                        connection.read = ReadState::Header { got: 0 };
+                        worked = true;
+                    }
+                }
+                ReadState::Header { .. } | ReadState::Body { .. } => {}
+            }
+        }
+        worked
+    }
+
+    fn queue_reads(&mut self) -> Result<(), RingError> {
+        for stream in &mut self.streams {
+            let Some(connection) = stream.connection.as_mut() else {
+                continue;
+            };
+            if connection.reading || connection.closed_by_peer {
+                continue;
+            }
+            let fd = types::Fd(connection.socket.as_raw_fd());
+            let user_data = pack(connection.generation, stream.id, Op::Read);
+            let entry = match connection.read {
+                ReadState::Header { got } => {
+                    let spare = &mut connection.header[got..];
+                    let len = u32::try_from(spare.len()).expect("header is 24 bytes");
+                    opcode::Recv::new(fd, spare.as_mut_ptr(), len)
+                        .build()
+                        .user_data(user_data)
+                }
+                ReadState::Body { buffer, got, total } => {
+                    let (ptr, index) = self.ring.fixed(buffer, got);
+                    let len =
+                        u32::try_from(total - got).expect("frames are bounded by FRAME_LEN_MAX");
+                    opcode::ReadFixed::new(fd, ptr, len, index)
+                        .build()
+                        .user_data(user_data)
+                }
+                ReadState::NeedBuffer(_) | ReadState::NeedQueue(_) => continue,
+            };
+            // SAFETY: the header array lives in the connection and the body
+            // buffer is owned by it (taken from the pool, not yet queued);
+            // both are kept, in `streams` or `retired`, until the read completes.
+            unsafe { self.ring.push(entry)? };
+            connection.reading = true;
+        }
+        Ok(())
+    }
+
+    fn queue_replies(&mut self) -> bool {
+        let mut worked = false;
+        if self.pending_outbound.is_none() {
+            self.pending_outbound = self.link.outbound.pop();
+        }
+        for index in 0..self.streams.len() {
+            let stream = &mut self.streams[index];
+            let Some(connection) = stream.connection.as_mut() else {
+                continue;
+            };
+            if connection.sending || connection.closed_by_peer {
+                continue;
+            }
+            let plaintext_len;
+            let kind;
+            let is_verdict;
+            let body = &mut connection.send_buf[FRAME_HEADER_LEN..];
+            if index == 0 && self.pending_outbound.is_some() {
+                let outbound = self.pending_outbound.take().expect("checked");
+                (kind, plaintext_len) = match &outbound {
+                    Outbound::Verified(result) => (FrameKind::VerifyResult, result.encode(body)),
+                    Outbound::Abort(abort) => (FrameKind::Abort, abort.encode(body)),
+                };
+                is_verdict = matches!(outbound, Outbound::Verified(_));
+                if is_verdict {
+                    self.verdict = Some(outbound);
+                }
+            } else {
+                let written = self.link.written_through[index].load(Ordering::Acquire);
+                if written <= stream.acked {
+                    continue;
+                }
+                stream.acked = written;
+                kind = FrameKind::Ack;
+                is_verdict = false;
+                plaintext_len = Ack {
+                    written_through_seq: written,
+                }
+                .encode(body);
+            }
+            let plaintext_len = match plaintext_len {
+                Ok(len) => len,
+                Err(err) => {
+                    self.link
+                        .fatal
+                        .raise(format!("cannot encode a {kind:?} frame: {err}"));
+                    return worked;
+                }
+            };
+            stream.reply_seq += 1;
+            let len = match stream.sealer.seal(
+                kind,
+                stream.reply_seq,
+                &mut connection.send_buf,
+                plaintext_len,
+            ) {
+                Ok(len) => len,
+                Err(err) => {
+                    self.link.fatal.raise(err.to_string());
+                    return worked;
+                }
+            };
+            let fd = types::Fd(connection.socket.as_raw_fd());
+            let entry = opcode::Send::new(
+                fd,
+                connection.send_buf.as_ptr(),
+                u32::try_from(len).expect("below 1 KiB"),
+            )
+            .flags(libc::MSG_WAITALL)
+            .build()
+            .user_data(pack(connection.generation, stream.id, Op::Write));
+            // SAFETY: `send_buf` belongs to the connection, which is kept
+            // until the send completes; it is not written while `sending`.
+            if let Err(err) = unsafe { self.ring.push(entry) } {
+                self.link.fatal.raise(err.to_string());
+                return worked;
+            }
+            connection.sending = true;
+            if is_verdict {
+                self.verdict_sent_at = Some(Instant::now());
+            }
+            worked = true;
+        }
+        worked
+    }
+
+    fn reap(&mut self) -> usize {
+        let count = self.ring.reap(&mut self.completions);
+        for index in 0..count {
+            let (user_data, result) = self.completions[index];
+            let Some((generation, stream_id, op)) = unpack(user_data) else {
+                self.link.fatal.raise(format!(
+                    "io_uring returned an unknown completion tag {user_data:#x}"
+                ));
+                continue;
+            };
+            self.handle_completion(generation, stream_id, op, result);
+        }
+        let pool = &self.link.pool;
+        self.retired.retain(|c| {
+            if c.busy() {
+                return true;
+            }
+            if let ReadState::Body { buffer, .. } = c.read {
+                pool.put(buffer);
+            }
+            false
+        });
+        count
+    }
+
+    fn handle_completion(&mut self, generation: u32, stream_id: u16, op: Op, result: i32) {
+        let Some(stream) = self.streams.get_mut(usize::from(stream_id)) else {
+            return;
+        };
+        let Some(connection) = stream
+            .connection
+            .as_mut()
+            .filter(|c| c.generation == generation)
+        else {
+            if let Some(old) = self.retired.iter_mut().find(|c| c.generation == generation) {
+                match op {
+                    Op::Write => old.sending = false,
+                    Op::Read => {
+                        old.reading = false;
+                        if let ReadState::Body { buffer, .. } = old.read {
+                            self.link.pool.put(buffer);
+                            old.read = ReadState::Header { got: 0 };
+                        }
+                    }
+                }
+            }
+            return;
+        };
+        let outcome = match op {
+            Op::Write => {
+                connection.sending = false;
+                if result < 0 {
+                    Err(format!(
+                        "send failed: {}",
+                        std::io::Error::from_raw_os_error(-result)
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Op::Read => {
+                connection.reading = false;
+                handle_read(
+                    &self.link,
+                    stream_id,
+                    &mut stream.frames,
+                    connection,
+                    result,
+                )
+            }
+        };
+        if let Err(cause) = outcome {
+            let finished = self.verdict_sent_at.is_some();
+            if finished && stream_id == 0 {
+                if let Some(c) = self.streams[0].connection.as_mut() {
+                    c.closed_by_peer = true;
+                }
+                return;
+            }
+            if cause.starts_with("protocol:") {
+                self.link.fatal.raise(cause);
+                return;
+            }
+            tracing::warn!(
+                stream_id,
+                cause,
+                "stream broke; waiting for the source to re-establish it"
+            );
+            self.retire(stream_id);
+        }
+    }
+
+    fn flush_abort(&mut self) {
+        // Best effort: give an abort queued by the decoder a moment to reach the source.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < deadline {
+            let queued = self.pending_outbound.is_some() || !self.link.outbound.is_empty();
+            let sending = self.streams[0]
+                .connection
+                .as_ref()
+                .is_some_and(|c| c.sending);
+            if !queued && !sending {
+                break;
+            }
+            self.queue_replies();
+            if self
+                .ring
+                .submit_and_wait(Duration::from_millis(10))
+                .is_err()
+            {
+                break;
+            }
+            self.reap();
+        }
+    }
+
+    fn shutdown(&mut self) {
+        for index in 0..self.streams.len() {
+            let id = self.streams[index].id;
+            self.retire(id);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.retired.is_empty() && Instant::now() < deadline {
+            if self
+                .ring
+                .submit_and_wait(Duration::from_millis(10))
+                .is_err()
+            {
+                break;
+            }
+            self.reap();
+        }
+        if !self.retired.is_empty() {
+            // Leak rather than free memory the kernel may still write into.
+            std::mem::forget(std::mem::take(&mut self.retired));
+        }
+    }
+}
+
+fn handle_read(
+    link: &DestinationLink,
+    stream_id: u16,
+    frames: &mut StreamRecvState,
+    connection: &mut Connection,
+    result: i32,
+) -> Result<(), String> {
+    let read = usize::try_from(result).map_err(|_| {
+        format!(
+            "read failed: {}",
+            std::io::Error::from_raw_os_error(-result)
+        )
+    })?;
+    if read == 0 {
+        connection.closed_by_peer = true;
+        return Err("the source closed the connection".into());
+    }
+    link.counters
+        .bytes_read
+        .fetch_add(read as u64, Ordering::Relaxed);
+    match &mut connection.read {
+        ReadState::Header { got } => {
+            *got += read;
+            if *got == FRAME_HEADER_LEN {
+                let header = FrameHeader::decode(&connection.header).map_err(|e| {
+                    format!("protocol: malformed frame header on stream {stream_id}: {e}")
+                })?;
+                if header.stream_id != stream_id {
+                    return Err(format!(
+                        "protocol: frame for stream {} arrived on stream {stream_id}",
+                        header.stream_id
+                    ));
+                }
+                connection.read = ReadState::NeedBuffer(header);
+            }
+        }
+        ReadState::Body { buffer, got, total } => {
+            *got += read;
+            if *got == *total {
+                let header = FrameHeader::decode(&connection.header)
+                    .expect("decoded when the header arrived");
+                frames
+                    .accept(header.seq)
+                    .map_err(|e| format!("protocol: {e}"))?;
+                let frame = ReceivedFrame {
+                    stream_id,
+                    buffer: *buffer,
+                    len: u32::try_from(*total).expect("frames are bounded by FRAME_LEN_MAX"),
+                };
+                connection.read = ReadState::NeedQueue(frame);
+            }
+        }
+        ReadState::NeedBuffer(_) | ReadState::NeedQueue(_) => {
+            unreachable!("no read is issued in these states")
+        }
+    }
+    Ok(())
+}
