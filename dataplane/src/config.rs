@@ -14,6 +14,8 @@ use thiserror::Error;
 pub const INFLIGHT_FRAMES_MAX: usize = 1024;
 /// Largest downtime budget accepted, in milliseconds.
 pub const DOWNTIME_MS_MAX: u64 = 60_000;
+/// Highest pacing rate accepted, in Mbit/s (400 Gbit/s).
+pub const RATE_LIMIT_MBPS_MAX: u64 = 400_000;
 /// Longest timeout accepted, in milliseconds.
 pub const TIMEOUT_MS_MAX: u64 = 3_600_000;
 
@@ -35,6 +37,14 @@ pub enum ConfigError {
         value: usize,
         /// Largest allowed.
         max: usize,
+    },
+    /// `--rate-limit-mbps` out of range.
+    #[error("--rate-limit-mbps {value} is out of range 1..={max}")]
+    RateLimit {
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
     },
     /// `--downtime-ms` out of range.
     #[error("--downtime-ms {value} is out of range 1..={max}")]
@@ -153,6 +163,8 @@ pub struct SourceConfig {
     pub link_mbps: u64,
     /// Frames in flight per stream.
     pub inflight_frames: usize,
+    /// Pace sending to this rate, Mbit/s (`None`: as fast as the link goes).
+    pub rate_limit_mbps: Option<u64>,
     /// Downtime budget.
     pub downtime_ms: u64,
     /// Pre-copy round limit.
@@ -189,6 +201,7 @@ impl SourceConfig {
         streams: None,
         link_mbps: 10_000,
         inflight_frames: 16,
+        rate_limit_mbps: None,
         downtime_ms: 300,
         max_rounds: 30,
         stall_rounds: 3,
@@ -228,6 +241,9 @@ impl SourceConfig {
                 value: self.inflight_frames,
                 max: INFLIGHT_FRAMES_MAX,
             });
+        }
+        if let Some(rate) = self.rate_limit_mbps.filter(|&r| r == 0 || r > RATE_LIMIT_MBPS_MAX) {
+            return Err(ConfigError::RateLimit { value: rate, max: RATE_LIMIT_MBPS_MAX });
         }
         if self.downtime_ms == 0 || self.downtime_ms > DOWNTIME_MS_MAX {
             return Err(ConfigError::Downtime {
@@ -431,6 +447,10 @@ mod tests {
                 ..source()
             }),
             ConfigError::Downtime { .. }
+        ));
+        assert!(matches!(
+            bad(SourceConfig { rate_limit_mbps: Some(0), ..source() }),
+            ConfigError::RateLimit { .. }
         ));
         assert!(matches!(
             bad(SourceConfig {

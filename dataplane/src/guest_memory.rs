@@ -12,6 +12,12 @@
 //! reserves the whole size with `posix_fallocate` so a full tmpfs or an
 //! exhausted hugepage pool is a clear error now rather than a SIGBUS in the
 //! middle of a migration, and maps it shared and writable.
+//!
+//! Both sides map with `MAP_POPULATE`. Measured here (perf/README.md): the
+//! first write through an unpopulated /dev/shm mapping runs at 1.1 GB/s,
+//! one page fault per 4 KiB page, against 8.5 GB/s once populated; reads
+//! fault at half speed. Populating at set-up moves that cost out of the
+//! copy loop and into one batched kernel call.
 
 use dwcp_dataplane_core::scan::PAGE_LEN;
 use std::fs::{File, OpenOptions};
@@ -135,7 +141,7 @@ impl SourceMemory {
         // the bytes concurrently, which this crate tolerates by design (module
         // docs): it only copies and hashes them. Truncating the file under a
         // running migration would SIGBUS, as it would crash the guest itself.
-        let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io("map", path))?;
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io("map", path))?;
         Ok(Self {
             map,
             path: path.to_owned(),
@@ -258,7 +264,7 @@ impl DestinationMemory {
         }
         // SAFETY: this process is the file's only writer while it receives a
         // migration; the space is reserved above, so writes cannot SIGBUS on ENOSPC.
-        let map = unsafe { memmap2::MmapOptions::new().map_mut(&file) }.map_err(io("map", path))?;
+        let map = unsafe { memmap2::MmapOptions::new().populate().map_mut(&file) }.map_err(io("map", path))?;
         Ok(Self {
             map,
             path: path.to_owned(),

@@ -94,6 +94,9 @@ struct MigrateArgs {
     /// Frames (up to 64 pages each) in flight per stream.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.inflight_frames)]
     inflight_frames: usize,
+    /// Pace sending to this rate, Mbit/s (default: unpaced).
+    #[arg(long)]
+    rate_limit_mbps: Option<u64>,
     /// Downtime budget for the switch-over, ms.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.downtime_ms)]
     downtime_ms: u64,
@@ -201,6 +204,7 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
         streams: args.streams,
         link_mbps: args.link_mbps,
         inflight_frames: args.inflight_frames,
+        rate_limit_mbps: args.rate_limit_mbps,
         downtime_ms: args.downtime_ms,
         max_rounds: args.max_rounds,
         stall_rounds: args.stall_rounds,

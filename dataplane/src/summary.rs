@@ -14,6 +14,11 @@ pub struct Summary {
     pub verified: bool,
     /// Wall time of the whole migration, connect to verdict, in ms.
     pub total_ms: u64,
+    /// Connect, handshakes and buffer set-up (the destination allocates and
+    /// populates its memory image here), in ms (source; null on the destination).
+    pub setup_ms: Option<u64>,
+    /// First page sent to destination-verified, in ms (source; null on the destination).
+    pub transfer_ms: Option<u64>,
     /// Guest pause to destination-verified, in ms (source; null on the destination).
     pub downtime_ms: Option<u64>,
     /// Rounds run, the final paused round included.
@@ -36,8 +41,42 @@ pub struct Summary {
     pub reconnects: u64,
     /// The image digest (xxh3-128 of page hashes), hex.
     pub digest: Option<String>,
+    /// Source: per-frame latency from enqueue (sealed frame queued to a
+    /// stream) to acknowledged (destination wrote it to guest memory), µs.
+    pub latency_us: Option<LatencySummary>,
     /// What went wrong, if anything.
     pub error: Option<String>,
+}
+
+/// Percentiles of a latency histogram, µs.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct LatencySummary {
+    /// Frames measured.
+    pub frames: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl LatencySummary {
+    /// Percentiles of `histogram`.
+    pub fn from_histogram(histogram: &hdrhistogram::Histogram<u64>) -> Self {
+        Self {
+            frames: histogram.len(),
+            p50: histogram.value_at_quantile(0.50),
+            p90: histogram.value_at_quantile(0.90),
+            p99: histogram.value_at_quantile(0.99),
+            p999: histogram.value_at_quantile(0.999),
+            max: histogram.max(),
+        }
+    }
 }
 
 impl Summary {

@@ -17,6 +17,7 @@
 //! - [`scan`]: per-page hashing and the dirty-page scan of pre-copy rounds.
 //! - [`stream_tx`], [`stream_rx`]: per-stream sequence, acknowledgement and
 //!   resume bookkeeping.
+//! - [`pacer`]: a byte token bucket for rate-limited sending.
 //! - [`switchover`]: when to stop pre-copy and pause the guest.
 //! - [`throughput`]: a windowed throughput estimate from acknowledged bytes.
 //! - [`link`]: the queues and counters between the pinned stages and the
@@ -28,6 +29,7 @@ pub mod backoff;
 pub mod handshake;
 pub mod keys;
 pub mod link;
+pub mod pacer;
 pub mod scan;
 pub mod seal;
 pub mod stream_rx;

@@ -15,6 +15,7 @@
 //! start-up.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 use thiserror::Error;
 
 /// Upper bound on frames in flight on one stream.
@@ -29,6 +30,8 @@ pub struct InFlight<B> {
     pub buffer: B,
     /// Its length in bytes.
     pub len: u32,
+    /// When the engine queued it (for enqueue-to-acknowledged latency).
+    pub queued_at: Instant,
 }
 
 /// A peer said something impossible about this stream.
@@ -217,11 +220,12 @@ mod tests {
     use super::*;
 
     fn frame(seq: u64) -> InFlight<u32> {
-        InFlight {
-            seq,
-            buffer: u32::try_from(seq).expect("small") * 10,
-            len: 100,
-        }
+        InFlight { seq, buffer: u32::try_from(seq).expect("small") * 10, len: 100, queued_at: epoch() }
+    }
+
+    fn epoch() -> Instant {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub fn receive(config: DestinationConfig) -> Summary {
         role: "destination",
         verified: false,
         total_ms: 0,
+        setup_ms: None,
+        transfer_ms: None,
         downtime_ms: None,
         rounds: 0,
         memory_bytes: 0,
@@ -130,6 +132,7 @@ pub fn receive(config: DestinationConfig) -> Summary {
         switchover_reason: None,
         reconnects: 0,
         digest: None,
+        latency_us: None,
         error: None,
     };
     if let Err(err) = run(config, &mut summary, start) {

@@ -26,6 +26,7 @@ use crate::hooks::PauseHook;
 use crate::progress::{Phase, Progress};
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
+use dwcp_dataplane_core::pacer::Pacer;
 use dwcp_dataplane_core::scan::{
     find_dirty, image_digest, is_zero_page, page_hash, zero_page_hash, PAGE_LEN,
 };
@@ -46,6 +47,9 @@ use std::time::{Duration, Instant};
 /// Pages hashed per window; the clock and the fatal flag are read once per window.
 pub const SCAN_WINDOW_PAGES: usize = 1024;
 
+/// Waits shorter than this yield instead of sleeping (sleeps overshoot by tens of µs).
+const PACE_SLEEP_MIN: Duration = Duration::from_micros(200);
+
 /// Engine settings.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineConfig {
@@ -55,6 +59,8 @@ pub struct EngineConfig {
     pub verify_timeout: Duration,
     /// Test hook: flip a bit in the body of this frame (1-based count of sealed frames).
     pub tamper_frame: Option<u64>,
+    /// Pace sending to this many bytes per second (frames as written, framing included).
+    pub rate_limit_bytes_per_s: Option<u64>,
 }
 
 /// What a successful engine run reports.
@@ -70,6 +76,8 @@ pub struct EngineOutcome {
     pub switchover: SwitchoverReason,
     /// The verified image digest.
     pub digest: [u8; 16],
+    /// When the verdict arrived.
+    pub verified_at: Instant,
 }
 
 /// A failed engine run, and whether the guest was paused when it failed.
@@ -102,6 +110,7 @@ pub struct Engine<'a> {
     frames_sealed: u64,
     pages_sent: u64,
     zero_hash: u64,
+    pacer: Option<Pacer>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -140,6 +149,7 @@ impl<'a> Engine<'a> {
             frames_sealed: 0,
             pages_sent: 0,
             zero_hash: zero_page_hash(),
+            pacer: config.rate_limit_bytes_per_s.map(|rate| Pacer::new(rate, Instant::now())),
         }
     }
 
@@ -179,7 +189,8 @@ impl<'a> Engine<'a> {
         self.progress.set_phase(Phase::Verifying);
         self.await_verdict(digest)
             .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
-        let downtime = paused_at.elapsed();
+        let verified_at = Instant::now();
+        let downtime = verified_at.duration_since(paused_at);
         self.progress.set_phase(Phase::Done);
         Ok(EngineOutcome {
             rounds: final_round + 1,
@@ -187,6 +198,7 @@ impl<'a> Engine<'a> {
             downtime,
             switchover,
             digest,
+            verified_at,
         })
     }
 
@@ -406,12 +418,26 @@ impl<'a> Engine<'a> {
         }
         self.last_seq[chosen] = seq;
         let len = u32::try_from(len).expect("frames are bounded by FRAME_LEN_MAX");
-        let pushed = self.link.tx[chosen].push(InFlight { seq, buffer, len });
+        self.pace(len)?;
+        let pushed = self.link.tx[chosen].push(InFlight { seq, buffer, len, queued_at: Instant::now() });
         assert!(
             pushed.is_ok(),
             "the engine is the only producer and saw room"
         );
         Ok(())
+    }
+
+    /// Waits until the pacer (if any) allows `len` more bytes.
+    fn pace(&mut self, len: u32) -> Result<(), MigrationError> {
+        loop {
+            let Some(pacer) = self.pacer.as_mut() else { return Ok(()) };
+            match pacer.try_take(Instant::now(), u64::from(len)) {
+                Ok(()) => return Ok(()),
+                Err(wait) if wait > PACE_SLEEP_MIN => std::thread::sleep(wait - PACE_SLEEP_MIN / 2),
+                Err(_) => std::thread::yield_now(),
+            }
+            self.check_fatal()?;
+        }
     }
 
     fn take_buffer(&self) -> Result<BufferId, MigrationError> {

@@ -8,7 +8,7 @@ use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
 use crate::progress::{self, Progress};
 use crate::session::{self, SourceSession};
-use crate::summary::{self, Summary};
+use crate::summary::{self, LatencySummary, Summary};
 use crate::threads::{self, ThreadRole};
 use crate::FRAME_BUFFER_LEN;
 use dwcp_dataplane_core::keys::Direction;
@@ -34,6 +34,8 @@ pub fn migrate(config: SourceConfig) -> Summary {
         role: "source",
         verified: false,
         total_ms: 0,
+        setup_ms: None,
+        transfer_ms: None,
         downtime_ms: Some(0),
         rounds: 0,
         memory_bytes: 0,
@@ -45,6 +47,7 @@ pub fn migrate(config: SourceConfig) -> Summary {
         switchover_reason: None,
         reconnects: 0,
         digest: None,
+        latency_us: None,
         error: None,
     };
     if let Err(err) = run(config, start, &mut summary) {
@@ -157,8 +160,11 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         },
         verify_timeout: Duration::from_millis(config.verify_timeout_ms),
         tamper_frame: config.faults.tamper_frame,
+        rate_limit_bytes_per_s: config.rate_limit_mbps.map(|mbps| mbps * 1_000_000 / 8),
     };
     let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
+    let transfer_start = Instant::now();
+    summary.setup_ms = Some(transfer_start.duration_since(start).as_millis() as u64);
     let engine_thread = {
         let (memory, link, progress, hook) = (
             Arc::clone(&memory),
@@ -191,12 +197,15 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         .join()
         .map_err(|_| MigrationError::Failed("the engine thread panicked".into()))?;
     link.finished.store(true, Ordering::Release);
-    let _ = transport_thread.join();
+    if let Ok(latency) = transport_thread.join() {
+        summary.latency_us = Some(LatencySummary::from_histogram(&latency));
+    }
     summary.bytes_on_wire = link.counters.bytes_written.load(Ordering::Relaxed);
     summary.reconnects = link.counters.reconnects.load(Ordering::Relaxed);
     match outcome {
         Ok(done) => {
             summary.verified = true;
+            summary.transfer_ms = Some(done.verified_at.duration_since(transfer_start).as_millis() as u64);
             summary.rounds = done.rounds;
             summary.pages_sent = done.pages_sent;
             summary.downtime_ms = Some(done.downtime.as_millis() as u64);

@@ -32,6 +32,7 @@ use dwcp_hugepages::BufferId;
 use dwcp_shared::control::{Abort, Ack, VerifyResult};
 use dwcp_shared::limits::FRAME_HEADER_LEN;
 use dwcp_shared::{FrameHeader, FrameKind};
+use hdrhistogram::Histogram;
 use io_uring::{opcode, types};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
@@ -43,6 +44,9 @@ use std::time::{Duration, Instant};
 pub const CONTROL_FRAME_LEN_MAX: usize = 1024;
 /// Receive buffer per connection; holds several control frames.
 pub const CONTROL_RECV_BUFFER_LEN: usize = 8 * CONTROL_FRAME_LEN_MAX;
+
+/// Longest enqueue-to-acknowledged latency the histogram resolves, in µs (larger values saturate).
+pub const LATENCY_US_MAX: u64 = 600_000_000;
 
 /// Opens a connection for a stream and returns it with the resume point.
 pub type ConnectFn = dyn Fn(u16) -> Result<(TcpStream, u64), String> + Send + Sync;
@@ -165,6 +169,10 @@ pub struct SourceTransport {
     faults: SourceFaults,
     next_generation: u32,
     completions: Box<[(u64, i32)]>,
+    /// Enqueue-to-acknowledged latency per frame, µs. Preallocated: recording never allocates.
+    latency_us: Histogram<u64>,
+    /// The clock read of the current pass.
+    now: Instant,
 }
 
 impl std::fmt::Debug for SourceTransport {
@@ -219,13 +227,17 @@ impl SourceTransport {
             faults: config.faults,
             next_generation,
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
+            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("static, valid histogram bounds"),
+            now: Instant::now(),
         })
     }
 
-    /// Runs until the engine marks the migration finished or a fatal error is raised.
-    pub fn run(mut self) {
+    /// Runs until the engine marks the migration finished or a fatal error
+    /// is raised; returns the frames' enqueue-to-acknowledged latencies (µs).
+    pub fn run(mut self) -> Histogram<u64> {
         let mut backoff = IdleBackoff::new();
         loop {
+            self.now = Instant::now();
             if self.link.fatal.is_raised() || self.link.finished.load(Ordering::Acquire) {
                 break;
             }
@@ -253,6 +265,7 @@ impl SourceTransport {
             }
         }
         self.shutdown();
+        std::mem::replace(&mut self.latency_us, Histogram::new(1).expect("valid"))
     }
 
     fn attach_reconnected(&mut self) -> bool {
@@ -457,7 +470,7 @@ impl SourceTransport {
                 .opener
                 .open(&mut bytes[..frame_len])
                 .map_err(|e| e.to_string())?;
-            handle_reply(&self.link, &mut stream.send, header, body)?;
+            handle_reply(&self.link, &mut stream.send, header, body, self.now, &mut self.latency_us)?;
             consumed += frame_len;
         }
         connection
@@ -530,6 +543,8 @@ fn handle_reply(
     send: &mut StreamSendState<BufferId>,
     header: FrameHeader,
     body: &[u8],
+    now: Instant,
+    latency_us: &mut Histogram<u64>,
 ) -> Result<(), String> {
     match header.kind {
         FrameKind::Ack => {
@@ -537,6 +552,8 @@ fn handle_reply(
             let mut released = 0u64;
             send.handle_ack(ack.written_through_seq, |frame| {
                 released += u64::from(frame.len);
+                let waited = now.saturating_duration_since(frame.queued_at).as_micros();
+                latency_us.saturating_record(u64::try_from(waited).unwrap_or(u64::MAX));
                 link.pool.put(frame.buffer);
             })
             .map_err(|e| e.to_string())?;

@@ -1,0 +1,75 @@
+//! Send pacing: a token bucket in bytes.
+//!
+//! # Design
+//! `rate_bytes_per_s` tokens accrue per second up to `burst_bytes`; sending
+//! `n` bytes takes `n` tokens. [`Pacer::try_take`] either takes them or says
+//! how long until they will be there, so the caller decides how to wait. A
+//! frame larger than the burst is allowed once the bucket is full (it then
+//! goes negative), so no frame size can deadlock the pacer.
+
+use std::time::{Duration, Instant};
+
+/// Burst allowance: this long at the configured rate.
+pub const BURST_DURATION: Duration = Duration::from_millis(10);
+
+/// A byte token bucket.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    rate_bytes_per_s: f64,
+    burst_bytes: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Pacer {
+    /// A full bucket at `rate_bytes_per_s` with a burst of [`BURST_DURATION`] worth.
+    pub fn new(rate_bytes_per_s: u64, now: Instant) -> Self {
+        assert!(rate_bytes_per_s > 0, "a pacer needs a positive rate");
+        let rate = rate_bytes_per_s as f64;
+        let burst = rate * BURST_DURATION.as_secs_f64();
+        Self { rate_bytes_per_s: rate, burst_bytes: burst, tokens: burst, last: now }
+    }
+
+    /// Takes `bytes` tokens at `now`, or returns how long to wait for them.
+    pub fn try_take(&mut self, now: Instant, bytes: u64) -> Result<(), Duration> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now.max(self.last);
+        self.tokens = (self.tokens + elapsed * self.rate_bytes_per_s).min(self.burst_bytes);
+        let needed = (bytes as f64).min(self.burst_bytes);
+        if self.tokens >= needed {
+            self.tokens -= bytes as f64;
+            return Ok(());
+        }
+        Err(Duration::from_secs_f64((needed - self.tokens) / self.rate_bytes_per_s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_run_rate_is_respected() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(100_000_000, start);
+        let mut now = start;
+        let mut sent = 0u64;
+        while now < start + Duration::from_secs(2) {
+            match pacer.try_take(now, 262_144) {
+                Ok(()) => sent += 262_144,
+                Err(wait) => now += wait,
+            }
+        }
+        let rate = sent as f64 / 2.0;
+        assert!((rate - 100e6).abs() / 100e6 < 0.02, "rate {rate}");
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_burst_still_goes() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(1_000, start);
+        assert!(pacer.try_take(start, 1_000_000).is_ok(), "a full bucket lets one oversized frame through");
+        let wait = pacer.try_take(start, 10).expect_err("now in debt");
+        assert!(wait > Duration::from_secs(900), "the debt is paid back at the rate: {wait:?}");
+    }
+}

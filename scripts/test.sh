@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The test command: installs missing system packages (only if missing), builds
+# the two release binaries the end-to-end tests run, then runs every test in
+# the workspace.
+#
+#   scripts/test.sh [extra `cargo test` arguments, e.g. -- --nocapture]
+#
+# The end-to-end tests (tests/) start real dwcp-dataplane and dwcp-guest-sim
+# processes and migrate hundreds of MiB; they find the release binaries through
+# DWCP_BIN_DIR (release is much faster than debug for that traffic). Tests
+# that use the real guest memory snapshots read ../shared/data/vm-memory and
+# are skipped, saying so, when it is absent.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { echo "test: $*" >&2; }
+die() {
+    echo "test: error: $*" >&2
+    exit 2
+}
+
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        return 1
+    fi
+}
+
+# Same packages and the same idempotent check as scripts/demo.sh:
+#   cc (build-essential): rustc's linker and the C compiler for `ring`.
+#   ip (iproute2): tests that build network namespaces.
+#   cmp (diffutils): byte-for-byte image checks.
+ensure_packages() {
+    local missing=()
+    command -v cc >/dev/null 2>&1 || dpkg -s build-essential >/dev/null 2>&1 || missing+=(build-essential)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+    command -v cmp >/dev/null 2>&1 || missing+=(diffutils)
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
+    log "installing missing packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q >&2 || die "apt-get update failed (need root or passwordless sudo)"
+    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+        die "apt-get install ${missing[*]} failed"
+}
+
+ensure_packages
+if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+    PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    export PATH
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+
+data=$(cd "$ROOT/.." && pwd)/shared/data/vm-memory
+if [[ -d $data ]]; then
+    log "reference data: $data is present; the tests that replay real guest memory will run"
+else
+    log "reference data: $data is ABSENT; the tests that need real guest memory snapshots will be skipped"
+fi
+
+target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
+[[ $target_dir == /* ]] || target_dir=$ROOT/$target_dir
+export DWCP_BIN_DIR=${DWCP_BIN_DIR:-$target_dir/release}
+
+start=$SECONDS
+log "building the release binaries the end-to-end tests run (the first build takes about 2 minutes)"
+cargo build --release -p dwcp-dataplane -p dwcp-guest-sim
+log "release build done in $((SECONDS - start)) s; DWCP_BIN_DIR=$DWCP_BIN_DIR"
+
+start=$SECONDS
+log "cargo test --workspace $*"
+cargo test --workspace "$@"
+log "all tests passed in $((SECONDS - start)) s"

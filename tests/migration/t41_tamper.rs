@@ -1,0 +1,57 @@
+//! A frame modified in transit fails authentication: the destination aborts
+//! naming the cause, the source reports it, nothing is verified.
+
+use dwcp_tests::{
+    assert_failed_with, free_port, init_logging, wait_all, Guest, GuestOptions, Migrate, Receive,
+    TempDir, MIGRATION_DEADLINE,
+};
+
+#[test]
+fn t41_tamper_fails_authentication() {
+    init_logging();
+    let dir = TempDir::new("t41-tamper");
+    let key = dwcp_tests::keygen(&dir, "psk");
+    let dest_memory = dir.join("dest.ram");
+    let mut guest = {
+        tracing::info!("a 64 MiB guest dirtying 16 MiB/s");
+        Guest::start(&dir, "guest", &GuestOptions::new("64M", "16M"))
+    };
+
+    let (source, destination) = {
+        tracing::info!("the source flips a bit in its 5th sealed frame");
+        let port = free_port();
+        let mut receiver = Receive::new("127.0.0.1", port, &dest_memory)
+            .key(&key)
+            .start(&dir, "receiver");
+        let mut migrator = Migrate::new(&guest.memory, &format!("127.0.0.1:{port}"))
+            .key(&key)
+            .pause(&guest)
+            .args(&["--fault-tamper-frame", "5"])
+            .spawn(&dir, "migrator");
+        let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
+        let destination = done.pop().expect("two results");
+        (done.pop().expect("two results"), destination)
+    };
+
+    {
+        tracing::info!("source: exit 1, not verified, the error says authentication");
+        let s = assert_failed_with(&source, &["authentication"]);
+        assert_eq!(s.digest(), None, "no digest for a failed migration: {s}");
+    }
+
+    {
+        tracing::info!("destination: exit 1, not verified, names the cause, removed its file");
+        let d = assert_failed_with(&destination, &["authentication"]);
+        tracing::info!(destination = %d, "destination summary");
+        assert!(
+            !dest_memory.exists(),
+            "the destination left its incomplete memory file behind"
+        );
+    }
+
+    {
+        tracing::info!("the guest is not left stopped: the failure came before or was undone after the pause");
+        guest.assert_running("after a failed migration");
+        guest.finish();
+    }
+}
