@@ -8,8 +8,8 @@
 # The end-to-end tests (tests/) start real dwcp-dataplane and dwcp-guest-sim
 # processes and migrate hundreds of MiB; they find the release binaries through
 # DWCP_BIN_DIR (release is much faster than debug for that traffic). Tests
-# that use the real guest memory snapshots read ../shared/data/vm-memory and
-# are skipped, saying so, when it is absent.
+# that use the real guest memory snapshots read ../shared/data/vm-memory (or
+# DWCP_VM_MEMORY_DIR) and are skipped, saying so, when it is absent.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,11 +35,13 @@ as_root() {
 #   cc (build-essential): rustc's linker and the C compiler for `ring`.
 #   ip (iproute2): tests that build network namespaces.
 #   cmp (diffutils): byte-for-byte image checks.
+#   zstd: unpacks the real guest memory snapshots (../shared/data/vm-memory).
 ensure_packages() {
     local missing=()
     command -v cc >/dev/null 2>&1 || dpkg -s build-essential >/dev/null 2>&1 || missing+=(build-essential)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v cmp >/dev/null 2>&1 || missing+=(diffutils)
+    command -v zstd >/dev/null 2>&1 || missing+=(zstd)
     [[ ${#missing[@]} -eq 0 ]] && return 0
     command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
     log "installing missing packages: ${missing[*]}"
@@ -56,11 +58,12 @@ if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/c
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"
 
-data=$(cd "$ROOT/.." && pwd)/shared/data/vm-memory
-if [[ -d $data ]]; then
-    log "reference data: $data is present; the tests that replay real guest memory will run"
+# The snapshot tests read DWCP_VM_MEMORY_DIR, else ../shared/data/vm-memory.
+data=${DWCP_VM_MEMORY_DIR:-$(cd "$ROOT/.." && pwd)/shared/data/vm-memory}
+if [[ -f $data/unpack.sh ]]; then
+    log "reference data: $data is present; the real guest memory snapshot test (t70) will run"
 else
-    log "reference data: $data is ABSENT; the tests that need real guest memory snapshots will be skipped"
+    log "reference data: $data is ABSENT; the real guest memory snapshot test (t70) will be SKIPPED (it passes with a SKIPPED line, visible with -- --nocapture)"
 fi
 
 target_dir=${CARGO_TARGET_DIR:-$ROOT/target}

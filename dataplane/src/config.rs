@@ -14,6 +14,8 @@ use thiserror::Error;
 pub const INFLIGHT_FRAMES_MAX: usize = 1024;
 /// Largest downtime budget accepted, in milliseconds.
 pub const DOWNTIME_MS_MAX: u64 = 60_000;
+/// Most streams the bandwidth-delay product derivation picks.
+pub const STREAMS_DERIVED_MAX: u64 = 16;
 /// Highest pacing rate accepted, in Mbit/s (400 Gbit/s).
 pub const RATE_LIMIT_MBPS_MAX: u64 = 400_000;
 /// Longest timeout accepted, in milliseconds.
@@ -242,8 +244,14 @@ impl SourceConfig {
                 max: INFLIGHT_FRAMES_MAX,
             });
         }
-        if let Some(rate) = self.rate_limit_mbps.filter(|&r| r == 0 || r > RATE_LIMIT_MBPS_MAX) {
-            return Err(ConfigError::RateLimit { value: rate, max: RATE_LIMIT_MBPS_MAX });
+        if let Some(rate) = self
+            .rate_limit_mbps
+            .filter(|&r| r == 0 || r > RATE_LIMIT_MBPS_MAX)
+        {
+            return Err(ConfigError::RateLimit {
+                value: rate,
+                max: RATE_LIMIT_MBPS_MAX,
+            });
         }
         if self.downtime_ms == 0 || self.downtime_ms > DOWNTIME_MS_MAX {
             return Err(ConfigError::Downtime {
@@ -280,8 +288,9 @@ impl SourceConfig {
         }
         let bdp_bytes = self.link_mbps as f64 * 1e6 / 8.0 * rtt.as_secs_f64();
         let window_bytes = (self.inflight_frames * crate::FRAME_BUFFER_LEN) as f64;
-        let streams = (bdp_bytes / window_bytes).ceil().clamp(1.0, 16.0);
-        streams as u16
+        let streams =
+            crate::saturating_u64((bdp_bytes / window_bytes).ceil()).clamp(1, STREAMS_DERIVED_MAX);
+        u16::try_from(streams).expect("clamped to STREAMS_DERIVED_MAX")
     }
 }
 
@@ -449,7 +458,10 @@ mod tests {
             ConfigError::Downtime { .. }
         ));
         assert!(matches!(
-            bad(SourceConfig { rate_limit_mbps: Some(0), ..source() }),
+            bad(SourceConfig {
+                rate_limit_mbps: Some(0),
+                ..source()
+            }),
             ConfigError::RateLimit { .. }
         ));
         assert!(matches!(

@@ -107,7 +107,7 @@ fn on_hugetlbfs(path: &Path) -> bool {
     let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c_path` is NUL-terminated and `stats` is writable.
     let rc = unsafe { libc::statfs(c_path.as_ptr(), &mut stats) };
-    rc == 0 && i64::from(stats.f_type) == HUGETLBFS_MAGIC
+    rc == 0 && stats.f_type == HUGETLBFS_MAGIC
 }
 
 /// The source's read-only view of guest memory.
@@ -141,7 +141,8 @@ impl SourceMemory {
         // the bytes concurrently, which this crate tolerates by design (module
         // docs): it only copies and hashes them. Truncating the file under a
         // running migration would SIGBUS, as it would crash the guest itself.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io("map", path))?;
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+            .map_err(io("map", path))?;
         Ok(Self {
             map,
             path: path.to_owned(),
@@ -185,13 +186,13 @@ pub struct DestinationMemory {
 impl DestinationMemory {
     /// Creates `path` with `len` bytes (or reuses it if it has exactly that size).
     pub fn create(path: &Path, len: u64) -> Result<Self, MemoryError> {
-        if len == 0 || len % PAGE_LEN as u64 != 0 {
+        if len == 0 || !len.is_multiple_of(PAGE_LEN as u64) {
             return Err(MemoryError::BadSize {
                 path: path.to_owned(),
                 len,
             });
         }
-        if on_hugetlbfs(path) && len % HUGETLBFS_GRANULE != 0 {
+        if on_hugetlbfs(path) && !len.is_multiple_of(HUGETLBFS_GRANULE) {
             return Err(MemoryError::HugetlbfsGranule {
                 path: path.to_owned(),
                 len,
@@ -264,7 +265,8 @@ impl DestinationMemory {
         }
         // SAFETY: this process is the file's only writer while it receives a
         // migration; the space is reserved above, so writes cannot SIGBUS on ENOSPC.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map_mut(&file) }.map_err(io("map", path))?;
+        let map = unsafe { memmap2::MmapOptions::new().populate().map_mut(&file) }
+            .map_err(io("map", path))?;
         Ok(Self {
             map,
             path: path.to_owned(),

@@ -33,3 +33,16 @@ pub mod threads;
 
 /// Bytes of one frame buffer: the largest frame, rounded up to whole pages.
 pub const FRAME_BUFFER_LEN: usize = dwcp_shared::limits::FRAME_LEN_MAX.div_ceil(4096) * 4096;
+
+/// Whole milliseconds of `duration`, saturating (a u64 of ms is 584 million years).
+pub fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `value` as u64, saturating: NaN and negatives give 0, values past
+/// `u64::MAX` give `u64::MAX` (the semantics of `as`, named so the cast is
+/// visible and allowed in one place).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn saturating_u64(value: f64) -> u64 {
+    value as u64
+}

@@ -45,7 +45,7 @@ pub const REGISTERED_BUFFER_BYTES_MAX: usize = 1 << 30;
 
 // The byte-size constants need 64-bit `usize`; the data plane is 64-bit Linux only.
 const _: () = assert!(usize::BITS >= 64, "dwcp-hugepages needs a 64-bit target");
-const _: () = assert!(BUFFER_LEN_MAX % BUFFER_ALIGN == 0);
+const _: () = assert!(BUFFER_LEN_MAX.is_multiple_of(BUFFER_ALIGN));
 
 /// Index of one buffer in a [`BufferPool`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +75,10 @@ impl BufferPool {
         buffer_count: u32,
         policy: HugepagePolicy,
     ) -> Result<BufferPool, HugepageError> {
-        if buffer_len == 0 || buffer_len % BUFFER_ALIGN != 0 || buffer_len > BUFFER_LEN_MAX {
+        if buffer_len == 0
+            || !buffer_len.is_multiple_of(BUFFER_ALIGN)
+            || buffer_len > BUFFER_LEN_MAX
+        {
             return Err(HugepageError::InvalidBufferLen { len: buffer_len });
         }
         if buffer_count == 0 || buffer_count > BUFFER_COUNT_MAX {

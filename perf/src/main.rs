@@ -1,1 +1,89 @@
-fn main() {}
+//! `dwcp-perf`: DWCP benchmarks. See perf/README.md.
+//!
+//! Exit status: 0 every target met and every run succeeded; 3 a target was
+//! missed or a run failed (results are still written); 1 the tool failed.
+
+mod bench;
+mod child;
+mod cli;
+mod dwcp_run;
+mod interrupt;
+mod latency;
+mod listen;
+mod memfile;
+mod report;
+mod scratch;
+mod stats;
+mod summary;
+mod tcp_peer;
+mod throughput;
+
+use anyhow::Result;
+use bench::Bench;
+use clap::Parser;
+use cli::{Cli, Command, Common};
+use report::{Meta, Report};
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(3),
+        Err(e) => {
+            eprintln!("dwcp-perf: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    interrupt::install()?;
+    let (common, prefix) = match &cli.command {
+        Command::Throughput { common, .. } => (common, "throughput"),
+        Command::Latency { common, .. } => (common, "latency"),
+        Command::All { common, .. } => (common, "all"),
+    };
+    let bench = setup(common)?;
+    let mut report = Report {
+        meta: Meta::collect(common.size, common.seed, common.child_timeout_s),
+        throughput: None,
+        latency: None,
+    };
+    let runs = usize::from(common.runs);
+    match &cli.command {
+        Command::Throughput { throughput, .. } => {
+            report.throughput =
+                Some(throughput::run(&bench, runs, &throughput.modes, &throughput.streams)?);
+        }
+        Command::Latency { latency, .. } => {
+            report.latency = Some(latency::run(&bench, runs, latency.mode, &latency.streams)?);
+        }
+        Command::All { throughput, latency, .. } => {
+            report.throughput =
+                Some(throughput::run(&bench, runs, &throughput.modes, &throughput.streams)?);
+            report.latency = Some(latency::run(&bench, runs, latency.mode, &latency.streams)?);
+        }
+    }
+    drop(bench);
+    report.meta.loadavg_end = report::loadavg();
+    let written = report.write(&common.out, prefix)?;
+    println!("{}", report.markdown());
+    for path in written {
+        eprintln!("dwcp-perf: wrote {}", path.display());
+    }
+    let ok = report.ok();
+    if !ok {
+        eprintln!("dwcp-perf: a target was MISSED or a run FAILED (see the table); exit status 3");
+    }
+    Ok(ok)
+}
+
+fn setup(common: &Common) -> Result<Bench> {
+    Bench::new(
+        &common.bin_dir,
+        common.size,
+        common.seed,
+        Duration::from_secs(common.child_timeout_s),
+    )
+}

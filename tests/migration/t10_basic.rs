@@ -47,7 +47,10 @@ fn migrate_dirtied_guest(
         tracing::info!("both sides verified the same digest; the summaries are plausible");
         let (s, d) = assert_verified_pair(&source, &destination);
         tracing::info!(source = %s, destination = %d, "summaries");
-        assert!(s.u64("rounds") >= 2, "a dirtied guest needs pre-copy plus a final round: {s}");
+        assert!(
+            s.u64("rounds") >= 2,
+            "a dirtied guest needs pre-copy plus a final round: {s}"
+        );
         let downtime = s.u64("downtime_ms");
         assert!(downtime < 5000, "downtime {downtime} ms is not < 5000: {s}");
         assert!(
@@ -55,12 +58,17 @@ fn migrate_dirtied_guest(
             "round 0 alone sends every page ({MIB_256_PAGES}): {s}"
         );
         assert_eq!(s.u64("memory_bytes"), 256 << 20, "{s}");
-        assert!(s.0["encrypted"].as_bool() == Some(true), "encrypted with a key: {s}");
+        assert!(
+            s.0["encrypted"].as_bool() == Some(true),
+            "encrypted with a key: {s}"
+        );
         (s, d)
     };
 
     {
-        tracing::info!("the source does not resume the guest after a success: compare while it is stopped");
+        tracing::info!(
+            "the source does not resume the guest after a success: compare while it is stopped"
+        );
         guest.assert_stopped("after a verified migration");
         assert_same_bytes(&guest.memory, &dest_memory, "destination vs paused source");
     }

@@ -16,7 +16,10 @@ fn t20_netns_migration_over_veth() {
         match NetnsPair::create() {
             Ok(pair) => pair,
             Err(reason) => {
-                skip("t20_netns", &format!("needs root and network namespaces: {reason}"));
+                skip(
+                    "t20_netns",
+                    &format!("needs root and network namespaces: {reason}"),
+                );
                 return;
             }
         }
@@ -25,7 +28,9 @@ fn t20_netns_migration_over_veth() {
     let dest_memory = dir.join("dest.ram");
 
     let guest = {
-        tracing::info!("a 64 MiB guest dirtying 16 MiB/s (small: the point here is the real interface)");
+        tracing::info!(
+            "a 64 MiB guest dirtying 16 MiB/s (small: the point here is the real interface)"
+        );
         Guest::start(&dir, "guest", &GuestOptions::new("64M", "16M"))
     };
 

@@ -15,7 +15,7 @@ fn source_memory(dir: &TempDir) -> std::path::PathBuf {
     let path = dir.join("source.ram");
     let mut bytes = vec![0u8; 16 << 20];
     for (i, b) in bytes.iter_mut().enumerate().step_by(4096) {
-        *b = (i / 4096 % 251) as u8 + 1;
+        *b = u8::try_from(i / 4096 % 251).expect("below 251") + 1;
     }
     std::fs::write(&path, &bytes).expect("write the source memory");
     path
@@ -50,6 +50,7 @@ fn assert_destination_refused(destination: &Finished, needles_any: &[&str], dest
         destination.describe()
     );
     let summary = destination.summary();
+    tracing::info!(destination = %summary, "destination summary");
     assert!(!summary.verified(), "{summary}");
     let error = summary.error_lower();
     assert!(
@@ -73,7 +74,10 @@ fn t40_wrong_key_is_refused_on_both_sides() {
     let dest_memory = dir.join("dest.ram");
     let (key_a, key_b) = {
         tracing::info!("two different keys from keygen");
-        (dwcp_tests::keygen(&dir, "a.key"), dwcp_tests::keygen(&dir, "b.key"))
+        (
+            dwcp_tests::keygen(&dir, "a.key"),
+            dwcp_tests::keygen(&dir, "b.key"),
+        )
     };
 
     let (src, dst) = {
@@ -123,7 +127,9 @@ fn t40_wrong_key_plaintext_against_encrypted_is_refused() {
     }
 
     {
-        tracing::info!("and the other way round: source --key-file, destination --insecure-plaintext");
+        tracing::info!(
+            "and the other way round: source --key-file, destination --insecure-plaintext"
+        );
         let (src, dst) = attempt(
             &dir,
             "enc-to-plain",
@@ -145,6 +151,7 @@ fn assert_refused_mode(finished: &Finished, side: &str) {
         finished.describe()
     );
     let summary = finished.summary();
+    tracing::info!(%summary, "{side} summary");
     assert!(!summary.verified(), "{summary}");
     let error = summary.error_lower();
     assert!(

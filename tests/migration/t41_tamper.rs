@@ -50,7 +50,9 @@ fn t41_tamper_fails_authentication() {
     }
 
     {
-        tracing::info!("the guest is not left stopped: the failure came before or was undone after the pause");
+        tracing::info!(
+            "the guest is not left stopped: the failure came before or was undone after the pause"
+        );
         guest.assert_running("after a failed migration");
         guest.finish();
     }

@@ -25,7 +25,9 @@ fn dead_address() -> String {
 fn assert_output_mentions(finished: &Finished, needles_any: &[&str]) {
     let output = finished.output().to_lowercase();
     assert!(
-        needles_any.iter().any(|n| output.contains(&n.to_lowercase())),
+        needles_any
+            .iter()
+            .any(|n| output.contains(&n.to_lowercase())),
         "{}'s output mentions none of {needles_any:?}\n{}",
         finished.name,
         finished.describe()
@@ -78,7 +80,11 @@ fn t60_bad_input_size_mismatch() {
         let d = dst.summary();
         assert!(!d.verified(), "{d}");
         assert!(d.error_lower().contains("size"), "{d}\n{}", dst.describe());
-        assert!(!dest_memory.exists(), "the receiver left {} behind", dest_memory.display());
+        assert!(
+            !dest_memory.exists(),
+            "the receiver left {} behind",
+            dest_memory.display()
+        );
     }
 }
 
@@ -111,12 +117,21 @@ fn t60_bad_input_invalid_flag_values() {
         ("inflight", &["--inflight-frames", "0"], "--inflight-frames"),
     ];
     for (name, args, flag) in cases {
-        tracing::info!(flag, ?args, "an out-of-range value is a usage error (exit 2) naming the flag");
-        let target = if name == "to" { "nohostport" } else { to.as_str() };
-        let out = Migrate::new(&source, target)
-            .key(&key)
-            .args(args)
-            .run(&dir, &format!("migrator-{name}"), DEADLINE);
+        tracing::info!(
+            flag,
+            ?args,
+            "an out-of-range value is a usage error (exit 2) naming the flag"
+        );
+        let target = if name == "to" {
+            "nohostport"
+        } else {
+            to.as_str()
+        };
+        let out = Migrate::new(&source, target).key(&key).args(args).run(
+            &dir,
+            &format!("migrator-{name}"),
+            DEADLINE,
+        );
         out.assert_code(2);
         assert!(
             out.stderr.contains(flag),
@@ -136,7 +151,8 @@ fn t60_bad_input_short_key_file() {
     let says_too_short = |out: &Finished| {
         let output = out.output().to_lowercase();
         assert!(
-            output.contains("key") && (output.contains("too short") || output.contains("fewer than")),
+            output.contains("key")
+                && (output.contains("too short") || output.contains("fewer than")),
             "the message does not say the key is too short\n{}",
             out.describe()
         );

@@ -64,10 +64,16 @@ fn t70_real_snapshots_replayed_guest_migrates_to_t30s() {
             return;
         }
         if !has_zstd() {
-            skip("t70_real_snapshots", "needs zstd to unpack the snapshots: zstd not installed");
+            skip(
+                "t70_real_snapshots",
+                "needs zstd to unpack the snapshots: zstd not installed",
+            );
             return;
         }
-        for (dir, need) in [(images_base.as_path(), 4 * GIB), (Path::new("/dev/shm"), 3 * GIB)] {
+        for (dir, need) in [
+            (images_base.as_path(), 4 * GIB),
+            (Path::new("/dev/shm"), 3 * GIB),
+        ] {
             match free_bytes(dir) {
                 Ok(free) if free >= need => {}
                 Ok(free) => {
@@ -83,7 +89,10 @@ fn t70_real_snapshots_replayed_guest_migrates_to_t30s() {
                     return;
                 }
                 Err(e) => {
-                    skip("t70_real_snapshots", &format!("cannot check free space: {e}"));
+                    skip(
+                        "t70_real_snapshots",
+                        &format!("cannot check free space: {e}"),
+                    );
                     return;
                 }
             }

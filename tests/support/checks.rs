@@ -8,15 +8,30 @@ use crate::summary::Summary;
 pub fn assert_verified_pair(source: &Finished, destination: &Finished) -> (Summary, Summary) {
     let context = || format!("\n{}\n\n{}", source.describe(), destination.describe());
     assert_eq!(source.code(), Some(0), "source did not exit 0{}", context());
-    assert_eq!(destination.code(), Some(0), "destination did not exit 0{}", context());
+    assert_eq!(
+        destination.code(),
+        Some(0),
+        "destination did not exit 0{}",
+        context()
+    );
     let (s, d) = (source.summary(), destination.summary());
-    assert!(s.verified(), "source summary not verified: {s}{}", context());
-    assert!(d.verified(), "destination summary not verified: {d}{}", context());
+    assert!(
+        s.verified(),
+        "source summary not verified: {s}{}",
+        context()
+    );
+    assert!(
+        d.verified(),
+        "destination summary not verified: {d}{}",
+        context()
+    );
     assert_eq!(s.error(), None, "source reports an error: {s}");
     assert_eq!(d.error(), None, "destination reports an error: {d}");
     assert_eq!(s.str("role"), Some("source"), "{s}");
     assert_eq!(d.str("role"), Some("destination"), "{d}");
-    let digest = s.digest().unwrap_or_else(|| panic!("source summary has no digest: {s}"));
+    let digest = s
+        .digest()
+        .unwrap_or_else(|| panic!("source summary has no digest: {s}"));
     assert_eq!(
         Some(digest),
         d.digest(),
@@ -36,7 +51,10 @@ pub fn assert_failed_with(finished: &Finished, needles: &[&str]) -> Summary {
         finished.describe()
     );
     let summary = finished.summary();
-    assert!(!summary.verified(), "a failed migration reports verified: {summary}");
+    assert!(
+        !summary.verified(),
+        "a failed migration reports verified: {summary}"
+    );
     let error = summary.error_lower();
     for needle in needles {
         assert!(

@@ -4,7 +4,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-const PAGE: u64 = 4096;
+const PAGE: usize = 4096;
+const PAGE_U64: u64 = PAGE as u64;
 const CHUNK: usize = 4 << 20;
 
 /// The first difference between two files, described (page, offset and the
@@ -41,9 +42,9 @@ pub fn first_difference(a: &Path, b: &Path) -> Result<Option<String>, String> {
                 .position(|(x, y)| x != y)
                 .expect("slices differ somewhere");
             let at = offset + i as u64;
-            let page = at / PAGE;
-            let page_start = usize::try_from(page * PAGE - offset).expect("in chunk");
-            let page_end = (page_start + PAGE as usize).min(n);
+            let page = at / PAGE_U64;
+            let page_start = usize::try_from(page * PAGE_U64 - offset).expect("in chunk");
+            let page_end = (page_start + PAGE).min(n);
             let differing = ba[page_start..page_end]
                 .iter()
                 .zip(&bb[page_start..page_end])
@@ -53,7 +54,7 @@ pub fn first_difference(a: &Path, b: &Path) -> Result<Option<String>, String> {
             return Ok(Some(format!(
                 "first difference at byte {at} (page {page}, offset {} in the page): {:#04x} in {} vs {:#04x} in {}; \
                  {differing} bytes of that page differ; {pages_differing} differing pages in that {} MiB chunk",
-                at % PAGE,
+                at % PAGE_U64,
                 ba[i],
                 a.display(),
                 bb[i],
@@ -67,8 +68,8 @@ pub fn first_difference(a: &Path, b: &Path) -> Result<Option<String>, String> {
 }
 
 fn count_differing_pages(a: &[u8], b: &[u8]) -> usize {
-    a.chunks(PAGE as usize)
-        .zip(b.chunks(PAGE as usize))
+    a.chunks(PAGE)
+        .zip(b.chunks(PAGE))
         .filter(|(x, y)| x != y)
         .count()
 }
@@ -79,5 +80,55 @@ pub fn assert_same_bytes(a: &Path, b: &Path, what: &str) {
         Ok(None) => {}
         Ok(Some(diff)) => panic!("{what}: the files differ: {diff}"),
         Err(e) => panic!("{what}: cannot compare: {e}"),
+    }
+}
+
+/// Pages of `path` that hold anything but zeros (0 if it cannot be read).
+pub fn nonzero_pages(path: &Path) -> u64 {
+    let Ok(mut file) = File::open(path) else {
+        return 0;
+    };
+    let zero = [0u8; PAGE];
+    let mut buf = vec![0u8; CHUNK];
+    let mut count = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) | Err(_) => return count,
+            Ok(n) => n,
+        };
+        // Slice equality is a memcmp, fast even in a debug build.
+        count += buf[..n]
+            .chunks(PAGE)
+            .filter(|page| *page != &zero[..page.len()])
+            .count() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_first_differing_page() {
+        let dir = crate::TempDir::new("compare-unit");
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        let mut bytes = vec![7u8; 5 * PAGE + 100];
+        std::fs::write(&a, &bytes).expect("write a");
+        std::fs::write(&b, &bytes).expect("write b");
+        assert_eq!(first_difference(&a, &b), Ok(None));
+        bytes[3 * PAGE + 17] = 8;
+        bytes[4 * PAGE] = 9;
+        std::fs::write(&b, &bytes).expect("write b");
+        let diff = first_difference(&a, &b)
+            .expect("readable")
+            .expect("differs");
+        assert!(diff.contains("page 3, offset 17"), "{diff}");
+        assert!(diff.contains("2 differing pages"), "{diff}");
+        std::fs::write(&b, &bytes[..100]).expect("write b");
+        let diff = first_difference(&a, &b)
+            .expect("readable")
+            .expect("differs");
+        assert!(diff.contains("sizes differ"), "{diff}");
+        assert_eq!(nonzero_pages(&a), 6);
     }
 }

@@ -16,7 +16,7 @@ pub mod summary;
 pub mod tempdir;
 
 pub use checks::{assert_failed_with, assert_verified_pair};
-pub use compare::{assert_same_bytes, first_difference};
+pub use compare::{assert_same_bytes, first_difference, nonzero_pages};
 pub use net::{free_port, wait_listening};
 pub use netns::NetnsPair;
 pub use proc::{wait_all, Finished, Proc};

@@ -76,7 +76,10 @@ mod tests {
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n\
    1: 0100007F:1F91 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 100 0 0 10 0\n";
         assert!(table_has_listener(table, 8080));
-        assert!(!table_has_listener(table, 8081), "established, not listening");
+        assert!(
+            !table_has_listener(table, 8081),
+            "established, not listening"
+        );
         assert!(!table_has_listener(table, 80));
     }
 

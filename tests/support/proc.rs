@@ -212,10 +212,9 @@ pub fn wait_all(procs: &mut [&mut Proc], timeout: Duration) -> Vec<Finished> {
                         f.status,
                         tail(&f.stderr, 15)
                     )),
-                    None => message.push_str(&format!(
-                        "\n== still running: {} ==\n",
-                        proc.describe()
-                    )),
+                    None => {
+                        message.push_str(&format!("\n== still running: {} ==\n", proc.describe()))
+                    }
                 }
             }
             for proc in procs.iter_mut() {

@@ -14,8 +14,7 @@ impl Summary {
             .rev()
             .find(|l| !l.trim().is_empty())
             .ok_or("stdout is empty")?;
-        let value: Value =
-            serde_json::from_str(line).map_err(|e| format!("{e} in {line:?}"))?;
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("{e} in {line:?}"))?;
         if !value.is_object() {
             return Err(format!("not a JSON object: {line:?}"));
         }

@@ -27,7 +27,12 @@ impl Pacer {
         assert!(rate_bytes_per_s > 0, "a pacer needs a positive rate");
         let rate = rate_bytes_per_s as f64;
         let burst = rate * BURST_DURATION.as_secs_f64();
-        Self { rate_bytes_per_s: rate, burst_bytes: burst, tokens: burst, last: now }
+        Self {
+            rate_bytes_per_s: rate,
+            burst_bytes: burst,
+            tokens: burst,
+            last: now,
+        }
     }
 
     /// Takes `bytes` tokens at `now`, or returns how long to wait for them.
@@ -40,7 +45,9 @@ impl Pacer {
             self.tokens -= bytes as f64;
             return Ok(());
         }
-        Err(Duration::from_secs_f64((needed - self.tokens) / self.rate_bytes_per_s))
+        Err(Duration::from_secs_f64(
+            (needed - self.tokens) / self.rate_bytes_per_s,
+        ))
     }
 }
 
@@ -68,8 +75,14 @@ mod tests {
     fn a_frame_larger_than_the_burst_still_goes() {
         let start = Instant::now();
         let mut pacer = Pacer::new(1_000, start);
-        assert!(pacer.try_take(start, 1_000_000).is_ok(), "a full bucket lets one oversized frame through");
+        assert!(
+            pacer.try_take(start, 1_000_000).is_ok(),
+            "a full bucket lets one oversized frame through"
+        );
         let wait = pacer.try_take(start, 10).expect_err("now in debt");
-        assert!(wait > Duration::from_secs(900), "the debt is paid back at the rate: {wait:?}");
+        assert!(
+            wait > Duration::from_secs(900),
+            "the debt is paid back at the rate: {wait:?}"
+        );
     }
 }

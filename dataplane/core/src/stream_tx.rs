@@ -220,7 +220,12 @@ mod tests {
     use super::*;
 
     fn frame(seq: u64) -> InFlight<u32> {
-        InFlight { seq, buffer: u32::try_from(seq).expect("small") * 10, len: 100, queued_at: epoch() }
+        InFlight {
+            seq,
+            buffer: u32::try_from(seq).expect("small") * 10,
+            len: 100,
+            queued_at: epoch(),
+        }
     }
 
     fn epoch() -> Instant {

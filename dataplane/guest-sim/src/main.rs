@@ -198,14 +198,14 @@ fn open_memory(cli: &Cli, replay: bool) -> Result<std::fs::File> {
 }
 
 fn run(cli: &Cli) -> Result<()> {
-    if cli.size == 0 || cli.size % PAGE as u64 != 0 {
+    if cli.size == 0 || !cli.size.is_multiple_of(PAGE as u64) {
         return Err(usage(format!(
             "invalid value '{}' for '--size': must be a non-zero multiple of {PAGE} bytes (the page size)",
             cli.size
         )));
     }
     if let Some(huge) = hugetlbfs_page_size(&cli.memory)? {
-        if cli.size % huge != 0 {
+        if !cli.size.is_multiple_of(huge) {
             return Err(usage(format!(
                 "invalid value '{}' for '--size': {} is on hugetlbfs, so the size must be a multiple of {} ({huge} bytes)",
                 cli.size,

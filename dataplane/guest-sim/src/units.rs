@@ -181,7 +181,7 @@ pub fn format_bytes(n: u64) -> String {
     const UNITS: [(u32, &str); 4] = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
     for (shift, name) in UNITS {
         let m = 1u64 << shift;
-        if n >= m && n % m == 0 {
+        if n >= m && n.is_multiple_of(m) {
             return format!("{} {name}", n >> shift);
         }
     }

@@ -269,7 +269,7 @@ fn run(
     let _ = transport_thread.join();
     link.finished.store(true, Ordering::Release);
     let _ = acceptor_thread.join();
-    summary.total_ms = start.elapsed().as_millis() as u64;
+    summary.total_ms = crate::millis(start.elapsed());
     summary.bytes_on_wire = link.counters.bytes_read.load(Ordering::Relaxed);
     summary.reconnects = link.counters.reconnects.load(Ordering::Relaxed);
     summary.rounds = outcome.rounds;

@@ -149,7 +149,9 @@ impl<'a> Engine<'a> {
             frames_sealed: 0,
             pages_sent: 0,
             zero_hash: zero_page_hash(),
-            pacer: config.rate_limit_bytes_per_s.map(|rate| Pacer::new(rate, Instant::now())),
+            pacer: config
+                .rate_limit_bytes_per_s
+                .map(|rate| Pacer::new(rate, Instant::now())),
         }
     }
 
@@ -165,7 +167,7 @@ impl<'a> Engine<'a> {
             tracing::info!(
                 round,
                 dirty_pages = report.dirty_pages,
-                scan_ms = report.scan_duration.as_millis() as u64,
+                scan_ms = crate::millis(report.scan_duration),
                 throughput_mib_s = self.throughput.bytes_per_s() / 1048576.0,
                 ?decision,
                 "round done"
@@ -271,9 +273,10 @@ impl<'a> Engine<'a> {
             self.progress
                 .pages_remaining
                 .store((pages - first) as u64, Ordering::Relaxed);
-            self.progress
-                .throughput_bytes_per_s
-                .store(self.throughput.bytes_per_s() as u64, Ordering::Relaxed);
+            self.progress.throughput_bytes_per_s.store(
+                crate::saturating_u64(self.throughput.bytes_per_s()),
+                Ordering::Relaxed,
+            );
         }
         self.flush_batch()?;
         let elapsed = round_start.elapsed().as_secs_f64().max(1e-6);
@@ -281,7 +284,7 @@ impl<'a> Engine<'a> {
             let rate = dirty_pages as f64 * PAGE_LEN as f64 / elapsed;
             self.progress
                 .dirty_bytes_per_s
-                .store(rate as u64, Ordering::Relaxed);
+                .store(crate::saturating_u64(rate), Ordering::Relaxed);
         }
         let round_end = RoundEnd {
             round,
@@ -419,7 +422,12 @@ impl<'a> Engine<'a> {
         self.last_seq[chosen] = seq;
         let len = u32::try_from(len).expect("frames are bounded by FRAME_LEN_MAX");
         self.pace(len)?;
-        let pushed = self.link.tx[chosen].push(InFlight { seq, buffer, len, queued_at: Instant::now() });
+        let pushed = self.link.tx[chosen].push(InFlight {
+            seq,
+            buffer,
+            len,
+            queued_at: Instant::now(),
+        });
         assert!(
             pushed.is_ok(),
             "the engine is the only producer and saw room"
@@ -430,7 +438,9 @@ impl<'a> Engine<'a> {
     /// Waits until the pacer (if any) allows `len` more bytes.
     fn pace(&mut self, len: u32) -> Result<(), MigrationError> {
         loop {
-            let Some(pacer) = self.pacer.as_mut() else { return Ok(()) };
+            let Some(pacer) = self.pacer.as_mut() else {
+                return Ok(());
+            };
             match pacer.try_take(Instant::now(), u64::from(len)) {
                 Ok(()) => return Ok(()),
                 Err(wait) if wait > PACE_SLEEP_MIN => std::thread::sleep(wait - PACE_SLEEP_MIN / 2),

@@ -53,7 +53,7 @@ pub fn migrate(config: SourceConfig) -> Summary {
     if let Err(err) = run(config, start, &mut summary) {
         summary.error = Some(error_chain(&err));
     }
-    summary.total_ms = start.elapsed().as_millis() as u64;
+    summary.total_ms = crate::millis(start.elapsed());
     summary.throughput_mbps = summary::mbps(summary.bytes_on_wire, summary.total_ms);
     summary
 }
@@ -94,7 +94,11 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     let streams = config.derived_streams(rtt);
     session.stream_count = streams;
     summary.streams = streams;
-    tracing::info!(streams, rtt_us = rtt.as_micros() as u64, "connecting");
+    tracing::info!(
+        streams,
+        rtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
+        "connecting"
+    );
     let (primary, established) = session.handshake(primary, 0)?;
     let secret = psk
         .as_ref()
@@ -164,7 +168,7 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     };
     let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
     let transfer_start = Instant::now();
-    summary.setup_ms = Some(transfer_start.duration_since(start).as_millis() as u64);
+    summary.setup_ms = Some(crate::millis(transfer_start.duration_since(start)));
     let engine_thread = {
         let (memory, link, progress, hook) = (
             Arc::clone(&memory),
@@ -205,10 +209,12 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     match outcome {
         Ok(done) => {
             summary.verified = true;
-            summary.transfer_ms = Some(done.verified_at.duration_since(transfer_start).as_millis() as u64);
+            summary.transfer_ms = Some(crate::millis(
+                done.verified_at.duration_since(transfer_start),
+            ));
             summary.rounds = done.rounds;
             summary.pages_sent = done.pages_sent;
-            summary.downtime_ms = Some(done.downtime.as_millis() as u64);
+            summary.downtime_ms = Some(crate::millis(done.downtime));
             summary.switchover_reason = Some(done.switchover.label());
             summary.digest = Some(summary::hex(&done.digest));
             Ok(())
@@ -218,7 +224,7 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
             summary.pages_sent = failure.pages_sent;
             if let Some(paused_at) = failure.paused_at {
                 let resumed = hook.resume();
-                summary.downtime_ms = Some(paused_at.elapsed().as_millis() as u64);
+                summary.downtime_ms = Some(crate::millis(paused_at.elapsed()));
                 if let Err(err) = resumed {
                     tracing::error!(%err, "the migration failed AND the guest could not be resumed");
                     return Err(MigrationError::Failed(format!(

@@ -23,6 +23,7 @@
 //! `accepted_through`; after the handshake, [`Control::Attach`] hands over
 //! the new socket.
 
+use crate::fault::{io_cause, protocol, StreamFault};
 use crate::ring::{Ring, RingError, COMPLETIONS_PER_PASS_MAX};
 use crate::user_data::{pack, unpack, Op};
 use crossbeam::channel::{Receiver, Sender};
@@ -31,7 +32,7 @@ use dwcp_dataplane_core::link::{DestinationLink, Outbound, ReceivedFrame};
 use dwcp_dataplane_core::seal::FrameSealer;
 use dwcp_dataplane_core::stream_rx::StreamRecvState;
 use dwcp_hugepages::BufferId;
-use dwcp_shared::control::Ack;
+use dwcp_shared::control::{Abort, AbortCode, Ack};
 use dwcp_shared::limits::FRAME_HEADER_LEN;
 use dwcp_shared::{FrameHeader, FrameKind};
 use io_uring::{opcode, types};
@@ -515,10 +516,7 @@ impl DestinationTransport {
             Op::Write => {
                 connection.sending = false;
                 if result < 0 {
-                    Err(format!(
-                        "send failed: {}",
-                        std::io::Error::from_raw_os_error(-result)
-                    ))
+                    Err(io_cause("send", result))
                 } else {
                     Ok(())
                 }
@@ -534,24 +532,38 @@ impl DestinationTransport {
                 )
             }
         };
-        if let Err(cause) = outcome {
-            let finished = self.verdict_sent_at.is_some();
-            if finished && stream_id == 0 {
-                if let Some(c) = self.streams[0].connection.as_mut() {
-                    c.closed_by_peer = true;
+        match outcome {
+            Ok(()) => {}
+            Err(StreamFault::Protocol(cause)) => {
+                let message =
+                    format!("protocol error from the source on stream {stream_id}: {cause}");
+                // Tell the source why before failing; the run loop flushes it.
+                let _ = self
+                    .link
+                    .outbound
+                    .push(Outbound::Abort(Abort::new(AbortCode::Protocol, &message)));
+                self.link.fatal.raise(message);
+            }
+            Err(StreamFault::Broken(cause)) => {
+                let finished = self.verdict_sent_at.is_some();
+                if finished && stream_id == 0 {
+                    if let Some(c) = self.streams[0].connection.as_mut() {
+                        c.closed_by_peer = true;
+                    }
+                    return;
                 }
-                return;
+                if finished {
+                    // The source closes every stream once it has the verdict.
+                    tracing::debug!(stream_id, cause, "stream closed after the verdict");
+                } else {
+                    tracing::warn!(
+                        stream_id,
+                        cause,
+                        "stream broke; waiting for the source to re-establish it"
+                    );
+                }
+                self.retire(stream_id);
             }
-            if cause.starts_with("protocol:") {
-                self.link.fatal.raise(cause);
-                return;
-            }
-            tracing::warn!(
-                stream_id,
-                cause,
-                "stream broke; waiting for the source to re-establish it"
-            );
-            self.retire(stream_id);
         }
     }
 
@@ -608,16 +620,13 @@ fn handle_read(
     frames: &mut StreamRecvState,
     connection: &mut Connection,
     result: i32,
-) -> Result<(), String> {
-    let read = usize::try_from(result).map_err(|_| {
-        format!(
-            "read failed: {}",
-            std::io::Error::from_raw_os_error(-result)
-        )
-    })?;
+) -> Result<(), StreamFault> {
+    let read = usize::try_from(result).map_err(|_| io_cause("read", result))?;
     if read == 0 {
         connection.closed_by_peer = true;
-        return Err("the source closed the connection".into());
+        return Err(StreamFault::Broken(
+            "the source closed the connection".into(),
+        ));
     }
     link.counters
         .bytes_read
@@ -626,14 +635,13 @@ fn handle_read(
         ReadState::Header { got } => {
             *got += read;
             if *got == FRAME_HEADER_LEN {
-                let header = FrameHeader::decode(&connection.header).map_err(|e| {
-                    format!("protocol: malformed frame header on stream {stream_id}: {e}")
-                })?;
+                let header = FrameHeader::decode(&connection.header)
+                    .map_err(|e| protocol(format!("malformed frame header: {e}")))?;
                 if header.stream_id != stream_id {
-                    return Err(format!(
-                        "protocol: frame for stream {} arrived on stream {stream_id}",
+                    return Err(protocol(format!(
+                        "a frame for stream {} arrived on this stream",
                         header.stream_id
-                    ));
+                    )));
                 }
                 connection.read = ReadState::NeedBuffer(header);
             }
@@ -643,9 +651,7 @@ fn handle_read(
             if *got == *total {
                 let header = FrameHeader::decode(&connection.header)
                     .expect("decoded when the header arrived");
-                frames
-                    .accept(header.seq)
-                    .map_err(|e| format!("protocol: {e}"))?;
+                frames.accept(header.seq).map_err(protocol)?;
                 let frame = ReceivedFrame {
                     stream_id,
                     buffer: *buffer,

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod dest_io;
+pub mod fault;
 pub mod ring;
 pub mod socket;
 pub mod source_io;

@@ -20,6 +20,7 @@
 //! again after the resume point. If a stream cannot be re-established
 //! within the reconnect timeout the migration fails.
 
+use crate::fault::{io_cause, protocol, StreamFault};
 use crate::ring::{Ring, RingError, COMPLETIONS_PER_PASS_MAX};
 use crate::user_data::{pack, unpack, Op};
 use crossbeam::channel::{Receiver, Sender};
@@ -227,7 +228,8 @@ impl SourceTransport {
             faults: config.faults,
             next_generation,
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
-            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("static, valid histogram bounds"),
+            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
+                .expect("static, valid histogram bounds"),
             now: Instant::now(),
         })
     }
@@ -391,18 +393,22 @@ impl SourceTransport {
             Op::Write => self.handle_write(stream_id, result),
             Op::Read => self.handle_read(stream_id, result),
         };
-        if let Err(cause) = outcome {
-            self.break_stream(stream_id, &cause);
+        match outcome {
+            Ok(()) => {}
+            Err(StreamFault::Broken(cause)) => self.break_stream(stream_id, &cause),
+            Err(StreamFault::Protocol(cause)) => self.link.fatal.raise(format!(
+                "protocol error from the destination on stream {stream_id}: {cause}"
+            )),
         }
     }
 
-    fn handle_write(&mut self, stream_id: u16, result: i32) -> Result<(), String> {
+    fn handle_write(&mut self, stream_id: u16, result: i32) -> Result<(), StreamFault> {
         let stream = &mut self.streams[usize::from(stream_id)];
         let connection = stream.connection.as_mut().expect("checked current");
         let (buffer, offset, len) = connection.writing.take().expect("a write was in flight");
         let written = u32::try_from(result).map_err(|_| io_cause("write", result))?;
         if written == 0 {
-            return Err("write returned 0 bytes".into());
+            return Err(StreamFault::Broken("write returned 0 bytes".into()));
         }
         self.link
             .counters
@@ -417,7 +423,7 @@ impl SourceTransport {
                 .build()
                 .user_data(pack(connection.generation, stream_id, Op::Write));
             // SAFETY: same buffer and ownership as the first part of this write.
-            unsafe { self.ring.push(entry) }.map_err(|e| e.to_string())?;
+            unsafe { self.ring.push(entry) }.map_err(protocol)?;
             connection.writing = Some((buffer, offset, len));
         } else {
             stream.send.mark_sent();
@@ -437,13 +443,15 @@ impl SourceTransport {
         Ok(())
     }
 
-    fn handle_read(&mut self, stream_id: u16, result: i32) -> Result<(), String> {
+    fn handle_read(&mut self, stream_id: u16, result: i32) -> Result<(), StreamFault> {
         let stream = &mut self.streams[usize::from(stream_id)];
         let connection = stream.connection.as_mut().expect("checked current");
         connection.reading = false;
         let read = usize::try_from(result).map_err(|_| io_cause("read", result))?;
         if read == 0 {
-            return Err("the destination closed the connection".into());
+            return Err(StreamFault::Broken(
+                "the destination closed the connection".into(),
+            ));
         }
         self.link
             .counters
@@ -454,10 +462,12 @@ impl SourceTransport {
         while connection.recv_len - consumed >= FRAME_HEADER_LEN {
             let bytes = &mut connection.recv_buf[consumed..connection.recv_len];
             let header = FrameHeader::decode(bytes)
-                .map_err(|e| format!("malformed frame from the destination: {e}"))?;
+                .map_err(|e| protocol(format!("malformed frame from the destination: {e}")))?;
             let frame_len = FRAME_HEADER_LEN + header.body_len as usize;
             if frame_len > CONTROL_FRAME_LEN_MAX {
-                return Err(format!("destination sent a {frame_len}-byte frame; control frames are at most {CONTROL_FRAME_LEN_MAX}"));
+                return Err(protocol(format!(
+                    "destination sent a {frame_len}-byte frame; control frames are at most {CONTROL_FRAME_LEN_MAX}"
+                )));
             }
             if bytes.len() < frame_len {
                 break;
@@ -465,12 +475,20 @@ impl SourceTransport {
             stream
                 .replies
                 .accept_increasing(header.seq)
-                .map_err(|e| e.to_string())?;
+                .map_err(protocol)?;
             let (header, body) = stream
                 .opener
                 .open(&mut bytes[..frame_len])
-                .map_err(|e| e.to_string())?;
-            handle_reply(&self.link, &mut stream.send, header, body, self.now, &mut self.latency_us)?;
+                .map_err(protocol)?;
+            handle_reply(
+                &self.link,
+                &mut stream.send,
+                header,
+                body,
+                self.now,
+                &mut self.latency_us,
+            )
+            .map_err(protocol)?;
             consumed += frame_len;
         }
         connection
@@ -529,13 +547,6 @@ impl SourceTransport {
             std::mem::forget(std::mem::take(&mut self.retired));
         }
     }
-}
-
-fn io_cause(op: &str, result: i32) -> String {
-    format!(
-        "{op} failed: {}",
-        std::io::Error::from_raw_os_error(-result)
-    )
 }
 
 fn handle_reply(

@@ -1,0 +1,192 @@
+//! One real migration: a `dwcp-dataplane receive` + `migrate` pair over loopback.
+
+use crate::child::{Exit, Guarded};
+use crate::listen;
+use crate::scratch::RemoveOnDrop;
+use crate::summary::SourceSummary;
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long the receiver may take to LISTEN.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The receiver gives up if no source connects within this long, ms.
+const ACCEPT_TIMEOUT_MS: u64 = 30_000;
+/// After the source exits, how long the receiver may take to exit.
+const RECEIVER_GRACE: Duration = Duration::from_secs(10);
+
+/// Page protection on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// AES-256-GCM with a pre-shared key.
+    Aead,
+    /// `--insecure-plaintext`.
+    Plain,
+}
+
+impl Mode {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Aead => "aead",
+            Mode::Plain => "plain",
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub mode: Mode,
+    pub streams: u16,
+    pub rate_limit_mbps: Option<u64>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The source's summary, if it printed one.
+    pub summary: Option<SourceSummary>,
+    /// Why this run does not count, if it does not.
+    pub error: Option<String>,
+    /// Receiver start to both processes gone, ms (includes process start-up).
+    pub wall_ms: f64,
+}
+
+/// Runs migrations with fixed binaries, key and scratch space.
+#[derive(Debug)]
+pub struct Runner {
+    /// `dwcp-dataplane`.
+    pub binary: PathBuf,
+    /// Key file for `Mode::Aead`.
+    pub key_file: PathBuf,
+    /// Where child stdout/stderr go.
+    pub log_dir: PathBuf,
+    /// Where the destination's memory file goes (/dev/shm).
+    pub shm_dir: PathBuf,
+    /// Each child is killed after this long.
+    pub child_timeout: Duration,
+}
+
+impl Runner {
+    /// Migrates `memory` once per `spec`. Errors only for tool failures
+    /// (interrupt, cannot spawn); a failed migration is an `Outcome` with `error`.
+    pub fn run(&self, memory: &Path, spec: Spec) -> Result<Outcome> {
+        let start = Instant::now();
+        let destination = RemoveOnDrop::unique_in(&self.shm_dir, "dst.mem");
+        let port = listen::free_port().context("finding a free port")?;
+        let tag = format!("{}-{}s", spec.mode.name(), spec.streams);
+
+        let mut receive = Command::new(&self.binary);
+        receive
+            .arg("receive")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--memory")
+            .arg(destination.path())
+            .args(["--accept-timeout-ms", &ACCEPT_TIMEOUT_MS.to_string()])
+            .arg("--no-progress");
+        self.protection(&mut receive, spec.mode);
+        let mut receiver = Guarded::spawn(&format!("receive-{tag}-{port}"), receive, &self.log_dir)?;
+
+        if let Err(e) = wait_listening(&mut receiver, port) {
+            return Ok(self.failed(start, None, format!("{e:#}")));
+        }
+
+        let mut migrate = Command::new(&self.binary);
+        migrate
+            .arg("migrate")
+            .arg("--memory")
+            .arg(memory)
+            .args(["--to", &format!("127.0.0.1:{port}")])
+            .args(["--streams", &spec.streams.to_string()])
+            .arg("--no-progress");
+        if let Some(rate) = spec.rate_limit_mbps {
+            migrate.args(["--rate-limit-mbps", &rate.to_string()]);
+        }
+        self.protection(&mut migrate, spec.mode);
+        let mut source = Guarded::spawn(&format!("migrate-{tag}-{port}"), migrate, &self.log_dir)?;
+
+        let source_exit = source.wait(self.child_timeout)?;
+        // The receiver has its own deadline: whatever is left of the child
+        // timeout, at least a short grace after the source is gone.
+        let receiver_limit = self.child_timeout.max(start.elapsed() + RECEIVER_GRACE);
+        let receiver_exit = receiver.wait(receiver_limit)?;
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+
+        let summary = SourceSummary::from_stdout(&source.stdout()).ok();
+        let mut problems = Vec::new();
+        match source_exit {
+            Exit::TimedOut => problems.push(format!(
+                "migrate killed after {}s (timeout)",
+                self.child_timeout.as_secs()
+            )),
+            Exit::Exited(status) if !status.success() => {
+                problems.push(format!("migrate exited {status}: {}", source.stderr_tail(400)))
+            }
+            Exit::Exited(_) => {}
+        }
+        match receiver_exit {
+            Exit::TimedOut => problems.push("receive killed (timeout)".into()),
+            Exit::Exited(status) if !status.success() => {
+                problems.push(format!("receive exited {status}: {}", receiver.stderr_tail(400)))
+            }
+            Exit::Exited(_) => {}
+        }
+        match &summary {
+            None => problems.push("migrate printed no JSON summary".into()),
+            Some(s) => problems.extend(s.problem()),
+        }
+        problems.dedup();
+        let error = (!problems.is_empty()).then(|| problems.join("; "));
+        Ok(Outcome { summary, error, wall_ms })
+    }
+
+    fn protection(&self, command: &mut Command, mode: Mode) {
+        match mode {
+            Mode::Aead => command.arg("--key-file").arg(&self.key_file),
+            Mode::Plain => command.arg("--insecure-plaintext"),
+        };
+    }
+
+    fn failed(&self, start: Instant, summary: Option<SourceSummary>, error: String) -> Outcome {
+        Outcome { summary, error: Some(error), wall_ms: start.elapsed().as_secs_f64() * 1e3 }
+    }
+}
+
+/// Waits until `receiver` listens on `port`.
+fn wait_listening(receiver: &mut Guarded, port: u16) -> Result<()> {
+    let deadline = Instant::now() + LISTEN_TIMEOUT;
+    loop {
+        if listen::is_listening(receiver.pid(), port) {
+            return Ok(());
+        }
+        crate::interrupt::check()?;
+        if let Some(status) = receiver.try_status() {
+            bail!(
+                "{} exited ({status}) before listening on {port}: {}",
+                receiver.name(),
+                receiver.stderr_tail(400)
+            );
+        }
+        if Instant::now() >= deadline {
+            bail!("{} did not listen on {port} within {LISTEN_TIMEOUT:?}", receiver.name());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Writes a fresh key with `dwcp-dataplane keygen`.
+pub fn keygen(binary: &Path, out: &Path, log_dir: &Path) -> Result<()> {
+    let mut command = Command::new(binary);
+    command.arg("keygen").arg("--out").arg(out);
+    let mut child = Guarded::spawn("keygen", command, log_dir)?;
+    match child.wait(Duration::from_secs(30))? {
+        Exit::Exited(status) if status.success() => Ok(()),
+        Exit::Exited(status) => bail!("keygen exited {status}: {}", child.stderr_tail(400)),
+        Exit::TimedOut => bail!("keygen timed out"),
+    }
+}
