@@ -64,6 +64,16 @@ impl IdleBackoff {
         }
     }
 
+    /// Performs one idle pass whose sleeping phase sleeps through `bell`,
+    /// unless `has_work` (checked after announcing the sleep) says otherwise.
+    pub fn idle_on(&mut self, bell: &crate::doorbell::Doorbell, has_work: impl FnOnce() -> bool) {
+        match self.next_action() {
+            IdleAction::Spin => std::hint::spin_loop(),
+            IdleAction::Yield => std::thread::yield_now(),
+            IdleAction::Sleep(duration) => bell.sleep(duration, has_work),
+        }
+    }
+
     /// Performs one idle pass.
     pub fn idle(&mut self) {
         match self.next_action() {

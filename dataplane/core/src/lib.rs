@@ -22,10 +22,12 @@
 //! - [`throughput`]: a windowed throughput estimate from acknowledged bytes.
 //! - [`link`]: the queues and counters between the pinned stages and the
 //!   transport thread, the one interface every transport implements.
+//! - [`doorbell`]: waking a sleeping stage when work is published.
 //! - [`backoff`]: the idle back-off of polling loops.
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod doorbell;
 pub mod handshake;
 pub mod keys;
 pub mod link;

@@ -21,6 +21,7 @@
 //! the ownership transfer), returning to the pool when acknowledged (source)
 //! or written (destination).
 
+use crate::doorbell::Doorbell;
 use crate::stream_tx::InFlight;
 use crossbeam::queue::ArrayQueue;
 use dwcp_hugepages::{BufferId, BufferPool};
@@ -125,13 +126,21 @@ pub struct SourceLink {
     pub fatal: FatalSlot,
     /// Set by the engine when the migration is over; the transport then closes.
     pub finished: AtomicBool,
+    /// Rung by the transport when it frees buffers or posts an event.
+    pub engine_bell: Doorbell,
+    /// Rung by the engine when it queues frames (eventfd: the transport waits on io_uring).
+    pub transport_bell: Doorbell,
 }
 
 impl SourceLink {
     /// A link for `streams` streams with `inflight_frames` per stream.
-    pub fn new(pool: Arc<BufferPool>, streams: u16, inflight_frames: usize) -> Self {
+    pub fn new(
+        pool: Arc<BufferPool>,
+        streams: u16,
+        inflight_frames: usize,
+    ) -> std::io::Result<Self> {
         assert!(streams >= 1, "at least one stream");
-        Self {
+        Ok(Self {
             pool,
             tx: (0..streams)
                 .map(|_| ArrayQueue::new(inflight_frames))
@@ -140,7 +149,9 @@ impl SourceLink {
             counters: TransportCounters::default(),
             fatal: FatalSlot::default(),
             finished: AtomicBool::new(false),
-        }
+            engine_bell: Doorbell::parking(),
+            transport_bell: Doorbell::with_eventfd()?,
+        })
     }
 }
 
@@ -161,12 +172,17 @@ pub struct DestinationLink {
     pub fatal: FatalSlot,
     /// Set by the transport once the verdict was sent and the source closed.
     pub finished: AtomicBool,
+    /// Rung by the transport when it queues frames.
+    pub decoder_bell: Doorbell,
+    /// Rung by the decoder when it wrote frames or queued a control message
+    /// (eventfd: the transport waits on io_uring).
+    pub transport_bell: Doorbell,
 }
 
 impl DestinationLink {
     /// A link for `streams` streams and a frame queue of `frames_max`.
-    pub fn new(pool: Arc<BufferPool>, streams: u16, frames_max: usize) -> Self {
-        Self {
+    pub fn new(pool: Arc<BufferPool>, streams: u16, frames_max: usize) -> std::io::Result<Self> {
+        Ok(Self {
             pool,
             frames: ArrayQueue::new(frames_max),
             written_through: (0..streams).map(|_| AtomicU64::new(0)).collect(),
@@ -174,6 +190,8 @@ impl DestinationLink {
             counters: TransportCounters::default(),
             fatal: FatalSlot::default(),
             finished: AtomicBool::new(false),
-        }
+            decoder_bell: Doorbell::parking(),
+            transport_bell: Doorbell::with_eventfd()?,
+        })
     }
 }

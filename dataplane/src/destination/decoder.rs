@@ -98,12 +98,15 @@ impl<'a> Decoder<'a> {
                     .unwrap_or_else(|| "transport failed".into()));
             }
             let Some(frame) = self.link.frames.pop() else {
-                backoff.idle();
+                let link = self.link;
+                backoff.idle_on(&link.decoder_bell, || !link.frames.is_empty());
                 continue;
             };
             backoff.reset();
             let handled = self.handle_frame(frame);
             self.link.pool.put(frame.buffer);
+            // The transport may be waiting for this buffer, a queue slot, or the ack.
+            self.link.transport_bell.ring();
             match handled {
                 Err((code, reason)) => {
                     let _ = self
@@ -111,6 +114,7 @@ impl<'a> Decoder<'a> {
                         .outbound
                         .push(Outbound::Abort(Abort::new(code, &reason)));
                     self.link.fatal.raise(reason.clone());
+                    self.link.transport_bell.ring();
                     break Err(reason);
                 }
                 Ok(()) => {
@@ -267,7 +271,9 @@ impl<'a> Decoder<'a> {
             digest,
             pages_written: self.pages_written,
         };
-        if self.link.outbound.push(Outbound::Verified(result)).is_err() {
+        let queued = self.link.outbound.push(Outbound::Verified(result));
+        self.link.transport_bell.ring();
+        if queued.is_err() {
             return Some(Err("outbound control queue full".into()));
         }
         if !ok {

@@ -201,7 +201,14 @@ fn run(
         buffers,
         config.hugepages,
     )?);
-    let link = Arc::new(DestinationLink::new(pool, streams, FRAME_QUEUE_MAX));
+    let link = Arc::new(
+        DestinationLink::new(pool, streams, FRAME_QUEUE_MAX).map_err(|cause| {
+            MigrationError::Spawn {
+                role: "doorbell",
+                cause,
+            }
+        })?,
+    );
     let (control, control_rx) = crossbeam::channel::unbounded();
     let transport = DestinationTransport::new(
         Arc::clone(&link),

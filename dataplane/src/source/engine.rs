@@ -399,7 +399,10 @@ impl<'a> Engine<'a> {
                 break s;
             }
             self.check_fatal()?;
-            backoff.idle();
+            let link = self.link;
+            backoff.idle_on(&link.engine_bell, || {
+                link.tx.iter().any(|queue| !queue.is_full())
+            });
         };
         if stream.is_none() {
             self.next_stream = (chosen + 1) % streams;
@@ -457,7 +460,7 @@ impl<'a> Engine<'a> {
                 return Ok(buffer);
             }
             self.check_fatal()?;
-            backoff.idle();
+            backoff.idle_on(&self.link.engine_bell, || self.link.pool.available() > 0);
         }
     }
 
@@ -494,7 +497,7 @@ impl<'a> Engine<'a> {
                     self.config.verify_timeout
                 )));
             }
-            backoff.idle();
+            backoff.idle_on(&self.link.engine_bell, || !self.link.events.is_empty());
         }
     }
 }

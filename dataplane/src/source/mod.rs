@@ -116,7 +116,14 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         buffers,
         config.hugepages,
     )?);
-    let link = Arc::new(SourceLink::new(pool, streams, config.inflight_frames));
+    let link = Arc::new(
+        SourceLink::new(pool, streams, config.inflight_frames).map_err(|cause| {
+            MigrationError::Spawn {
+                role: "doorbell",
+                cause,
+            }
+        })?,
+    );
     let reconnect_session = session.clone();
     let connect: Arc<ConnectFn> = Arc::new(move |stream_id| {
         reconnect_session

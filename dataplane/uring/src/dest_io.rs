@@ -24,7 +24,7 @@
 //! the new socket.
 
 use crate::fault::{io_cause, protocol, StreamFault};
-use crate::ring::{Ring, RingError, COMPLETIONS_PER_PASS_MAX};
+use crate::ring::{BellRead, Ring, RingError, COMPLETIONS_PER_PASS_MAX};
 use crate::user_data::{pack, unpack, Op};
 use crossbeam::channel::{Receiver, Sender};
 use dwcp_dataplane_core::backoff::{IdleAction, IdleBackoff};
@@ -117,6 +117,8 @@ pub struct DestinationTransport {
     verdict_sent_at: Option<Instant>,
     last_connected: Instant,
     completions: Box<[(u64, i32)]>,
+    /// Keeps a read of the decoder-to-transport doorbell in the ring.
+    bell: BellRead,
 }
 
 impl std::fmt::Debug for DestinationTransport {
@@ -157,7 +159,6 @@ impl DestinationTransport {
             })
             .collect();
         Ok(Self {
-            link,
             ring,
             streams,
             retired: Vec::new(),
@@ -169,6 +170,30 @@ impl DestinationTransport {
             verdict_sent_at: None,
             last_connected: Instant::now(),
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
+            bell: BellRead::new(
+                link.transport_bell
+                    .eventfd()
+                    .expect("the destination link's transport bell is an eventfd"),
+            ),
+            link,
+        })
+    }
+
+    /// True if the decoder left work that needs no I/O completion: a reply
+    /// to send, a free buffer or queue slot a waiting connection can take.
+    fn has_local_work(&self) -> bool {
+        if !self.link.outbound.is_empty() || self.pending_outbound.is_some() {
+            return true;
+        }
+        self.streams.iter().any(|stream| {
+            let Some(connection) = stream.connection.as_ref() else {
+                return false;
+            };
+            let written = self.link.written_through[usize::from(stream.id)].load(Ordering::Acquire);
+            (written > stream.acked && !connection.sending)
+                || matches!(connection.read, ReadState::NeedBuffer(_))
+                    && self.link.pool.available() > 0
+                || matches!(connection.read, ReadState::NeedQueue(_)) && !self.link.frames.is_full()
         })
     }
 
@@ -205,7 +230,14 @@ impl DestinationTransport {
                 IdleAction::Spin => std::hint::spin_loop(),
                 IdleAction::Yield => std::thread::yield_now(),
                 IdleAction::Sleep(timeout) => {
-                    if let Err(err) = self.ring.submit_and_wait(timeout) {
+                    self.link.transport_bell.set_sleeping(true);
+                    let waited = if self.has_local_work() {
+                        Ok(())
+                    } else {
+                        self.ring.submit_and_wait(timeout)
+                    };
+                    self.link.transport_bell.set_sleeping(false);
+                    if let Err(err) = waited {
                         self.link.fatal.raise(err.to_string());
                     }
                 }
@@ -327,6 +359,7 @@ impl DestinationTransport {
                 }
                 ReadState::NeedQueue(frame) => {
                     if self.link.frames.push(frame).is_ok() {
+                        self.link.decoder_bell.ring();
                         self.link
                             .counters
                             .bytes_acked
@@ -342,6 +375,7 @@ impl DestinationTransport {
     }
 
     fn queue_reads(&mut self) -> Result<(), RingError> {
+        self.bell.arm(&mut self.ring, pack(0, 0, Op::Bell))?;
         for stream in &mut self.streams {
             let Some(connection) = stream.connection.as_mut() else {
                 continue;
@@ -474,6 +508,10 @@ impl DestinationTransport {
                 ));
                 continue;
             };
+            if op == Op::Bell {
+                self.bell.completed();
+                continue;
+            }
             self.handle_completion(generation, stream_id, op, result);
         }
         let pool = &self.link.pool;
@@ -500,6 +538,7 @@ impl DestinationTransport {
         else {
             if let Some(old) = self.retired.iter_mut().find(|c| c.generation == generation) {
                 match op {
+                    Op::Bell => {}
                     Op::Write => old.sending = false,
                     Op::Read => {
                         old.reading = false;
@@ -513,6 +552,7 @@ impl DestinationTransport {
             return;
         };
         let outcome = match op {
+            Op::Bell => Ok(()),
             Op::Write => {
                 connection.sending = false;
                 if result < 0 {

@@ -145,3 +145,44 @@ impl Ring {
         count
     }
 }
+
+/// A standing read of a doorbell eventfd, so that waiting on the ring also
+/// waits for the bell.
+#[derive(Debug)]
+pub struct BellRead {
+    fd: std::os::fd::RawFd,
+    buf: Box<[u8; 8]>,
+    armed: bool,
+}
+
+impl BellRead {
+    /// A read of `fd` (the doorbell's eventfd), not yet queued.
+    pub fn new(fd: std::os::fd::RawFd) -> Self {
+        Self {
+            fd,
+            buf: Box::new([0u8; 8]),
+            armed: false,
+        }
+    }
+
+    /// Queues the read unless one is in flight; its completion carries `user_data`.
+    pub fn arm(&mut self, ring: &mut Ring, user_data: u64) -> Result<(), RingError> {
+        if self.armed {
+            return Ok(());
+        }
+        let entry = io_uring::opcode::Read::new(types::Fd(self.fd), self.buf.as_mut_ptr(), 8)
+            .build()
+            .user_data(user_data);
+        // SAFETY: `buf` is boxed and owned by this struct, which the transport
+        // keeps until its ring is gone (fields drop after the ring's
+        // completions are reaped in shutdown, or the process exits).
+        unsafe { ring.push(entry)? };
+        self.armed = true;
+        Ok(())
+    }
+
+    /// The read completed (the bell rang, or the fd failed).
+    pub fn completed(&mut self) {
+        self.armed = false;
+    }
+}

@@ -21,7 +21,7 @@
 //! within the reconnect timeout the migration fails.
 
 use crate::fault::{io_cause, protocol, StreamFault};
-use crate::ring::{Ring, RingError, COMPLETIONS_PER_PASS_MAX};
+use crate::ring::{BellRead, Ring, RingError, COMPLETIONS_PER_PASS_MAX};
 use crate::user_data::{pack, unpack, Op};
 use crossbeam::channel::{Receiver, Sender};
 use dwcp_dataplane_core::backoff::{IdleAction, IdleBackoff};
@@ -174,6 +174,8 @@ pub struct SourceTransport {
     latency_us: Histogram<u64>,
     /// The clock read of the current pass.
     now: Instant,
+    /// Keeps a read of the engine-to-transport doorbell in the ring.
+    bell: BellRead,
 }
 
 impl std::fmt::Debug for SourceTransport {
@@ -220,7 +222,6 @@ impl SourceTransport {
             })
             .collect();
         Ok(Self {
-            link,
             ring,
             streams,
             retired: Vec::new(),
@@ -231,6 +232,12 @@ impl SourceTransport {
             latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
                 .expect("static, valid histogram bounds"),
             now: Instant::now(),
+            bell: BellRead::new(
+                link.transport_bell
+                    .eventfd()
+                    .expect("the source link's transport bell is an eventfd"),
+            ),
+            link,
         })
     }
 
@@ -259,7 +266,14 @@ impl SourceTransport {
                 IdleAction::Spin => std::hint::spin_loop(),
                 IdleAction::Yield => std::thread::yield_now(),
                 IdleAction::Sleep(timeout) => {
-                    if let Err(err) = self.ring.submit_and_wait(timeout) {
+                    self.link.transport_bell.set_sleeping(true);
+                    let waited = if self.has_frames_to_write() {
+                        Ok(())
+                    } else {
+                        self.ring.submit_and_wait(timeout)
+                    };
+                    self.link.transport_bell.set_sleeping(false);
+                    if let Err(err) = waited {
                         self.link.fatal.raise(err.to_string());
                         break;
                     }
@@ -268,6 +282,15 @@ impl SourceTransport {
         }
         self.shutdown();
         std::mem::replace(&mut self.latency_us, Histogram::new(1).expect("valid"))
+    }
+
+    /// True if the engine queued frames that a stream could take now.
+    fn has_frames_to_write(&self) -> bool {
+        self.streams.iter().any(|s| {
+            s.connection.is_some()
+                && s.send.has_room()
+                && !self.link.tx[usize::from(s.id)].is_empty()
+        })
     }
 
     fn attach_reconnected(&mut self) -> bool {
@@ -315,12 +338,14 @@ impl SourceTransport {
                 let Some(frame) = queue.pop() else { break };
                 stream.send.push(frame).expect("room was checked");
                 worked = true;
+                self.link.engine_bell.ring();
             }
         }
         worked
     }
 
     fn queue_operations(&mut self) -> Result<(), RingError> {
+        self.bell.arm(&mut self.ring, pack(0, 0, Op::Bell))?;
         for stream in &mut self.streams {
             let Some(connection) = stream.connection.as_mut() else {
                 continue;
@@ -366,6 +391,10 @@ impl SourceTransport {
                 ));
                 continue;
             };
+            if op == Op::Bell {
+                self.bell.completed();
+                continue;
+            }
             self.handle_completion(generation, stream_id, op, result);
         }
         self.retired.retain(Connection::busy);
@@ -385,6 +414,7 @@ impl SourceTransport {
                 match op {
                     Op::Write => old.writing = None,
                     Op::Read => old.reading = false,
+                    Op::Bell => {}
                 }
             }
             return;
@@ -392,6 +422,7 @@ impl SourceTransport {
         let outcome = match op {
             Op::Write => self.handle_write(stream_id, result),
             Op::Read => self.handle_read(stream_id, result),
+            Op::Bell => Ok(()),
         };
         match outcome {
             Ok(()) => {}
@@ -571,6 +602,7 @@ fn handle_reply(
             link.counters
                 .bytes_acked
                 .fetch_add(released, Ordering::Relaxed);
+            link.engine_bell.ring();
         }
         FrameKind::VerifyResult if header.stream_id == 0 => {
             let result =
@@ -595,4 +627,5 @@ fn push_event(link: &SourceLink, event: SourceEvent) {
     if link.events.push(event).is_err() {
         link.fatal.raise("engine event queue overflowed".into());
     }
+    link.engine_bell.ring();
 }

@@ -13,6 +13,8 @@ pub enum Op {
     Write = 1,
     /// A read (RECV or READ_FIXED).
     Read = 2,
+    /// The read of the transport's doorbell eventfd.
+    Bell = 3,
 }
 
 /// Encodes a completion tag.
@@ -27,6 +29,7 @@ pub fn unpack(user_data: u64) -> Option<(u32, u16, Op)> {
     let op = match user_data & 0xFFFF {
         1 => Op::Write,
         2 => Op::Read,
+        3 => Op::Bell,
         _ => return None,
     };
     Some((generation, stream_id, op))
