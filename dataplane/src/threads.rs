@@ -56,3 +56,34 @@ pub fn spawn<T: Send + 'static>(
 pub fn available_cores() -> usize {
     core_affinity::get_core_ids().map_or(1, |ids| ids.len().max(1))
 }
+
+/// Fewest cores on which threads are pinned by default.
+pub const AUTO_PIN_CORES_MIN: usize = 4;
+
+/// The cores a role's compute thread and transport thread run on when the
+/// operator named none: on machines with at least [`AUTO_PIN_CORES_MIN`]
+/// cores, the last core for the compute thread (engine or decoder) and the
+/// one before it for the transport, so the two never share a core and the
+/// low cores stay with the system and the guest. With fewer cores both
+/// stay unpinned: on a 2-core machine running both ends (tests, the demo)
+/// pinning forces the two processes' busiest threads onto the same cores.
+pub fn default_cores(cores: usize) -> (Option<usize>, Option<usize>) {
+    if cores >= AUTO_PIN_CORES_MIN {
+        (Some(cores - 1), Some(cores - 2))
+    } else {
+        (None, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_only_on_machines_with_enough_cores() {
+        assert_eq!(default_cores(2), (None, None));
+        assert_eq!(default_cores(3), (None, None));
+        assert_eq!(default_cores(4), (Some(3), Some(2)));
+        assert_eq!(default_cores(64), (Some(63), Some(62)));
+    }
+}

@@ -148,7 +148,11 @@ fn run(
     summary: &mut Summary,
     start: Instant,
 ) -> Result<(), MigrationError> {
-    let config = config.validate(threads::available_cores())?;
+    let cores = threads::available_cores();
+    let config = config.validate(cores)?;
+    let (auto_decoder, auto_transport) = threads::default_cores(cores);
+    let decoder_core = config.decoder_core.or(auto_decoder);
+    let transport_core = config.transport_core.or(auto_transport);
     let psk = session::load_key(config.key_file.as_deref())?;
     let listener = TcpListener::bind(&config.listen).map_err(|cause| MigrationError::Listen {
         addr: config.listen.clone(),
@@ -222,7 +226,7 @@ fn run(
         .send(Control::Attach(0, primary))
         .expect("the receiver is alive: the transport is not started yet");
     let transport_thread =
-        threads::spawn(ThreadRole::Transport, config.transport_core, move || {
+        threads::spawn(ThreadRole::Transport, transport_core, move || {
             transport.run()
         })
         .map_err(|cause| MigrationError::Spawn {
@@ -234,7 +238,7 @@ fn run(
     let decoder_thread = {
         let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
         let verify = config.verify;
-        threads::spawn(ThreadRole::Decoder, config.decoder_core, move || {
+        threads::spawn(ThreadRole::Decoder, decoder_core, move || {
             Decoder::new(&link, memory, openers, verify, &progress).run()
         })
         .map_err(|cause| MigrationError::Spawn {

@@ -74,7 +74,11 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<(), MigrationError> {
-    let config = config.validate(threads::available_cores())?;
+    let cores = threads::available_cores();
+    let config = config.validate(cores)?;
+    let (auto_engine, auto_transport) = threads::default_cores(cores);
+    let engine_core = config.engine_core.or(auto_engine);
+    let transport_core = config.transport_core.or(auto_transport);
     let psk = session::load_key(config.key_file.as_deref())?;
     let memory = SourceMemory::open(&config.memory)?;
     summary.memory_bytes = memory.len();
@@ -151,7 +155,7 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         },
     )?;
     let transport_thread =
-        threads::spawn(ThreadRole::Transport, config.transport_core, move || {
+        threads::spawn(ThreadRole::Transport, transport_core, move || {
             transport.run()
         })
         .map_err(|cause| MigrationError::Spawn {
@@ -183,7 +187,7 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
             Arc::clone(&progress),
             Arc::clone(&hook),
         );
-        threads::spawn(ThreadRole::Engine, config.engine_core, move || {
+        threads::spawn(ThreadRole::Engine, engine_core, move || {
             Engine::new(&memory, &link, sealers, &progress, &hook, engine_config).run()
         })
         .map_err(|cause| MigrationError::Spawn {
