@@ -4,6 +4,33 @@ use dwcp_dataplane_core::handshake::HandshakeError;
 use dwcp_dataplane_core::keys::KeyError;
 use thiserror::Error;
 
+/// The class of a failure, for the summary's `error_kind` and the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// Bad flags or configuration values.
+    Config,
+    /// The key file is missing or unusable.
+    Key,
+    /// The guest memory file is missing, misaligned, or has no room.
+    Memory,
+    /// Local resources: buffers, io_uring, threads.
+    Resources,
+    /// The peer could not be reached, or a handshake failed.
+    Connect,
+    /// The migration failed while running.
+    Transfer,
+    /// The destination's image did not verify.
+    Verify,
+}
+
+impl ErrorKind {
+    /// True for failures of the operator's input (exit status 2).
+    pub fn is_bad_input(self) -> bool {
+        matches!(self, ErrorKind::Config | ErrorKind::Key | ErrorKind::Memory)
+    }
+}
+
 /// Why a migration (either side) failed.
 #[derive(Debug, Error)]
 pub enum MigrationError {
@@ -88,4 +115,24 @@ pub enum MigrationError {
         /// Destination digest, hex.
         destination: String,
     },
+}
+
+impl MigrationError {
+    /// The class of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            MigrationError::Config(_) => ErrorKind::Config,
+            MigrationError::Key(_) => ErrorKind::Key,
+            MigrationError::Memory(_) => ErrorKind::Memory,
+            MigrationError::Buffers(_) | MigrationError::Transport(_) | MigrationError::Spawn { .. } => ErrorKind::Resources,
+            MigrationError::Connect { .. }
+            | MigrationError::Listen { .. }
+            | MigrationError::Handshake { .. }
+            | MigrationError::HandshakeIo { .. } => ErrorKind::Connect,
+            MigrationError::Hook(_) | MigrationError::Failed(_) | MigrationError::DestinationAborted { .. } => {
+                ErrorKind::Transfer
+            }
+            MigrationError::VerifyMismatch { .. } => ErrorKind::Verify,
+        }
+    }
 }

@@ -3,13 +3,14 @@
 //! Roles are subcommands: `migrate` (source), `receive` (destination) and
 //! `keygen`. Progress and logs go to stderr; the last line on stdout is the
 //! JSON summary. Exit status: 0 verified, 1 the migration failed, 2 bad
-//! usage or configuration.
+//! input (flags, configuration, key file, memory file).
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dwcp_dataplane::config::{
     DestinationConfig, PauseConfig, SourceConfig, SourceFaultConfig, VerifyMode,
 };
+use dwcp_dataplane::error::ErrorKind;
 use dwcp_dataplane::summary::Summary;
 use dwcp_dataplane::threads;
 use dwcp_hugepages::HugepagePolicy;
@@ -253,6 +254,8 @@ fn report(summary: &Summary) -> ExitCode {
     let _ = out.flush();
     if summary.verified {
         ExitCode::SUCCESS
+    } else if summary.error_kind.is_some_and(ErrorKind::is_bad_input) {
+        ExitCode::from(2)
     } else {
         ExitCode::from(1)
     }

@@ -46,6 +46,8 @@ pub struct Summary {
     pub latency_us: Option<LatencySummary>,
     /// What went wrong, if anything.
     pub error: Option<String>,
+    /// Its class: config, key, memory, resources, connect, transfer, verify.
+    pub error_kind: Option<crate::error::ErrorKind>,
 }
 
 /// Percentiles of a latency histogram, µs.

@@ -42,6 +42,10 @@ impl Bench {
             shm_dir: PathBuf::from(SHM),
             child_timeout,
         };
-        Ok(Self { runner, memory, _scratch: scratch })
+        Ok(Self {
+            runner,
+            memory,
+            _scratch: scratch,
+        })
     }
 }

@@ -39,7 +39,14 @@ impl Guarded {
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {name}: {command:?}"))?;
-        Ok(Self { name: name.into(), child, stdout, stderr, started: Instant::now(), status: None })
+        Ok(Self {
+            name: name.into(),
+            child,
+            stdout,
+            stderr,
+            started: Instant::now(),
+            status: None,
+        })
     }
 
     /// Process id.

@@ -36,7 +36,7 @@ pub enum Command {
         #[command(flatten)]
         throughput: ThroughputArgs,
         #[command(flatten)]
-        latency: LatencyArgs,
+        latency: AllLatencyArgs,
     },
 }
 
@@ -78,13 +78,34 @@ pub struct ThroughputArgs {
 /// Options of the latency benchmark.
 #[derive(Debug, Args)]
 pub struct LatencyArgs {
-    /// Stream counts for the latency benchmark, comma-separated.
-    #[arg(long = "latency-streams", visible_alias = "lat-streams", value_delimiter = ',',
-          default_value = "1", value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Stream counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
     pub streams: Vec<u16>,
-    /// Mode of the latency benchmark.
-    #[arg(long = "mode", default_value = "aead")]
+    /// Mode.
+    #[arg(long, default_value = "aead")]
     pub mode: Mode,
+}
+
+/// Options of the latency part of `all` (`--streams` belongs to throughput).
+#[derive(Debug, Args)]
+pub struct AllLatencyArgs {
+    /// Stream counts of the latency benchmark, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub latency_streams: Vec<u16>,
+    /// Mode of the latency benchmark.
+    #[arg(long, default_value = "aead")]
+    pub mode: Mode,
+}
+
+impl From<&AllLatencyArgs> for LatencyArgs {
+    fn from(args: &AllLatencyArgs) -> Self {
+        Self {
+            streams: args.latency_streams.clone(),
+            mode: args.mode,
+        }
+    }
 }
 
 /// Parses `1073741824`, `1G`, `1GiB`, `512M`, `64k`.
@@ -92,7 +113,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let number: u64 = digits.parse().map_err(|_| format!("not a size: {text:?}"))?;
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a size: {text:?}"))?;
     let shift = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
@@ -100,9 +123,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 30,
         _ => return Err(format!("unknown unit in {text:?} (use K, M or G)")),
     };
-    let bytes = number.checked_mul(1u64 << shift).ok_or_else(|| format!("{text:?} is too large"))?;
-    if bytes == 0 || bytes % crate::memfile::PAGE != 0 {
-        return Err(format!("{text:?} must be a positive multiple of 4096 bytes"));
+    let bytes = number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if bytes == 0 || !bytes.is_multiple_of(crate::memfile::PAGE) {
+        return Err(format!(
+            "{text:?} must be a positive multiple of 4096 bytes"
+        ));
     }
     Ok(bytes)
 }
@@ -128,13 +155,37 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
-        let cli = Cli::try_parse_from(["dwcp-perf", "all", "--streams", "1,2", "--modes", "plain", "--mode", "plain"])
-            .expect("parses");
-        let Command::All { throughput, latency, common } = cli.command else { panic!("not all") };
+        let cli = Cli::try_parse_from([
+            "dwcp-perf",
+            "all",
+            "--streams",
+            "1,2",
+            "--modes",
+            "plain",
+            "--mode",
+            "plain",
+        ])
+        .expect("parses");
+        let Command::All {
+            throughput,
+            latency,
+            common,
+        } = cli.command
+        else {
+            panic!("not all")
+        };
         assert_eq!(throughput.streams, [1, 2]);
         assert_eq!(throughput.modes, [Mode::Plain]);
+        assert_eq!(common.size, 1 << 30);
+        let latency = LatencyArgs::from(&latency);
         assert_eq!(latency.mode, Mode::Plain);
         assert_eq!(latency.streams, [1]);
-        assert_eq!(common.size, 1 << 30);
+        let cli = Cli::try_parse_from(["dwcp-perf", "latency", "--streams", "4", "--runs", "1"])
+            .expect("parses");
+        let Command::Latency { latency, common } = cli.command else {
+            panic!("not latency")
+        };
+        assert_eq!(latency.streams, [4]);
+        assert_eq!(common.runs, 1);
     }
 }

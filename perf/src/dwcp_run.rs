@@ -90,7 +90,8 @@ impl Runner {
             .args(["--accept-timeout-ms", &ACCEPT_TIMEOUT_MS.to_string()])
             .arg("--no-progress");
         self.protection(&mut receive, spec.mode);
-        let mut receiver = Guarded::spawn(&format!("receive-{tag}-{port}"), receive, &self.log_dir)?;
+        let mut receiver =
+            Guarded::spawn(&format!("receive-{tag}-{port}"), receive, &self.log_dir)?;
 
         if let Err(e) = wait_listening(&mut receiver, port) {
             return Ok(self.failed(start, None, format!("{e:#}")));
@@ -124,16 +125,18 @@ impl Runner {
                 "migrate killed after {}s (timeout)",
                 self.child_timeout.as_secs()
             )),
-            Exit::Exited(status) if !status.success() => {
-                problems.push(format!("migrate exited {status}: {}", source.stderr_tail(400)))
-            }
+            Exit::Exited(status) if !status.success() => problems.push(format!(
+                "migrate exited {status}: {}",
+                source.stderr_tail(400)
+            )),
             Exit::Exited(_) => {}
         }
         match receiver_exit {
             Exit::TimedOut => problems.push("receive killed (timeout)".into()),
-            Exit::Exited(status) if !status.success() => {
-                problems.push(format!("receive exited {status}: {}", receiver.stderr_tail(400)))
-            }
+            Exit::Exited(status) if !status.success() => problems.push(format!(
+                "receive exited {status}: {}",
+                receiver.stderr_tail(400)
+            )),
             Exit::Exited(_) => {}
         }
         match &summary {
@@ -142,7 +145,11 @@ impl Runner {
         }
         problems.dedup();
         let error = (!problems.is_empty()).then(|| problems.join("; "));
-        Ok(Outcome { summary, error, wall_ms })
+        Ok(Outcome {
+            summary,
+            error,
+            wall_ms,
+        })
     }
 
     fn protection(&self, command: &mut Command, mode: Mode) {
@@ -153,7 +160,11 @@ impl Runner {
     }
 
     fn failed(&self, start: Instant, summary: Option<SourceSummary>, error: String) -> Outcome {
-        Outcome { summary, error: Some(error), wall_ms: start.elapsed().as_secs_f64() * 1e3 }
+        Outcome {
+            summary,
+            error: Some(error),
+            wall_ms: start.elapsed().as_secs_f64() * 1e3,
+        }
     }
 }
 
@@ -173,7 +184,10 @@ fn wait_listening(receiver: &mut Guarded, port: u16) -> Result<()> {
             );
         }
         if Instant::now() >= deadline {
-            bail!("{} did not listen on {port} within {LISTEN_TIMEOUT:?}", receiver.name());
+            bail!(
+                "{} did not listen on {port} within {LISTEN_TIMEOUT:?}",
+                receiver.name()
+            );
         }
         std::thread::sleep(Duration::from_millis(2));
     }

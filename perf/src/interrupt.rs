@@ -25,7 +25,10 @@ pub fn install() -> Result<()> {
             libc::sigaction(signal, &action, std::ptr::null_mut())
         };
         if rc != 0 {
-            bail!("sigaction({signal}) failed: {}", std::io::Error::last_os_error());
+            bail!(
+                "sigaction({signal}) failed: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
     Ok(())

@@ -35,9 +35,8 @@ pub struct LatencyMedians {
 impl LatencyMedians {
     /// Per-field medians; `None` if `samples` is empty.
     pub fn of(samples: &[Latency]) -> Option<Self> {
-        let field = |f: fn(&Latency) -> u64| {
-            stats::median_u64(&samples.iter().map(f).collect::<Vec<_>>())
-        };
+        let field =
+            |f: fn(&Latency) -> u64| stats::median_u64(&samples.iter().map(f).collect::<Vec<_>>());
         Some(Self {
             frames: field(|l| l.frames)?,
             p50: field(|l| l.p50)?,
@@ -74,7 +73,9 @@ pub struct LatencySection {
 impl LatencySection {
     /// True if every run of every level succeeded.
     pub fn all_ok(&self) -> bool {
-        self.levels.iter().all(|l| l.runs_ok == l.runs.len() && l.latency_us.is_some())
+        self.levels
+            .iter()
+            .all(|l| l.runs_ok == l.runs.len() && l.latency_us.is_some())
     }
 }
 
@@ -90,12 +91,24 @@ pub fn run(bench: &Bench, runs: usize, mode: Mode, streams: &[u16]) -> Result<La
         let mut full = Vec::new();
         let mut half = Vec::new();
         for run in 1..=runs {
-            let unpaced = measure(bench, run, Spec { mode, streams: s, rate_limit_mbps: None })?;
+            let unpaced = measure(
+                bench,
+                run,
+                Spec {
+                    mode,
+                    streams: s,
+                    rate_limit_mbps: None,
+                },
+            )?;
             let paced = match unpaced.achieved_mbps {
                 Some(rate) => Some(measure(
                     bench,
                     run,
-                    Spec { mode, streams: s, rate_limit_mbps: Some(half_rate(rate)) },
+                    Spec {
+                        mode,
+                        streams: s,
+                        rate_limit_mbps: Some(half_rate(rate)),
+                    },
                 )?),
                 None => None,
             };
@@ -103,7 +116,9 @@ pub fn run(bench: &Bench, runs: usize, mode: Mode, streams: &[u16]) -> Result<La
                 "dwcp-perf: latency run {run}/{runs} {}x{s}: 100% {}; 50% {}",
                 mode.name(),
                 describe(&unpaced),
-                paced.as_ref().map_or_else(|| "skipped (unpaced run failed)".into(), describe)
+                paced
+                    .as_ref()
+                    .map_or_else(|| "skipped (unpaced run failed)".into(), describe)
             );
             full.push(unpaced);
             half.push(paced.unwrap_or(LatencyRecord {
@@ -121,7 +136,12 @@ pub fn run(bench: &Bench, runs: usize, mode: Mode, streams: &[u16]) -> Result<La
         levels.push(summarize(s, 100, full));
         levels.push(summarize(s, 50, half));
     }
-    Ok(LatencySection { size_bytes: bench.memory.size(), runs, mode, levels })
+    Ok(LatencySection {
+        size_bytes: bench.memory.size(),
+        runs,
+        mode,
+        levels,
+    })
 }
 
 fn describe(r: &LatencyRecord) -> String {
@@ -141,16 +161,26 @@ fn measure(bench: &Bench, run: usize, spec: Spec) -> Result<LatencyRecord> {
     let outcome = bench.runner.run(bench.memory.path(), spec)?;
     let ok = outcome.error.is_none();
     let summary = outcome.summary.as_ref().filter(|_| ok);
-    let achieved_mbps = summary
-        .and_then(|s| s.transfer_ms.and_then(|ms| stats::mbit_per_s(s.bytes_on_wire, ms)));
+    let achieved_mbps = summary.and_then(|s| {
+        s.transfer_ms
+            .and_then(|ms| stats::mbit_per_s(s.bytes_on_wire, ms))
+    });
     let latency_us = summary.and_then(|s| s.latency_us);
-    Ok(LatencyRecord { run, rate_limit_mbps: spec.rate_limit_mbps, achieved_mbps, latency_us, outcome })
+    Ok(LatencyRecord {
+        run,
+        rate_limit_mbps: spec.rate_limit_mbps,
+        achieved_mbps,
+        latency_us,
+        outcome,
+    })
 }
 
 /// Medians of one level.
 pub fn summarize(streams: u16, load_pct: u32, runs: Vec<LatencyRecord>) -> LatencyLevel {
-    let ok: Vec<&LatencyRecord> =
-        runs.iter().filter(|r| r.outcome.error.is_none() && r.latency_us.is_some()).collect();
+    let ok: Vec<&LatencyRecord> = runs
+        .iter()
+        .filter(|r| r.outcome.error.is_none() && r.latency_us.is_some())
+        .collect();
     let samples: Vec<Latency> = ok.iter().filter_map(|r| r.latency_us).collect();
     let rates: Vec<u64> = ok.iter().filter_map(|r| r.rate_limit_mbps).collect();
     let achieved: Vec<u64> = ok.iter().filter_map(|r| r.achieved_mbps).collect();
@@ -170,7 +200,14 @@ mod tests {
     use super::*;
 
     fn lat(p50: u64) -> Latency {
-        Latency { frames: 100, p50, p90: p50 * 2, p99: p50 * 3, p999: p50 * 4, max: p50 * 5 }
+        Latency {
+            frames: 100,
+            p50,
+            p90: p50 * 2,
+            p99: p50 * 3,
+            p999: p50 * 4,
+            max: p50 * 5,
+        }
     }
 
     fn rec(run: usize, p50: u64, rate: Option<u64>) -> LatencyRecord {
@@ -179,7 +216,11 @@ mod tests {
             rate_limit_mbps: rate,
             achieved_mbps: Some(1000),
             latency_us: Some(lat(p50)),
-            outcome: Outcome { summary: None, error: None, wall_ms: 0.0 },
+            outcome: Outcome {
+                summary: None,
+                error: None,
+                wall_ms: 0.0,
+            },
         }
     }
 
@@ -192,7 +233,15 @@ mod tests {
 
     #[test]
     fn medians_per_percentile() {
-        let level = summarize(1, 50, vec![rec(1, 10, Some(400)), rec(2, 30, Some(500)), rec(3, 20, Some(600))]);
+        let level = summarize(
+            1,
+            50,
+            vec![
+                rec(1, 10, Some(400)),
+                rec(2, 30, Some(500)),
+                rec(3, 20, Some(600)),
+            ],
+        );
         let m = level.latency_us.expect("three runs");
         assert_eq!(m.p50, 20.0);
         assert_eq!(m.p999, 80.0);

@@ -53,15 +53,28 @@ fn run(cli: Cli) -> Result<bool> {
     let runs = usize::from(common.runs);
     match &cli.command {
         Command::Throughput { throughput, .. } => {
-            report.throughput =
-                Some(throughput::run(&bench, runs, &throughput.modes, &throughput.streams)?);
+            report.throughput = Some(throughput::run(
+                &bench,
+                runs,
+                &throughput.modes,
+                &throughput.streams,
+            )?);
         }
         Command::Latency { latency, .. } => {
             report.latency = Some(latency::run(&bench, runs, latency.mode, &latency.streams)?);
         }
-        Command::All { throughput, latency, .. } => {
-            report.throughput =
-                Some(throughput::run(&bench, runs, &throughput.modes, &throughput.streams)?);
+        Command::All {
+            throughput,
+            latency,
+            ..
+        } => {
+            report.throughput = Some(throughput::run(
+                &bench,
+                runs,
+                &throughput.modes,
+                &throughput.streams,
+            )?);
+            let latency = cli::LatencyArgs::from(latency);
             report.latency = Some(latency::run(&bench, runs, latency.mode, &latency.streams)?);
         }
     }
@@ -71,6 +84,25 @@ fn run(cli: Cli) -> Result<bool> {
     println!("{}", report.markdown());
     for path in written {
         eprintln!("dwcp-perf: wrote {}", path.display());
+    }
+    if let Some(t) = &report.throughput {
+        for c in t
+            .configs
+            .iter()
+            .filter(|c| c.verdict != throughput::Verdict::Pass)
+        {
+            eprintln!(
+                "dwcp-perf: {}: {} x {} streams: ratio_vs_tcp {} (target >= {:.2}), {}/{} runs ok",
+                c.verdict.label(),
+                c.mode.name(),
+                c.streams,
+                c.ratio_vs_tcp
+                    .map_or_else(|| "n/a".into(), |r| format!("{r:.3}")),
+                c.target_ratio,
+                c.runs_ok,
+                c.runs.len()
+            );
+        }
     }
     let ok = report.ok();
     if !ok {

@@ -27,7 +27,7 @@ pub struct MemFile {
 impl MemFile {
     /// Creates `size` random bytes from `seed` in a unique file under `dir`.
     pub fn create(dir: &Path, size: u64, seed: u64) -> Result<Self> {
-        if size == 0 || size % PAGE != 0 {
+        if size == 0 || !size.is_multiple_of(PAGE) {
             bail!("memory size {size} must be a positive multiple of {PAGE}");
         }
         let guard = RemoveOnDrop::unique_in(dir, "src.mem");
@@ -44,8 +44,9 @@ impl MemFile {
             interrupt::check()?;
             let n = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
             rng.fill_bytes(&mut buf[..n]);
-            file.write_all(&buf[..n])
-                .with_context(|| format!("writing {} (is /dev/shm full?)", guard.path().display()))?;
+            file.write_all(&buf[..n]).with_context(|| {
+                format!("writing {} (is /dev/shm full?)", guard.path().display())
+            })?;
             left -= n as u64;
         }
         file.flush()?;
@@ -54,7 +55,11 @@ impl MemFile {
         // the migrate child only reads it.
         let map = unsafe { MmapOptions::new().populate().map(&file) }
             .with_context(|| format!("mapping {}", guard.path().display()))?;
-        Ok(Self { map, file: guard, size })
+        Ok(Self {
+            map,
+            file: guard,
+            size,
+        })
     }
 
     /// Its path.

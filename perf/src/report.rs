@@ -33,7 +33,9 @@ impl Meta {
             tool: "dwcp-perf",
             started_utc: utc_timestamp(unix_now()),
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
-            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
             kernel: read_trimmed("/proc/sys/kernel/osrelease"),
             loadavg_start: loadavg(),
             loadavg_end: String::new(),
@@ -55,7 +57,9 @@ pub struct Report {
 impl Report {
     /// True if every target passed and every run succeeded.
     pub fn ok(&self) -> bool {
-        self.throughput.as_ref().is_none_or(ThroughputSection::all_pass)
+        self.throughput
+            .as_ref()
+            .is_none_or(ThroughputSection::all_pass)
             && self.latency.as_ref().is_none_or(LatencySection::all_ok)
     }
 
@@ -109,9 +113,17 @@ pub fn throughput_markdown(t: &ThroughputSection) -> String {
     let tcp_runs: Vec<String> = t
         .tcp_runs
         .iter()
-        .map(|r| r.result.as_ref().map_or_else(|| "ERROR".into(), |p| format!("{:.3}", p.tcp_gbps)))
+        .map(|r| {
+            r.result
+                .as_ref()
+                .map_or_else(|| "ERROR".into(), |p| format!("{:.3}", p.tcp_gbps))
+        })
         .collect();
-    let _ = writeln!(md, "## Throughput ({} bytes, {} runs, medians)\n", t.size_bytes, t.runs);
+    let _ = writeln!(
+        md,
+        "## Throughput ({} bytes, {} runs, medians)\n",
+        t.size_bytes, t.runs
+    );
     let _ = writeln!(
         md,
         "Plain TCP (std::net, 1 stream, loopback): **{} GB/s** (runs: {})\n",
@@ -122,9 +134,8 @@ pub fn throughput_markdown(t: &ThroughputSection) -> String {
     md += "|---|---:|---:|---:|---:|---:|---:|---|---:|\n";
     for c in &t.configs {
         let verdict = match c.verdict {
-            Verdict::Pass => "PASS".to_string(),
-            Verdict::Miss => "**MISS**".to_string(),
-            Verdict::Error => "**ERROR**".to_string(),
+            Verdict::Pass => c.verdict.label().to_string(),
+            Verdict::Miss | Verdict::Error => format!("**{}**", c.verdict.label()),
         };
         let _ = writeln!(
             md,
@@ -148,10 +159,17 @@ pub fn throughput_markdown(t: &ThroughputSection) -> String {
         .iter()
         .flat_map(|c| {
             c.runs.iter().filter_map(move |r| {
-                r.outcome.error.as_ref().map(|e| format!("- {} × {} run {}: {e}", c.mode.name(), c.streams, r.run))
+                r.outcome
+                    .error
+                    .as_ref()
+                    .map(|e| format!("- {} × {} run {}: {e}", c.mode.name(), c.streams, r.run))
             })
         })
-        .chain(t.tcp_runs.iter().filter_map(|r| r.error.as_ref().map(|e| format!("- tcp run {}: {e}", r.run))))
+        .chain(t.tcp_runs.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("- tcp run {}: {e}", r.run))
+        }))
         .collect();
     if !errors.is_empty() {
         md += "\nErrors:\n\n";
@@ -176,7 +194,11 @@ pub fn latency_markdown(l: &LatencySection) -> String {
     md += "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for level in &l.levels {
         let p = level.latency_us;
-        let rate = if level.load_pct == 100 { "unpaced".into() } else { opt(level.rate_limit_mbps, 0) };
+        let rate = if level.load_pct == 100 {
+            "unpaced".into()
+        } else {
+            opt(level.rate_limit_mbps, 0)
+        };
         let _ = writeln!(
             md,
             "| {} | {}% | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} |",
@@ -201,10 +223,12 @@ pub fn latency_markdown(l: &LatencySection) -> String {
         .iter()
         .flat_map(|level| {
             level.runs.iter().filter_map(move |r| {
-                r.outcome
-                    .error
-                    .as_ref()
-                    .map(|e| format!("- {} streams {}% run {}: {e}", level.streams, level.load_pct, r.run))
+                r.outcome.error.as_ref().map(|e| {
+                    format!(
+                        "- {} streams {}% run {}: {e}",
+                        level.streams, level.load_pct, r.run
+                    )
+                })
             })
         })
         .collect();
@@ -218,16 +242,25 @@ pub fn latency_markdown(l: &LatencySection) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// The first three fields of /proc/loadavg.
 pub fn loadavg() -> String {
-    read_trimmed("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    read_trimmed("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (proleptic Gregorian, UTC).
@@ -292,53 +325,106 @@ mod tests {
             memory_bytes: 2_000_000_000,
             ..SourceSummary::default()
         };
-        let outcome = Outcome { summary: Some(summary), error: error.map(String::from), wall_ms: 1.0 };
+        let outcome = Outcome {
+            summary: Some(summary),
+            error: error.map(String::from),
+            wall_ms: 1.0,
+        };
         let transfer_gbps = error.is_none().then(|| 2e9 / (transfer_ms as f64 * 1e6));
-        DwcpRecord { run, transfer_gbps, end_to_end_gbps: transfer_gbps, ratio_vs_tcp_same_run: None, outcome }
+        DwcpRecord {
+            run,
+            transfer_gbps,
+            end_to_end_gbps: transfer_gbps,
+            ratio_vs_tcp_same_run: None,
+            outcome,
+        }
     }
 
     #[test]
     fn markdown_shows_pass_miss_and_errors() {
-        let peer = PeerRun { bytes: 1, elapsed_ms: 1.0, tcp_gbps: 2.0 };
+        let peer = PeerRun {
+            bytes: 1,
+            elapsed_ms: 1.0,
+            tcp_gbps: 2.0,
+        };
         let section = ThroughputSection {
             size_bytes: 2_000_000_000,
             runs: 1,
             tcp_gbps: Some(2.0),
-            tcp_runs: vec![PeerRecord { run: 1, result: Some(peer), error: None }],
+            tcp_runs: vec![PeerRecord {
+                run: 1,
+                result: Some(peer),
+                error: None,
+            }],
             configs: vec![
                 throughput::summarize(Mode::Aead, 1, Some(2.0), vec![dwcp(1, 1000, None)]), // 2.0 GB/s: 1.0
                 throughput::summarize(Mode::Plain, 4, Some(2.0), vec![dwcp(1, 2000, None)]), // 1.0: 0.5
-                throughput::summarize(Mode::Plain, 1, Some(2.0), vec![dwcp(1, 1000, Some("timeout"))]),
+                throughput::summarize(
+                    Mode::Plain,
+                    1,
+                    Some(2.0),
+                    vec![dwcp(1, 1000, Some("timeout"))],
+                ),
             ],
         };
-        let report = Report { meta: meta(), throughput: Some(section), latency: None };
+        let report = Report {
+            meta: meta(),
+            throughput: Some(section),
+            latency: None,
+        };
         assert!(!report.ok());
         let md = report.markdown();
         assert!(md.contains("**2.000 GB/s**"), "{md}");
-        assert!(md.contains("| aead | 1 | 2.000 | 2.000 | 100 | 1.000 | ≥ 0.80 | PASS | 1/1 |"), "{md}");
-        assert!(md.contains("| plain | 4 | 1.000 | 1.000 | 100 | 0.500 | ≥ 0.90 | **MISS** | 1/1 |"), "{md}");
-        assert!(md.contains("| plain | 1 | — | — | — | — | ≥ 0.90 | **ERROR** | 0/1 |"), "{md}");
+        assert!(
+            md.contains("| aead | 1 | 2.000 | 2.000 | 100 | 1.000 | ≥ 0.80 | PASS | 1/1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| plain | 4 | 1.000 | 1.000 | 100 | 0.500 | ≥ 0.90 | **MISS** | 1/1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| plain | 1 | — | — | — | — | ≥ 0.90 | **ERROR** | 0/1 |"),
+            "{md}"
+        );
         assert!(md.contains("- plain × 1 run 1: timeout"), "{md}");
     }
 
     #[test]
     fn markdown_latency_rows() {
-        let l = Latency { frames: 4096, p50: 100, p90: 200, p99: 300, p999: 400, max: 500 };
+        let l = Latency {
+            frames: 4096,
+            p50: 100,
+            p90: 200,
+            p99: 300,
+            p999: 400,
+            max: 500,
+        };
         let rec = |rate| LatencyRecord {
             run: 1,
             rate_limit_mbps: rate,
             achieved_mbps: Some(8000),
             latency_us: Some(l),
-            outcome: Outcome { summary: None, error: None, wall_ms: 1.0 },
+            outcome: Outcome {
+                summary: None,
+                error: None,
+                wall_ms: 1.0,
+            },
         };
         let section = LatencySection {
             size_bytes: 1,
             runs: 1,
             mode: Mode::Aead,
-            levels: vec![latency::summarize(1, 100, vec![rec(None)]), latency::summarize(1, 50, vec![rec(Some(4000))])],
+            levels: vec![
+                latency::summarize(1, 100, vec![rec(None)]),
+                latency::summarize(1, 50, vec![rec(Some(4000))]),
+            ],
         };
         let md = latency_markdown(&section);
-        assert!(md.contains("| 1 | 100% | unpaced | 8000 | 4096 | 100 | 200 | 300 | 400 | 500 | 1/1 |"), "{md}");
+        assert!(
+            md.contains("| 1 | 100% | unpaced | 8000 | 4096 | 100 | 200 | 300 | 400 | 500 | 1/1 |"),
+            "{md}"
+        );
         assert!(md.contains("| 1 | 50% | 4000 | 8000 |"), "{md}");
         assert!(section.all_ok());
     }
@@ -346,13 +432,24 @@ mod tests {
     #[test]
     fn writes_timestamped_and_latest() {
         let dir = crate::scratch::TempDir::new().expect("temp dir");
-        let report = Report { meta: meta(), throughput: None, latency: None };
+        let report = Report {
+            meta: meta(),
+            throughput: None,
+            latency: None,
+        };
         let paths = report.write(dir.path(), "throughput").expect("write");
-        let names: Vec<String> =
-            paths.iter().filter_map(|p| p.file_name()?.to_str().map(String::from)).collect();
+        let names: Vec<String> = paths
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(String::from))
+            .collect();
         assert_eq!(
             names,
-            ["throughput-20250102T030405Z.json", "throughput-20250102T030405Z.md", "latest.json", "latest.md"]
+            [
+                "throughput-20250102T030405Z.json",
+                "throughput-20250102T030405Z.md",
+                "latest.json",
+                "latest.md"
+            ]
         );
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&paths[2]).expect("read")).expect("json");

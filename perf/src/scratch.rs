@@ -10,7 +10,10 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// A name unique to this process and call: `dwcp-perf-<pid>-<nanos>-<seq>-<what>`.
 pub fn unique_name(what: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     format!("dwcp-perf-{}-{nanos:09}-{seq}-{what}", std::process::id())
 }
@@ -53,7 +56,9 @@ pub struct RemoveOnDrop {
 impl RemoveOnDrop {
     /// A fresh unique path in `dir` (nothing is created).
     pub fn unique_in(dir: &Path, what: &str) -> Self {
-        Self { path: dir.join(unique_name(what)) }
+        Self {
+            path: dir.join(unique_name(what)),
+        }
     }
 
     /// Its path.

@@ -36,8 +36,8 @@ pub fn copy(data: &[u8]) -> Result<PeerRun> {
     std::thread::scope(|scope| -> Result<PeerRun> {
         let sender = scope.spawn(move || -> Result<Instant> {
             let start = Instant::now();
-            let mut stream = TcpStream::connect_timeout(&addr, ACCEPT_TIMEOUT)
-                .context("peer connect")?;
+            let mut stream =
+                TcpStream::connect_timeout(&addr, ACCEPT_TIMEOUT).context("peer connect")?;
             stream.set_nodelay(true)?;
             stream.set_write_timeout(Some(IO_TIMEOUT))?;
             for chunk in data.chunks(CHUNK) {
@@ -49,7 +49,9 @@ pub fn copy(data: &[u8]) -> Result<PeerRun> {
         });
 
         let received = receive(&listener, total);
-        let start = sender.join().map_err(|_| anyhow!("peer sender panicked"))??;
+        let start = sender
+            .join()
+            .map_err(|_| anyhow!("peer sender panicked"))??;
         let (bytes, end) = received?;
         if bytes != total {
             bail!("peer received {bytes} of {total} bytes");

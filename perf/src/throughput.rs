@@ -108,9 +108,16 @@ impl ThroughputSection {
 }
 
 /// Runs `runs` rounds of: plain-TCP copy, then every mode × streams.
-pub fn run(bench: &Bench, runs: usize, modes: &[Mode], streams: &[u16]) -> Result<ThroughputSection> {
-    let specs: Vec<(Mode, u16)> =
-        modes.iter().flat_map(|&m| streams.iter().map(move |&s| (m, s))).collect();
+pub fn run(
+    bench: &Bench,
+    runs: usize,
+    modes: &[Mode],
+    streams: &[u16],
+) -> Result<ThroughputSection> {
+    let specs: Vec<(Mode, u16)> = modes
+        .iter()
+        .flat_map(|&m| streams.iter().map(move |&s| (m, s)))
+        .collect();
     let mut tcp_runs = Vec::new();
     let mut records: Vec<Vec<DwcpRecord>> = vec![Vec::new(); specs.len()];
     let size = bench.memory.size();
@@ -124,47 +131,89 @@ pub fn run(bench: &Bench, runs: usize, modes: &[Mode], streams: &[u16]) -> Resul
             Err(e) => format!("run {run}/{runs}: tcp ERROR {e:#}"),
         };
         tcp_runs.push(match peer {
-            Ok(result) => PeerRecord { run, result: Some(result), error: None },
-            Err(e) => PeerRecord { run, result: None, error: Some(format!("{e:#}")) },
+            Ok(result) => PeerRecord {
+                run,
+                result: Some(result),
+                error: None,
+            },
+            Err(e) => PeerRecord {
+                run,
+                result: None,
+                error: Some(format!("{e:#}")),
+            },
         });
 
         for (i, &(mode, streams)) in specs.iter().enumerate() {
-            let outcome =
-                bench.runner.run(bench.memory.path(), Spec { mode, streams, rate_limit_mbps: None })?;
+            let outcome = bench.runner.run(
+                bench.memory.path(),
+                Spec {
+                    mode,
+                    streams,
+                    rate_limit_mbps: None,
+                },
+            )?;
             let record = record(run, outcome, peer_gbps);
             line += &match (&record.outcome.error, record.transfer_gbps) {
                 (None, Some(g)) => format!("; {}x{} {g:.3}", mode.name(), streams),
-                (e, _) => format!("; {}x{} ERROR {}", mode.name(), streams, e.as_deref().unwrap_or("?")),
+                (e, _) => format!(
+                    "; {}x{} ERROR {}",
+                    mode.name(),
+                    streams,
+                    e.as_deref().unwrap_or("?")
+                ),
             };
             records[i].push(record);
         }
         eprintln!("dwcp-perf: {line}");
     }
 
-    let tcp_values: Vec<f64> =
-        tcp_runs.iter().filter_map(|r| r.result.as_ref().map(|p| p.tcp_gbps)).collect();
+    let tcp_values: Vec<f64> = tcp_runs
+        .iter()
+        .filter_map(|r| r.result.as_ref().map(|p| p.tcp_gbps))
+        .collect();
     let tcp_gbps = stats::median(&tcp_values);
     let configs = specs
         .iter()
         .zip(records)
         .map(|(&(mode, streams), runs)| summarize(mode, streams, tcp_gbps, runs))
         .collect();
-    Ok(ThroughputSection { size_bytes: size, runs, tcp_gbps, tcp_runs, configs })
+    Ok(ThroughputSection {
+        size_bytes: size,
+        runs,
+        tcp_gbps,
+        tcp_runs,
+        configs,
+    })
 }
 
 /// Rates of one migration.
 fn record(run: usize, outcome: Outcome, peer_gbps: Option<f64>) -> DwcpRecord {
     let ok = outcome.error.is_none();
     let summary = outcome.summary.as_ref().filter(|_| ok);
-    let transfer_gbps = summary
-        .and_then(|s| s.transfer_ms.and_then(|ms| stats::gbps(s.memory_bytes, ms as f64)));
+    let transfer_gbps = summary.and_then(|s| {
+        s.transfer_ms
+            .and_then(|ms| stats::gbps(s.memory_bytes, ms as f64))
+    });
     let end_to_end_gbps = summary.and_then(|s| stats::gbps(s.memory_bytes, s.total_ms as f64));
-    let ratio_vs_tcp_same_run = transfer_gbps.zip(peer_gbps).and_then(|(d, t)| stats::ratio(d, t));
-    DwcpRecord { run, transfer_gbps, end_to_end_gbps, ratio_vs_tcp_same_run, outcome }
+    let ratio_vs_tcp_same_run = transfer_gbps
+        .zip(peer_gbps)
+        .and_then(|(d, t)| stats::ratio(d, t));
+    DwcpRecord {
+        run,
+        transfer_gbps,
+        end_to_end_gbps,
+        ratio_vs_tcp_same_run,
+        outcome,
+    }
 }
 
 /// Medians and verdict of one configuration.
-pub fn summarize(mode: Mode, streams: u16, tcp_gbps: Option<f64>, runs: Vec<DwcpRecord>) -> ConfigResult {
+pub fn summarize(
+    mode: Mode,
+    streams: u16,
+    tcp_gbps: Option<f64>,
+    runs: Vec<DwcpRecord>,
+) -> ConfigResult {
     let ok: Vec<&DwcpRecord> = runs.iter().filter(|r| r.transfer_gbps.is_some()).collect();
     let transfer: Vec<f64> = ok.iter().filter_map(|r| r.transfer_gbps).collect();
     let end_to_end: Vec<f64> = ok.iter().filter_map(|r| r.end_to_end_gbps).collect();
@@ -173,7 +222,9 @@ pub fn summarize(mode: Mode, streams: u16, tcp_gbps: Option<f64>, runs: Vec<Dwcp
         .filter_map(|r| r.outcome.summary.as_ref().and_then(|s| s.setup_ms))
         .collect();
     let transfer_gbps = stats::median(&transfer);
-    let ratio_vs_tcp = transfer_gbps.zip(tcp_gbps).and_then(|(d, t)| stats::ratio(d, t));
+    let ratio_vs_tcp = transfer_gbps
+        .zip(tcp_gbps)
+        .and_then(|(d, t)| stats::ratio(d, t));
     let target_ratio = target(mode);
     ConfigResult {
         mode,
@@ -203,7 +254,15 @@ mod tests {
             memory_bytes: 1_000_000_000,
             ..SourceSummary::default()
         };
-        record(run, Outcome { summary: Some(summary), error: None, wall_ms: 0.0 }, Some(2.0))
+        record(
+            run,
+            Outcome {
+                summary: Some(summary),
+                error: None,
+                wall_ms: 0.0,
+            },
+            Some(2.0),
+        )
     }
 
     #[test]
@@ -231,7 +290,11 @@ mod tests {
     fn failed_run_is_an_error() {
         let failed = record(
             2,
-            Outcome { summary: None, error: Some("boom".into()), wall_ms: 0.0 },
+            Outcome {
+                summary: None,
+                error: Some("boom".into()),
+                wall_ms: 0.0,
+            },
             Some(2.0),
         );
         assert_eq!(failed.transfer_gbps, None);

@@ -37,4 +37,6 @@ pub mod seal;
 pub mod stream_rx;
 pub mod stream_tx;
 pub mod switchover;
+#[cfg(test)]
+mod stream_sim_test;
 pub mod throughput;

@@ -134,9 +134,11 @@ pub fn receive(config: DestinationConfig) -> Summary {
         digest: None,
         latency_us: None,
         error: None,
+        error_kind: None,
     };
     if let Err(err) = run(config, &mut summary, start) {
         summary.error = Some(error_chain(&err));
+        summary.error_kind = Some(err.kind());
     }
     summary.total_ms = summary.total_ms.max(1);
     summary.throughput_mbps = summary::mbps(summary.bytes_on_wire, summary.total_ms);

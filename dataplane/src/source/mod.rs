@@ -49,9 +49,11 @@ pub fn migrate(config: SourceConfig) -> Summary {
         digest: None,
         latency_us: None,
         error: None,
+        error_kind: None,
     };
     if let Err(err) = run(config, start, &mut summary) {
         summary.error = Some(error_chain(&err));
+        summary.error_kind = Some(err.kind());
     }
     summary.total_ms = crate::millis(start.elapsed());
     summary.throughput_mbps = summary::mbps(summary.bytes_on_wire, summary.total_ms);

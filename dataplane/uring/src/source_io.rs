@@ -85,15 +85,17 @@ impl Reconnector {
                 let outcome = loop {
                     match connect(stream_id) {
                         Ok((socket, resume)) => break Reconnected::Attached(stream_id, socket, resume),
-                        Err(err) if Instant::now() + backoff >= deadline => {
+                        Err(err) if Instant::now() >= deadline => {
                             break Reconnected::Failed(
                                 stream_id,
                                 format!("stream {stream_id} could not be re-established within {timeout:?}: {err}"),
                             )
                         }
                         Err(err) => {
-                            tracing::debug!(stream_id, %err, ?backoff, "reconnect attempt failed");
-                            std::thread::sleep(backoff);
+                            // The last wait ends at the deadline, for one final attempt there.
+                            let wait = backoff.min(deadline.saturating_duration_since(Instant::now()));
+                            tracing::debug!(stream_id, %err, ?wait, "reconnect attempt failed");
+                            std::thread::sleep(wait);
                             backoff = (backoff * 2).min(RECONNECT_BACKOFF_MAX);
                         }
                     }
