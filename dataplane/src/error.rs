@@ -124,14 +124,16 @@ impl MigrationError {
             MigrationError::Config(_) => ErrorKind::Config,
             MigrationError::Key(_) => ErrorKind::Key,
             MigrationError::Memory(_) => ErrorKind::Memory,
-            MigrationError::Buffers(_) | MigrationError::Transport(_) | MigrationError::Spawn { .. } => ErrorKind::Resources,
+            MigrationError::Buffers(_)
+            | MigrationError::Transport(_)
+            | MigrationError::Spawn { .. } => ErrorKind::Resources,
             MigrationError::Connect { .. }
             | MigrationError::Listen { .. }
             | MigrationError::Handshake { .. }
             | MigrationError::HandshakeIo { .. } => ErrorKind::Connect,
-            MigrationError::Hook(_) | MigrationError::Failed(_) | MigrationError::DestinationAborted { .. } => {
-                ErrorKind::Transfer
-            }
+            MigrationError::Hook(_)
+            | MigrationError::Failed(_)
+            | MigrationError::DestinationAborted { .. } => ErrorKind::Transfer,
             MigrationError::VerifyMismatch { .. } => ErrorKind::Verify,
         }
     }

@@ -113,7 +113,9 @@ fn on_hugetlbfs(path: &Path) -> bool {
 /// The source's read-only view of guest memory.
 #[derive(Debug)]
 pub struct SourceMemory {
+    // Field order is drop order: unmap before closing the file.
     map: memmap2::Mmap,
+    file: File,
     path: PathBuf,
 }
 
@@ -141,12 +143,89 @@ impl SourceMemory {
         // the bytes concurrently, which this crate tolerates by design (module
         // docs): it only copies and hashes them. Truncating the file under a
         // running migration would SIGBUS, as it would crash the guest itself.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
-            .map_err(io("map", path))?;
-        Ok(Self {
+        let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io("map", path))?;
+        let memory = Self {
             map,
+            file,
             path: path.to_owned(),
-        })
+        };
+        memory.populate_data()?;
+        Ok(memory)
+    }
+
+    /// Writes into `out` the page ranges that hold data; everything else is
+    /// a hole, which reads as zeros. One `lseek(SEEK_DATA/SEEK_HOLE)` pair
+    /// per extent; file systems without hole support report one extent.
+    pub fn data_extents(&self, out: &mut Vec<std::ops::Range<usize>>) -> Result<(), MemoryError> {
+        out.clear();
+        let len = libc::off_t::try_from(self.len()).map_err(|_| MemoryError::BadSize {
+            path: self.path.clone(),
+            len: self.len(),
+        })?;
+        let fd = self.file.as_raw_fd();
+        let page = PAGE_LEN as libc::off_t;
+        let mut pos: libc::off_t = 0;
+        while pos < len {
+            // SAFETY: lseek has no memory preconditions; results are checked.
+            let data = unsafe { libc::lseek(fd, pos, libc::SEEK_DATA) };
+            if data < 0 {
+                let err = std::io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::ENXIO) => break,
+                    Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => {
+                        out.clear();
+                        out.push(0..self.page_count());
+                        return Ok(());
+                    }
+                    _ => {
+                        return Err(MemoryError::Io {
+                            op: "find data in",
+                            path: self.path.clone(),
+                            cause: err,
+                        })
+                    }
+                }
+            }
+            // SAFETY: as above.
+            let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+            let end = if hole < 0 { len } else { hole.min(len) };
+            let first = usize::try_from(data / page).expect("offset below the mapping length");
+            let last =
+                usize::try_from((end + page - 1) / page).expect("offset below the mapping length");
+            match out.last_mut() {
+                Some(previous) if previous.end >= first => previous.end = previous.end.max(last),
+                _ => out.push(first..last),
+            }
+            pos = end;
+        }
+        Ok(())
+    }
+
+    /// Pre-faults the page tables of the data extents (MADV_POPULATE_READ,
+    /// Linux 5.14+), without touching holes: reading a hole of a tmpfs file
+    /// through a shared mapping would allocate it, costing the host memory
+    /// the guest never used.
+    fn populate_data(&self) -> Result<(), MemoryError> {
+        const MADV_POPULATE_READ: libc::c_int = 22;
+        let mut extents = Vec::new();
+        self.data_extents(&mut extents)?;
+        for extent in extents {
+            let bytes = &self.map[extent.start * PAGE_LEN..extent.end * PAGE_LEN];
+            // SAFETY: the range lies inside our live mapping; POPULATE_READ
+            // only fills page tables and does not change contents.
+            let rc = unsafe {
+                libc::madvise(
+                    bytes.as_ptr().cast_mut().cast(),
+                    bytes.len(),
+                    MADV_POPULATE_READ,
+                )
+            };
+            if rc != 0 {
+                tracing::debug!(err = %std::io::Error::last_os_error(), "MADV_POPULATE_READ unavailable; pages fault in on first read");
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Size in bytes.
@@ -183,9 +262,31 @@ pub struct DestinationMemory {
     created: bool,
 }
 
-impl DestinationMemory {
-    /// Creates `path` with `len` bytes (or reuses it if it has exactly that size).
-    pub fn create(path: &Path, len: u64) -> Result<Self, MemoryError> {
+/// A destination image that passed the cheap checks (size, granule, free
+/// space) and exists with its final length, but whose memory is not yet
+/// allocated. The handshake is answered at this point; [`Self::allocate`]
+/// (seconds per GiB on a loaded machine) runs after it.
+#[derive(Debug)]
+pub struct PendingMemory {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    created: bool,
+}
+
+/// Bytes free on the file system holding `file` (`None` if unknown).
+fn free_bytes(file: &File) -> Option<u64> {
+    // SAFETY: an all-zero statvfs is a valid value to be overwritten.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: the fd is open for the life of `file`; `stats` is writable.
+    let rc = unsafe { libc::fstatvfs(file.as_raw_fd(), &mut stats) };
+    (rc == 0).then(|| u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
+}
+
+impl PendingMemory {
+    /// Checks `len`, creates `path` (or reuses it at exactly that size),
+    /// sizes it, and checks the file system has room for what is missing.
+    pub fn open(path: &Path, len: u64) -> Result<Self, MemoryError> {
         if len == 0 || !len.is_multiple_of(PAGE_LEN as u64) {
             return Err(MemoryError::BadSize {
                 path: path.to_owned(),
@@ -223,55 +324,105 @@ impl DestinationMemory {
             .truncate(false)
             .open(path)
             .map_err(io("create", path))?;
-        let created = existing.is_none();
-        let result = Self::reserve_and_map(file, path, len, created);
-        if result.is_err() && created {
-            let _ = std::fs::remove_file(path);
+        let pending = Self {
+            file,
+            path: path.to_owned(),
+            len,
+            created: existing.is_none(),
+        };
+        match pending.size_and_check_space() {
+            Ok(()) => Ok(pending),
+            Err(err) => {
+                pending.discard();
+                Err(err)
+            }
         }
-        result
     }
 
-    fn reserve_and_map(
-        file: File,
-        path: &Path,
-        len: u64,
-        created: bool,
-    ) -> Result<Self, MemoryError> {
-        file.set_len(len).map_err(io("size", path))?;
+    fn size_and_check_space(&self) -> Result<(), MemoryError> {
+        let path = &self.path;
+        self.file.set_len(self.len).map_err(io("size", path))?;
+        let allocated = std::os::unix::fs::MetadataExt::blocks(
+            &self.file.metadata().map_err(io("stat", path))?,
+        ) * 512;
+        let missing = self.len.saturating_sub(allocated);
+        match free_bytes(&self.file) {
+            Some(free) if free < missing => Err(MemoryError::NoSpace {
+                path: path.clone(),
+                wanted: self.len,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reserves every byte (`posix_fallocate`) and maps the image populated.
+    pub fn allocate(self) -> Result<DestinationMemory, MemoryError> {
+        let path = self.path.clone();
+        let len = self.len;
         let signed_len = libc::off_t::try_from(len).map_err(|_| MemoryError::BadSize {
-            path: path.to_owned(),
+            path: path.clone(),
             len,
         })?;
         // SAFETY: plain syscall on an fd we own.
-        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, signed_len) };
-        match rc {
-            0 => {}
-            libc::ENOSPC => {
-                return Err(MemoryError::NoSpace {
-                    path: path.to_owned(),
-                    wanted: len,
-                })
-            }
+        let rc = unsafe { libc::posix_fallocate(self.file.as_raw_fd(), 0, signed_len) };
+        let reserved = match rc {
+            0 => Ok(()),
+            libc::ENOSPC => Err(MemoryError::NoSpace {
+                path: path.clone(),
+                wanted: len,
+            }),
             libc::EOPNOTSUPP | libc::EINVAL => {
-                tracing::debug!(path = %path.display(), "posix_fallocate unsupported here")
+                tracing::debug!(path = %path.display(), "posix_fallocate unsupported here");
+                Ok(())
             }
-            other => {
-                return Err(MemoryError::Io {
-                    op: "reserve",
-                    path: path.to_owned(),
-                    cause: std::io::Error::from_raw_os_error(other),
-                })
-            }
+            other => Err(MemoryError::Io {
+                op: "reserve",
+                path: path.clone(),
+                cause: std::io::Error::from_raw_os_error(other),
+            }),
+        };
+        if let Err(err) = reserved {
+            self.discard();
+            return Err(err);
         }
         // SAFETY: this process is the file's only writer while it receives a
         // migration; the space is reserved above, so writes cannot SIGBUS on ENOSPC.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map_mut(&file) }
-            .map_err(io("map", path))?;
-        Ok(Self {
-            map,
-            path: path.to_owned(),
-            created,
-        })
+        match unsafe { memmap2::MmapOptions::new().populate().map_mut(&self.file) } {
+            Ok(map) => Ok(DestinationMemory {
+                map,
+                path: self.path,
+                created: self.created,
+            }),
+            Err(cause) => {
+                self.discard();
+                Err(MemoryError::Io {
+                    op: "map",
+                    path,
+                    cause,
+                })
+            }
+        }
+    }
+
+    /// Removes the file if this migration created it.
+    pub fn discard(self) {
+        remove_if_created(&self.path, self.created);
+    }
+}
+
+fn remove_if_created(path: &Path, created: bool) {
+    if created {
+        if let Err(err) = std::fs::remove_file(path) {
+            tracing::warn!(path = %path.display(), %err, "could not remove the incomplete memory file");
+        }
+    }
+}
+
+impl DestinationMemory {
+    /// Creates `path` with `len` bytes (or reuses it if it has exactly that
+    /// size) and allocates it: [`PendingMemory::open`] then [`PendingMemory::allocate`].
+    pub fn create(path: &Path, len: u64) -> Result<Self, MemoryError> {
+        PendingMemory::open(path, len)?.allocate()
     }
 
     /// Size in bytes.
@@ -308,11 +459,7 @@ impl DestinationMemory {
     pub fn discard(self) {
         let (path, created) = (self.path.clone(), self.created);
         drop(self.map);
-        if created {
-            if let Err(err) = std::fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), %err, "could not remove the incomplete memory file");
-            }
-        }
+        remove_if_created(&path, created);
     }
 }
 
@@ -322,6 +469,28 @@ mod tests {
 
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("dwcp-gm-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn holes_are_reported_as_not_data() {
+        let path = temp("sparse");
+        let file = std::fs::File::create(&path).expect("create");
+        file.set_len(64 * PAGE_LEN as u64).expect("size");
+        std::os::unix::fs::FileExt::write_all_at(&file, &[1u8; PAGE_LEN], 10 * PAGE_LEN as u64)
+            .expect("write");
+        std::os::unix::fs::FileExt::write_all_at(&file, &[2u8; 3 * PAGE_LEN], 40 * PAGE_LEN as u64)
+            .expect("write");
+        drop(file);
+        let memory = SourceMemory::open(&path).expect("open");
+        let mut extents = Vec::new();
+        memory.data_extents(&mut extents).expect("extents");
+        // File systems may round extents out to their block size; every data
+        // page must be covered and most of the file must be hole.
+        let covered = |page: usize| extents.iter().any(|e| e.contains(&page));
+        assert!(covered(10) && covered(40) && covered(42), "{extents:?}");
+        let data_pages: usize = extents.iter().map(|e| e.len()).sum();
+        assert!(data_pages < 64, "holes are found: {extents:?}");
+        std::fs::remove_file(path).expect("cleanup");
     }
 
     #[test]

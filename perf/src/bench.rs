@@ -1,7 +1,7 @@
 //! Shared set-up for a benchmark session: scratch directory, key, memory file,
 //! and the migration runner. Everything is removed when it drops.
 
-use crate::dwcp_run::{self, Runner};
+use crate::dwcp_run::{self, Pinning, Runner};
 use crate::memfile::MemFile;
 use crate::scratch::TempDir;
 use anyhow::{bail, Result};
@@ -22,7 +22,13 @@ pub struct Bench {
 
 impl Bench {
     /// Creates the key, the `size`-byte memory file and the runner.
-    pub fn new(bin_dir: &Path, size: u64, seed: u64, child_timeout: Duration) -> Result<Self> {
+    pub fn new(
+        bin_dir: &Path,
+        size: u64,
+        seed: u64,
+        child_timeout: Duration,
+        pinning: Option<Pinning>,
+    ) -> Result<Self> {
         let binary = bin_dir.join("dwcp-dataplane");
         if !binary.is_file() {
             bail!(
@@ -41,6 +47,7 @@ impl Bench {
             log_dir: scratch.path().to_path_buf(),
             shm_dir: PathBuf::from(SHM),
             child_timeout,
+            pinning,
         };
         Ok(Self {
             runner,

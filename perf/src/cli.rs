@@ -58,9 +58,24 @@ pub struct Common {
     /// Kill a dwcp-dataplane child after this many seconds.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub child_timeout_s: u64,
+    /// Core pinning of the loopback pair: `split` gives the four busy threads
+    /// (source engine/transport, destination decoder/transport) distinct cores
+    /// on machines with 4+ cores; `default` leaves it to dwcp-dataplane, which
+    /// on 4+ cores pins BOTH ends to the same last two cores.
+    #[arg(long, value_enum, default_value = "split")]
+    pub pin: PinArg,
     /// Seed of the random memory contents.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
+}
+
+/// `--pin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PinArg {
+    /// Distinct cores per busy thread (4+ cores), else unpinned.
+    Split,
+    /// dwcp-dataplane's own default.
+    Default,
 }
 
 /// Options of the throughput benchmark.

@@ -38,6 +38,32 @@ impl Mode {
     }
 }
 
+/// Cores for the four busy threads of a loopback pair.
+///
+/// On machines with 4+ cores `dwcp-dataplane` pins by default each role's
+/// compute thread to the last core and its transport thread to the one
+/// before: on loopback both processes would then share the same two cores.
+/// `split` gives each of the four threads its own core instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pinning {
+    pub source_engine: usize,
+    pub source_transport: usize,
+    pub destination_decoder: usize,
+    pub destination_transport: usize,
+}
+
+impl Pinning {
+    /// Four distinct cores, the highest ones, or `None` with fewer than 4 cores.
+    pub fn split(cores: usize) -> Option<Self> {
+        (cores >= 4).then(|| Self {
+            source_engine: cores - 1,
+            source_transport: cores - 2,
+            destination_decoder: cores - 3,
+            destination_transport: cores - 4,
+        })
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
@@ -70,6 +96,8 @@ pub struct Runner {
     pub shm_dir: PathBuf,
     /// Each child is killed after this long.
     pub child_timeout: Duration,
+    /// Explicit cores, or `None` to leave it to dwcp-dataplane.
+    pub pinning: Option<Pinning>,
 }
 
 impl Runner {
@@ -89,6 +117,11 @@ impl Runner {
             .arg(destination.path())
             .args(["--accept-timeout-ms", &ACCEPT_TIMEOUT_MS.to_string()])
             .arg("--no-progress");
+        if let Some(pin) = self.pinning {
+            receive
+                .args(["--decoder-core", &pin.destination_decoder.to_string()])
+                .args(["--transport-core", &pin.destination_transport.to_string()]);
+        }
         self.protection(&mut receive, spec.mode);
         let mut receiver =
             Guarded::spawn(&format!("receive-{tag}-{port}"), receive, &self.log_dir)?;
@@ -105,6 +138,11 @@ impl Runner {
             .args(["--to", &format!("127.0.0.1:{port}")])
             .args(["--streams", &spec.streams.to_string()])
             .arg("--no-progress");
+        if let Some(pin) = self.pinning {
+            migrate
+                .args(["--engine-core", &pin.source_engine.to_string()])
+                .args(["--transport-core", &pin.source_transport.to_string()]);
+        }
         if let Some(rate) = spec.rate_limit_mbps {
             migrate.args(["--rate-limit-mbps", &rate.to_string()]);
         }
@@ -202,5 +240,29 @@ pub fn keygen(binary: &Path, out: &Path, log_dir: &Path) -> Result<()> {
         Exit::Exited(status) if status.success() => Ok(()),
         Exit::Exited(status) => bail!("keygen exited {status}: {}", child.stderr_tail(400)),
         Exit::TimedOut => bail!("keygen timed out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_pinning_uses_four_distinct_cores() {
+        assert_eq!(Pinning::split(2), None);
+        assert_eq!(Pinning::split(3), None);
+        let p = Pinning::split(4).expect("4 cores");
+        let mut cores = [
+            p.source_engine,
+            p.source_transport,
+            p.destination_decoder,
+            p.destination_transport,
+        ];
+        cores.sort_unstable();
+        assert_eq!(cores, [0, 1, 2, 3]);
+        assert_eq!(
+            Pinning::split(16).map(|p| p.destination_transport),
+            Some(12)
+        );
     }
 }

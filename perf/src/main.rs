@@ -46,7 +46,12 @@ fn run(cli: Cli) -> Result<bool> {
     };
     let bench = setup(common)?;
     let mut report = Report {
-        meta: Meta::collect(common.size, common.seed, common.child_timeout_s),
+        meta: Meta::collect(
+            common.size,
+            common.seed,
+            common.child_timeout_s,
+            pin_label(common.pin),
+        ),
         throughput: None,
         latency: None,
     };
@@ -117,5 +122,26 @@ fn setup(common: &Common) -> Result<Bench> {
         common.size,
         common.seed,
         Duration::from_secs(common.child_timeout_s),
+        pinning(common.pin),
     )
+}
+
+fn pin_label(pin: cli::PinArg) -> String {
+    match (pin, pinning(pin)) {
+        (cli::PinArg::Split, Some(p)) => format!(
+            "split: source engine {} transport {}, destination decoder {} transport {}",
+            p.source_engine, p.source_transport, p.destination_decoder, p.destination_transport
+        ),
+        (cli::PinArg::Split, None) => "split: fewer than 4 cores, unpinned".into(),
+        (cli::PinArg::Default, _) => "default (dwcp-dataplane's own)".into(),
+    }
+}
+
+fn pinning(pin: cli::PinArg) -> Option<dwcp_run::Pinning> {
+    match pin {
+        cli::PinArg::Split => {
+            dwcp_run::Pinning::split(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
+        cli::PinArg::Default => None,
+    }
 }

@@ -24,11 +24,13 @@ pub struct Meta {
     pub size_bytes: u64,
     pub seed: u64,
     pub child_timeout_s: u64,
+    /// Core pinning of the loopback pair.
+    pub pinning: String,
 }
 
 impl Meta {
     /// Collects what can be read cheaply.
-    pub fn collect(size_bytes: u64, seed: u64, child_timeout_s: u64) -> Self {
+    pub fn collect(size_bytes: u64, seed: u64, child_timeout_s: u64, pinning: String) -> Self {
         Self {
             tool: "dwcp-perf",
             started_utc: utc_timestamp(unix_now()),
@@ -42,6 +44,7 @@ impl Meta {
             size_bytes,
             seed,
             child_timeout_s,
+            pinning,
         }
     }
 }
@@ -70,8 +73,14 @@ impl Report {
         let _ = writeln!(md, "# dwcp-perf results, {}\n", m.started_utc);
         let _ = writeln!(
             md,
-            "`{}` — {} CPUs, kernel {}, memory {} bytes, loadavg {} → {}\n",
-            m.command_line, m.cpus, m.kernel, m.size_bytes, m.loadavg_start, m.loadavg_end
+            "`{}` — {} CPUs, kernel {}, memory {} bytes, loadavg {} → {}, pinning {}\n",
+            m.command_line,
+            m.cpus,
+            m.kernel,
+            m.size_bytes,
+            m.loadavg_start,
+            m.loadavg_end,
+            m.pinning
         );
         if let Some(t) = &self.throughput {
             md += &throughput_markdown(t);
@@ -313,6 +322,7 @@ mod tests {
             size_bytes: 1 << 30,
             seed: 1,
             child_timeout_s: 120,
+            pinning: "split".into(),
         }
     }
 

@@ -35,8 +35,8 @@ pub mod pacer;
 pub mod scan;
 pub mod seal;
 pub mod stream_rx;
-pub mod stream_tx;
-pub mod switchover;
 #[cfg(test)]
 mod stream_sim_test;
+pub mod stream_tx;
+pub mod switchover;
 pub mod throughput;

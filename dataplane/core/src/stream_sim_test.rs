@@ -45,14 +45,29 @@ fn simulate(seed: u64) {
     let mut breaks = 0;
     for step in 0..1_000_000u64 {
         if next_seq > FRAMES && sender.unacked_len() == 0 {
-            assert_eq!(receiver.accepted_through(), FRAMES, "seed {seed}: everything delivered");
-            assert!(released[1..].iter().all(|&r| r), "seed {seed}: every buffer released");
-            assert!(breaks > 0 || seed % 2 == 0, "seed {seed}: odd seeds exercise breaks");
+            assert_eq!(
+                receiver.accepted_through(),
+                FRAMES,
+                "seed {seed}: everything delivered"
+            );
+            assert!(
+                released[1..].iter().all(|&r| r),
+                "seed {seed}: every buffer released"
+            );
+            assert!(
+                breaks > 0 || seed % 2 == 0,
+                "seed {seed}: odd seeds exercise breaks"
+            );
             return;
         }
         match rng.next() % 5 {
             0 if next_seq <= FRAMES && sender.has_room() => {
-                let frame = InFlight { seq: next_seq, buffer: next_seq, len: 1, queued_at: now };
+                let frame = InFlight {
+                    seq: next_seq,
+                    buffer: next_seq,
+                    len: 1,
+                    queued_at: now,
+                };
                 sender.push(frame).expect("room checked");
                 next_seq += 1;
             }
@@ -64,7 +79,9 @@ fn simulate(seed: u64) {
             }
             2 => {
                 if let Some(seq) = wire.pop_front() {
-                    receiver.accept(seq).unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
+                    receiver
+                        .accept(seq)
+                        .unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
                 }
             }
             3 => {
@@ -74,7 +91,10 @@ fn simulate(seed: u64) {
                         .handle_ack(through, |f| {
                             let slot = &mut released[usize::try_from(f.buffer).expect("small")];
                             assert!(!*slot, "seed {seed}: buffer {} released twice", f.buffer);
-                            assert!(f.seq <= receiver.accepted_through(), "seed {seed}: released before delivery");
+                            assert!(
+                                f.seq <= receiver.accepted_through(),
+                                "seed {seed}: released before delivery"
+                            );
                             *slot = true;
                         })
                         .unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
@@ -101,7 +121,10 @@ fn simulate(seed: u64) {
 
 #[test]
 fn streams_deliver_everything_exactly_once_across_breaks() {
-    if let Some(seed) = std::env::var("DWCP_SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+    if let Some(seed) = std::env::var("DWCP_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         simulate(seed);
         return;
     }

@@ -6,7 +6,7 @@ pub mod decoder;
 
 use crate::config::DestinationConfig;
 use crate::error::MigrationError;
-use crate::guest_memory::{DestinationMemory, MemoryError};
+use crate::guest_memory::{MemoryError, PendingMemory};
 use crate::progress::{self, Progress};
 use crate::session::{self, serve_handshake};
 use crate::source::error_chain;
@@ -17,8 +17,9 @@ use acceptor::Acceptor;
 use decoder::Decoder;
 use dwcp_dataplane_core::handshake::SessionCheck;
 use dwcp_dataplane_core::keys::Direction;
-use dwcp_dataplane_core::link::DestinationLink;
+use dwcp_dataplane_core::link::{DestinationLink, Outbound};
 use dwcp_hugepages::BufferPool;
+use dwcp_shared::control::{Abort, AbortCode};
 use dwcp_shared::handshake::{ClientHello, RejectCode};
 use dwcp_uring::dest_io::{Control, DestinationTransport, DestinationTransportConfig};
 use std::net::{TcpListener, TcpStream};
@@ -32,11 +33,11 @@ pub const FRAME_QUEUE_MAX: usize = 64;
 /// Frame buffers beyond the queue: one being read per stream plus slack.
 pub const POOL_SLACK_BUFFERS: u32 = 4;
 
-/// Admits stream 0 and creates the memory image for it.
+/// Admits stream 0 and creates (but does not yet allocate) its memory image.
 struct PrimaryCheck {
     path: PathBuf,
     expected_bytes: Option<u64>,
-    memory: Option<DestinationMemory>,
+    memory: Option<PendingMemory>,
     error: Option<MemoryError>,
 }
 
@@ -57,7 +58,7 @@ impl SessionCheck for PrimaryCheck {
                 ),
             ));
         }
-        match DestinationMemory::create(&self.path, hello.memory_bytes) {
+        match PendingMemory::open(&self.path, hello.memory_bytes) {
             Ok(memory) => {
                 self.memory = Some(memory);
                 Ok(0)
@@ -189,7 +190,7 @@ fn run(
     let memory = check
         .memory
         .take()
-        .expect("admit created the image before the handshake completed");
+        .expect("admit opened the image before the handshake completed");
     // The clock starts when the source is admitted, like the source's.
     let start = start.max(Instant::now());
     let hello = established.hello;
@@ -227,27 +228,13 @@ fn run(
     control
         .send(Control::Attach(0, primary))
         .expect("the receiver is alive: the transport is not started yet");
-    let transport_thread =
-        threads::spawn(ThreadRole::Transport, transport_core, move || {
-            transport.run()
-        })
-        .map_err(|cause| MigrationError::Spawn {
-            role: "transport",
-            cause,
-        })?;
-    let progress = Arc::new(Progress::default());
-    let openers = session::openers(secret.as_ref(), streams, Direction::ClientToServer);
-    let decoder_thread = {
-        let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
-        let verify = config.verify;
-        threads::spawn(ThreadRole::Decoder, decoder_core, move || {
-            Decoder::new(&link, memory, openers, verify, &progress).run()
-        })
-        .map_err(|cause| MigrationError::Spawn {
-            role: "decoder",
-            cause,
-        })?
-    };
+    let transport_thread = threads::spawn(ThreadRole::Transport, transport_core, move || {
+        transport.run()
+    })
+    .map_err(|cause| MigrationError::Spawn {
+        role: "transport",
+        cause,
+    })?;
     let acceptor = Acceptor {
         listener,
         session: hello,
@@ -263,6 +250,36 @@ fn run(
             role: "acceptor",
             cause,
         })?;
+    // Allocate the image now that the source is answered and joins are
+    // served; meanwhile frames wait in the transport and TCP holds the rest.
+    let memory = match memory.allocate() {
+        Ok(memory) => memory,
+        Err(err) => {
+            let reason = error_chain(&err);
+            let _ = link
+                .outbound
+                .push(Outbound::Abort(Abort::new(AbortCode::Io, &reason)));
+            link.fatal.raise(reason);
+            link.transport_bell.ring();
+            let _ = transport_thread.join();
+            link.finished.store(true, Ordering::Release);
+            let _ = acceptor_thread.join();
+            return Err(err.into());
+        }
+    };
+    let progress = Arc::new(Progress::default());
+    let openers = session::openers(secret.as_ref(), streams, Direction::ClientToServer);
+    let decoder_thread = {
+        let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
+        let verify = config.verify;
+        threads::spawn(ThreadRole::Decoder, decoder_core, move || {
+            Decoder::new(&link, memory, openers, verify, &progress).run()
+        })
+        .map_err(|cause| MigrationError::Spawn {
+            role: "decoder",
+            cause,
+        })?
+    };
 
     progress::print_until(
         start,

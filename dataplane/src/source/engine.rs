@@ -111,6 +111,8 @@ pub struct Engine<'a> {
     pages_sent: u64,
     zero_hash: u64,
     pacer: Option<Pacer>,
+    /// Data extents of the current round (reused: no allocation per round once grown).
+    extents: Vec<std::ops::Range<usize>>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -149,6 +151,7 @@ impl<'a> Engine<'a> {
             frames_sealed: 0,
             pages_sent: 0,
             zero_hash: zero_page_hash(),
+            extents: Vec::new(),
             pacer: config
                 .rate_limit_bytes_per_s
                 .map(|rate| Pacer::new(rate, Instant::now())),
@@ -242,42 +245,25 @@ impl<'a> Engine<'a> {
         let round_start = Instant::now();
         let mut scan_duration = Duration::ZERO;
         let mut dirty_pages = 0u64;
-        let mut first = 0usize;
-        while first < pages {
-            self.check_fatal()?;
-            let count = SCAN_WINDOW_PAGES.min(pages - first);
-            if round == 0 {
-                for index in first..first + count {
-                    self.send_page(round, index)?;
-                }
-                dirty_pages += count as u64;
-            } else {
-                let scan_start = Instant::now();
-                let (found, scanned) = find_dirty(
-                    self.memory.pages(first, count),
-                    &self.sent_hashes[first..first + count],
-                    &mut self.dirty,
-                );
-                debug_assert_eq!(scanned, count, "the dirty list holds a whole window");
-                scan_duration += scan_start.elapsed();
-                for slot in 0..found {
-                    let index = first + self.dirty[slot] as usize;
-                    self.send_page(round, index)?;
-                }
-                dirty_pages += found as u64;
+        // Holes read as zeros and are never touched: reading one through a
+        // shared tmpfs mapping would allocate it on the host.
+        let mut extents = std::mem::take(&mut self.extents);
+        self.memory.data_extents(&mut extents)?;
+        let mut hole_start = 0;
+        for extent in extents.iter().cloned() {
+            dirty_pages += self.send_holes(round, hole_start..extent.start)?;
+            let mut first = extent.start;
+            while first < extent.end {
+                self.check_fatal()?;
+                let count = SCAN_WINDOW_PAGES.min(extent.end - first);
+                dirty_pages += self.send_window(round, first, count, &mut scan_duration)?;
+                first += count;
+                self.publish_progress(pages - first);
             }
-            first += count;
-            let now = Instant::now();
-            self.throughput
-                .record(now, self.link.counters.bytes_acked.load(Ordering::Relaxed));
-            self.progress
-                .pages_remaining
-                .store((pages - first) as u64, Ordering::Relaxed);
-            self.progress.throughput_bytes_per_s.store(
-                crate::saturating_u64(self.throughput.bytes_per_s()),
-                Ordering::Relaxed,
-            );
+            hole_start = extent.end;
         }
+        dirty_pages += self.send_holes(round, hole_start..pages)?;
+        self.extents = extents;
         self.flush_batch()?;
         let elapsed = round_start.elapsed().as_secs_f64().max(1e-6);
         if round > 0 {
@@ -299,10 +285,77 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn send_page(&mut self, round: u32, index: usize) -> Result<(), MigrationError> {
-        let page = self.memory.pages(index, 1);
+    /// Sends the pages of one window of a data extent that need it; returns how many.
+    fn send_window(
+        &mut self,
+        round: u32,
+        first: usize,
+        count: usize,
+        scan_duration: &mut Duration,
+    ) -> Result<u64, MigrationError> {
+        if round == 0 {
+            for index in first..first + count {
+                self.send_page(round, index, false)?;
+            }
+            return Ok(count as u64);
+        }
+        let scan_start = Instant::now();
+        let (found, scanned) = find_dirty(
+            self.memory.pages(first, count),
+            &self.sent_hashes[first..first + count],
+            &mut self.dirty,
+        );
+        debug_assert_eq!(scanned, count, "the dirty list holds a whole window");
+        *scan_duration += scan_start.elapsed();
+        for slot in 0..found {
+            let index = first + self.dirty[slot] as usize;
+            self.send_page(round, index, false)?;
+        }
+        Ok(found as u64)
+    }
+
+    /// Sends zero markers for hole pages whose last sent content was not zero
+    /// (every hole page in round 0); returns how many.
+    fn send_holes(
+        &mut self,
+        round: u32,
+        holes: std::ops::Range<usize>,
+    ) -> Result<u64, MigrationError> {
+        let mut sent = 0u64;
+        for index in holes {
+            if round == 0 || self.sent_hashes[index] != self.zero_hash {
+                self.send_page(round, index, true)?;
+                sent += 1;
+                if sent % SCAN_WINDOW_PAGES as u64 == 0 {
+                    self.check_fatal()?;
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    fn publish_progress(&mut self, pages_remaining: usize) {
+        let now = Instant::now();
+        self.throughput
+            .record(now, self.link.counters.bytes_acked.load(Ordering::Relaxed));
+        self.progress
+            .pages_remaining
+            .store(pages_remaining as u64, Ordering::Relaxed);
+        self.progress.throughput_bytes_per_s.store(
+            crate::saturating_u64(self.throughput.bytes_per_s()),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Packs one page: a zero marker if `in_hole` or all zero, else its bytes.
+    fn send_page(&mut self, round: u32, index: usize, in_hole: bool) -> Result<(), MigrationError> {
+        let page = if in_hole {
+            &[][..]
+        } else {
+            self.memory.pages(index, 1)
+        };
         let page_index = index as u64;
-        let zero = is_zero_page(page);
+        let zero = in_hole || is_zero_page(page);
         loop {
             if self.open_batch.is_none() {
                 let buffer = self.take_buffer()?;

@@ -156,14 +156,13 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
             },
         },
     )?;
-    let transport_thread =
-        threads::spawn(ThreadRole::Transport, transport_core, move || {
-            transport.run()
-        })
-        .map_err(|cause| MigrationError::Spawn {
-            role: "transport",
-            cause,
-        })?;
+    let transport_thread = threads::spawn(ThreadRole::Transport, transport_core, move || {
+        transport.run()
+    })
+    .map_err(|cause| MigrationError::Spawn {
+        role: "transport",
+        cause,
+    })?;
 
     let memory = Arc::new(memory);
     let progress = Arc::new(Progress::default());
