@@ -14,6 +14,8 @@ use thiserror::Error;
 pub const INFLIGHT_FRAMES_MAX: usize = 1024;
 /// Largest downtime budget accepted, in milliseconds.
 pub const DOWNTIME_MS_MAX: u64 = 60_000;
+/// Most frame-buffer memory a source may ask for (streams × in-flight frames × frame size).
+pub const WINDOW_BYTES_MAX: u64 = 4 << 30;
 /// Most streams the bandwidth-delay product derivation picks.
 pub const STREAMS_DERIVED_MAX: u64 = 16;
 /// Highest pacing rate accepted, in Mbit/s (400 Gbit/s).
@@ -64,6 +66,34 @@ pub enum ConfigError {
         /// Largest allowed.
         max: u32,
     },
+    /// `--stall-rounds` out of range.
+    #[error("--stall-rounds {value} is out of range 1..={max}")]
+    StallRounds {
+        /// Given.
+        value: u32,
+        /// Largest allowed.
+        max: u32,
+    },
+    /// `--link-mbps` out of range.
+    #[error("--link-mbps {value} is out of range 1..={max}")]
+    LinkMbps {
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// The in-flight window needs more frame buffers than allowed.
+    #[error("{streams} streams x --inflight-frames {inflight_frames} need {bytes} bytes of frame buffers, more than {max}")]
+    Window {
+        /// Streams (configured, or the most the derivation picks).
+        streams: u64,
+        /// Frames per stream.
+        inflight_frames: usize,
+        /// Bytes needed.
+        bytes: u64,
+        /// The most allowed.
+        max: u64,
+    },
     /// A timeout out of range.
     #[error("{flag} {value} is out of range 1..={max}")]
     Timeout {
@@ -75,14 +105,14 @@ pub enum ConfigError {
         max: u64,
     },
     /// A core that this machine does not have.
-    #[error("{flag} {core} names a core this machine does not have (cores 0..{available})")]
+    #[error("{flag} {core} is not a core this process may run on (allowed: {available})")]
     Core {
         /// Which flag.
         flag: &'static str,
         /// Given.
         core: usize,
-        /// Cores available.
-        available: usize,
+        /// The allowed core ids.
+        available: String,
     },
     /// Neither a key nor explicit plaintext.
     #[error("--key-file is required (or --insecure-plaintext on both sides, for benchmarks only)")]
@@ -90,12 +120,6 @@ pub enum ConfigError {
     /// Both a key and plaintext.
     #[error("--key-file and --insecure-plaintext exclude each other")]
     KeyAndPlaintext,
-    /// Two pause mechanisms.
-    #[error("--pause-pid and --pause-cmd exclude each other")]
-    HookConflict,
-    /// Half a command hook.
-    #[error("--pause-cmd needs --resume-cmd (the guest must be resumable if the migration fails)")]
-    ResumeMissing,
     /// An address that does not parse.
     #[error("{flag} {value:?} is not HOST:PORT")]
     Address {
@@ -222,7 +246,7 @@ impl SourceConfig {
     };
 
     /// Checks every value; returns the config unchanged when valid.
-    pub fn validate(self, cores: usize) -> Result<Self, ConfigError> {
+    pub fn validate(self, cores: &[usize]) -> Result<Self, ConfigError> {
         check_key(self.key_file.is_some(), self.insecure_plaintext)?;
         check_address("--to", &self.destination)?;
         if let Some(streams) = self.streams {
@@ -267,9 +291,26 @@ impl SourceConfig {
             });
         }
         if self.stall_rounds == 0 || self.stall_rounds > rounds_max {
-            return Err(ConfigError::Rounds {
+            return Err(ConfigError::StallRounds {
                 value: self.stall_rounds,
                 max: rounds_max,
+            });
+        }
+        if self.link_mbps == 0 || self.link_mbps > RATE_LIMIT_MBPS_MAX {
+            return Err(ConfigError::LinkMbps {
+                value: self.link_mbps,
+                max: RATE_LIMIT_MBPS_MAX,
+            });
+        }
+        let streams_max = self.streams.map_or(STREAMS_DERIVED_MAX, u64::from);
+        let window_bytes =
+            streams_max * self.inflight_frames as u64 * crate::FRAME_BUFFER_LEN as u64;
+        if window_bytes > WINDOW_BYTES_MAX {
+            return Err(ConfigError::Window {
+                streams: streams_max,
+                inflight_frames: self.inflight_frames,
+                bytes: window_bytes,
+                max: WINDOW_BYTES_MAX,
             });
         }
         check_timeout("--connect-timeout-ms", self.connect_timeout_ms)?;
@@ -344,10 +385,17 @@ impl DestinationConfig {
     };
 
     /// Checks every value; returns the config unchanged when valid.
-    pub fn validate(self, cores: usize) -> Result<Self, ConfigError> {
+    pub fn validate(self, cores: &[usize]) -> Result<Self, ConfigError> {
         check_key(self.key_file.is_some(), self.insecure_plaintext)?;
         check_address("--listen", &self.listen)?;
         check_timeout("--peer-timeout-ms", self.peer_timeout_ms)?;
+        if self.accept_timeout_ms > TIMEOUT_MS_MAX {
+            return Err(ConfigError::Timeout {
+                flag: "--accept-timeout-ms",
+                value: self.accept_timeout_ms,
+                max: TIMEOUT_MS_MAX,
+            });
+        }
         check_core("--decoder-core", self.decoder_core, cores)?;
         check_core("--transport-core", self.transport_core, cores)?;
         Ok(self)
@@ -390,13 +438,13 @@ fn check_timeout(flag: &'static str, value: u64) -> Result<(), ConfigError> {
 fn check_core(
     flag: &'static str,
     core: Option<usize>,
-    available: usize,
+    available: &[usize],
 ) -> Result<(), ConfigError> {
     match core {
-        Some(core) if core >= available => Err(ConfigError::Core {
+        Some(core) if !available.contains(&core) => Err(ConfigError::Core {
             flag,
             core,
-            available,
+            available: format!("{available:?}"),
         }),
         _ => Ok(()),
     }
@@ -417,12 +465,12 @@ mod tests {
 
     #[test]
     fn defaults_validate() {
-        assert!(source().validate(2).is_ok());
+        assert!(source().validate(&[0, 1]).is_ok());
     }
 
     #[test]
     fn each_bad_value_is_named() {
-        let bad = |c: SourceConfig| c.validate(2).expect_err("must be rejected");
+        let bad = |c: SourceConfig| c.validate(&[0, 1]).expect_err("must be rejected");
         assert_eq!(
             bad(SourceConfig {
                 streams: Some(0),

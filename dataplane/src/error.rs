@@ -76,6 +76,13 @@ pub enum MigrationError {
         #[source]
         cause: HandshakeError,
     },
+    /// A connection closed, timed out or sent garbage before a ClientHello
+    /// (a port probe, a stray client): not the source's migration.
+    #[error("a connection ended before sending a ClientHello: {message}")]
+    NoHello {
+        /// What happened.
+        message: String,
+    },
     /// The handshake's transport failed.
     #[error("handshake on stream {stream_id} failed: {message}")]
     HandshakeIo {
@@ -130,6 +137,7 @@ impl MigrationError {
             MigrationError::Connect { .. }
             | MigrationError::Listen { .. }
             | MigrationError::Handshake { .. }
+            | MigrationError::NoHello { .. }
             | MigrationError::HandshakeIo { .. } => ErrorKind::Connect,
             MigrationError::Hook(_)
             | MigrationError::Failed(_)

@@ -280,7 +280,7 @@ fn free_bytes(file: &File) -> Option<u64> {
     let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: the fd is open for the life of `file`; `stats` is writable.
     let rc = unsafe { libc::fstatvfs(file.as_raw_fd(), &mut stats) };
-    (rc == 0).then(|| u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
+    (rc == 0).then(|| stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 impl PendingMemory {
@@ -317,13 +317,17 @@ impl PendingMemory {
                 wanted: len,
             });
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io("create", path))?;
+        // Guest RAM holds the guest's secrets: owner-only, like the key file.
+        let file = std::os::unix::fs::OpenOptionsExt::mode(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+            0o600,
+        )
+        .open(path)
+        .map_err(io("create", path))?;
         let pending = Self {
             file,
             path: path.to_owned(),

@@ -284,6 +284,9 @@ fn keygen(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
                 out.display()
             )
         })?;
+    // `mode` applies only to a new file; a replaced one (--force) is narrowed too.
+    std::fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("cannot restrict key file {} to mode 0600", out.display()))?;
     writeln!(file, "{hex}").with_context(|| format!("cannot write key file {}", out.display()))?;
     Ok(())
 }
@@ -297,18 +300,18 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let cores = threads::available_cores();
+    let cores = threads::available_core_ids();
     match cli.command {
         Command::Migrate(args) => {
             let config = source_config(args);
-            if let Err(err) = config.clone().validate(cores) {
+            if let Err(err) = config.clone().validate(&cores) {
                 return usage_error(err);
             }
             report(&dwcp_dataplane::source::migrate(config))
         }
         Command::Receive(args) => {
             let config = destination_config(args);
-            if let Err(err) = config.clone().validate(cores) {
+            if let Err(err) = config.clone().validate(&cores) {
                 return usage_error(err);
             }
             report(&dwcp_dataplane::destination::receive(config))

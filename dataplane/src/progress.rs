@@ -38,7 +38,7 @@ impl Phase {
 /// Counters the engine or decoder publishes.
 #[derive(Debug, Default)]
 pub struct Progress {
-    /// Current round.
+    /// Current round, 0 first (shown 1-based, like the summary's count).
     pub round: AtomicU32,
     /// Pages sent (source) or written (destination) so far.
     pub pages: AtomicU64,
@@ -76,7 +76,7 @@ pub fn render(progress: &Progress, bytes_on_wire: u64, elapsed: Duration) -> Str
         "[{:>6.1}s] {:<9} round {:>2} | wire {:>9.1} MiB | pages {:>9} | remaining {:>8} pages | dirty {:>7.1} MiB/s | {:>7.1} MiB/s | ETA {:.1}s",
         elapsed.as_secs_f64(),
         Phase::label(progress.phase.load(Ordering::Relaxed)),
-        progress.round.load(Ordering::Relaxed),
+        progress.round.load(Ordering::Relaxed) + 1,
         mib(bytes_on_wire),
         progress.pages.load(Ordering::Relaxed),
         remaining,

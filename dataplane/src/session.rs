@@ -73,7 +73,8 @@ fn handshake_io(stream_id: u16) -> impl Fn(HandshakeReadError) -> MigrationError
             {
                 format!("no answer within {HANDSHAKE_IO_TIMEOUT:?}")
             }
-            other => other.to_string(),
+            HandshakeReadError::Io(io) => format!("handshake read failed: {io}"),
+            HandshakeReadError::Wire(wire) => format!("malformed handshake message: {wire}"),
         };
         MigrationError::HandshakeIo { stream_id, message }
     }
@@ -211,19 +212,24 @@ pub fn serve_handshake(
     psk: Option<&PreSharedKey>,
     session: &mut impl SessionCheck,
 ) -> Result<ServerEstablished, MigrationError> {
-    let unknown_stream = u16::MAX;
     let timeout = Some(HANDSHAKE_IO_TIMEOUT);
+    let no_hello = |message: String| MigrationError::NoHello { message };
     socket
         .set_read_timeout(timeout)
         .and_then(|()| socket.set_write_timeout(timeout))
-        .map_err(|err| MigrationError::HandshakeIo {
-            stream_id: unknown_stream,
-            message: err.to_string(),
-        })?;
-    let hello = HandshakeMessage::read_from(socket).map_err(handshake_io(unknown_stream))?;
+        .map_err(|err| no_hello(err.to_string()))?;
+    let hello = HandshakeMessage::read_from(socket).map_err(|err| match handshake_io(0)(err) {
+        MigrationError::HandshakeIo { message, .. } => no_hello(message),
+        other => other,
+    })?;
     let stream_id = match &hello {
         HandshakeMessage::ClientHello(h) => h.stream_id,
-        _ => unknown_stream,
+        other => {
+            let got = dwcp_dataplane_core::handshake::message_name(other);
+            return Err(no_hello(format!(
+                "the first message was {got}, not a ClientHello"
+            )));
+        }
     };
     let mut nonce = [0u8; 32];
     rand::Rng::fill(&mut rand::thread_rng(), &mut nonce[..]);

@@ -19,7 +19,8 @@ pub struct Summary {
     pub setup_ms: Option<u64>,
     /// First page sent to destination-verified, in ms (source; null on the destination).
     pub transfer_ms: Option<u64>,
-    /// Guest pause to destination-verified, in ms (source; null on the destination).
+    /// Guest pause to destination-verified (or to resumed, on a failure after
+    /// the pause), in ms; null when the guest was never paused, and on the destination.
     pub downtime_ms: Option<u64>,
     /// Rounds run, the final paused round included.
     pub rounds: u32,

@@ -52,9 +52,14 @@ pub fn spawn<T: Send + 'static>(
         })
 }
 
-/// Number of cores this process may run on.
-pub fn available_cores() -> usize {
-    core_affinity::get_core_ids().map_or(1, |ids| ids.len().max(1))
+/// The ids of the cores this process may run on (its affinity mask, so a
+/// cpuset such as 4-7 gives [4, 5, 6, 7]), in increasing order.
+pub fn available_core_ids() -> Vec<usize> {
+    let mut ids: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids
 }
 
 /// Fewest cores on which threads are pinned by default.
@@ -67,11 +72,12 @@ pub const AUTO_PIN_CORES_MIN: usize = 4;
 /// low cores stay with the system and the guest. With fewer cores both
 /// stay unpinned: on a 2-core machine running both ends (tests, the demo)
 /// pinning forces the two processes' busiest threads onto the same cores.
-pub fn default_cores(cores: usize) -> (Option<usize>, Option<usize>) {
-    if cores >= AUTO_PIN_CORES_MIN {
-        (Some(cores - 1), Some(cores - 2))
-    } else {
-        (None, None)
+pub fn default_cores(core_ids: &[usize]) -> (Option<usize>, Option<usize>) {
+    match core_ids {
+        [.., transport, compute] if core_ids.len() >= AUTO_PIN_CORES_MIN => {
+            (Some(*compute), Some(*transport))
+        }
+        _ => (None, None),
     }
 }
 
@@ -81,9 +87,13 @@ mod tests {
 
     #[test]
     fn pins_only_on_machines_with_enough_cores() {
-        assert_eq!(default_cores(2), (None, None));
-        assert_eq!(default_cores(3), (None, None));
-        assert_eq!(default_cores(4), (Some(3), Some(2)));
-        assert_eq!(default_cores(64), (Some(63), Some(62)));
+        assert_eq!(default_cores(&[0, 1]), (None, None));
+        assert_eq!(default_cores(&[0, 1, 2]), (None, None));
+        assert_eq!(default_cores(&[0, 1, 2, 3]), (Some(3), Some(2)));
+        assert_eq!(
+            default_cores(&[4, 5, 6, 7]),
+            (Some(7), Some(6)),
+            "a cpuset keeps its own ids"
+        );
     }
 }

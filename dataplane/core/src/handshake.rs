@@ -141,7 +141,7 @@ pub struct ClientEstablished {
     pub server_nonce: [u8; 32],
 }
 
-/// Client side: send [`ClientHandshake::hello`], feed the reply to [`ClientHandshake::handle_server_hello`].
+/// Client side: [`ClientHandshake::new`] returns the ClientHello to send; feed the reply to [`ClientHandshake::handle_server_hello`].
 #[derive(Debug)]
 pub struct ClientHandshake {
     params: ClientParams,

@@ -124,7 +124,7 @@ pub struct SourceLink {
     pub counters: TransportCounters,
     /// The first fatal error; any stage raises, every stage polls.
     pub fatal: FatalSlot,
-    /// Set by the engine when the migration is over; the transport then closes.
+    /// Set by the source's main thread once the engine returned; the transport then closes.
     pub finished: AtomicBool,
     /// Rung by the transport when it frees buffers or posts an event.
     pub engine_bell: Doorbell,
@@ -164,7 +164,9 @@ pub struct DestinationLink {
     pub frames: ArrayQueue<ReceivedFrame>,
     /// Per stream, highest seq written to guest memory. Writer: decoder (Release). Reader: transport (Acquire).
     pub written_through: Vec<AtomicU64>,
-    /// Writer: decoder. Reader: transport.
+    /// Writer: the decoder (verdict, aborts) and, for its own protocol
+    /// errors, the transport itself; the main thread for set-up failures.
+    /// Reader: transport.
     pub outbound: ArrayQueue<Outbound>,
     /// Transport counters.
     pub counters: TransportCounters,

@@ -151,9 +151,9 @@ fn run(
     summary: &mut Summary,
     start: Instant,
 ) -> Result<(), MigrationError> {
-    let cores = threads::available_cores();
-    let config = config.validate(cores)?;
-    let (auto_decoder, auto_transport) = threads::default_cores(cores);
+    let cores = threads::available_core_ids();
+    let config = config.validate(&cores)?;
+    let (auto_decoder, auto_transport) = threads::default_cores(&cores);
     let decoder_core = config.decoder_core.or(auto_decoder);
     let transport_core = config.transport_core.or(auto_transport);
     let psk = session::load_key(config.key_file.as_deref())?;
@@ -162,19 +162,36 @@ fn run(
         cause,
     })?;
     tracing::info!(listen = %config.listen, "waiting for the source");
-    let mut primary = accept_primary(&listener, config.accept_timeout_ms)?;
-    let mut check = PrimaryCheck {
-        path: config.memory.clone(),
-        expected_bytes: config.memory_size,
-        memory: None,
-        error: None,
+    // A connection that never sends a ClientHello (a port probe, a stray
+    // client) is logged and skipped; a real handshake that fails ends the run.
+    let accept_deadline = (config.accept_timeout_ms > 0)
+        .then(|| Instant::now() + Duration::from_millis(config.accept_timeout_ms));
+    let (primary, mut check, established) = loop {
+        let remaining_ms = match accept_deadline {
+            None => 0,
+            Some(deadline) => {
+                crate::millis(deadline.saturating_duration_since(Instant::now())).max(1)
+            }
+        };
+        let mut primary = accept_primary(&listener, remaining_ms)?;
+        let mut check = PrimaryCheck {
+            path: config.memory.clone(),
+            expected_bytes: config.memory_size,
+            memory: None,
+            error: None,
+        };
+        let established = serve_handshake(
+            &mut primary,
+            config.insecure_plaintext,
+            psk.as_deref(),
+            &mut check,
+        );
+        if let Err(MigrationError::NoHello { message }) = &established {
+            tracing::warn!(peer = ?primary.peer_addr().ok(), message, "ignoring a connection that is not a migration");
+            continue;
+        }
+        break (primary, check, established);
     };
-    let established = serve_handshake(
-        &mut primary,
-        config.insecure_plaintext,
-        psk.as_deref(),
-        &mut check,
-    );
     if let Some(err) = check.error.take() {
         return Err(err.into());
     }

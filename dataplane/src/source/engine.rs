@@ -180,9 +180,14 @@ impl<'a> Engine<'a> {
                 Decision::Switchover(reason) => break reason,
             }
         };
-        self.hook
-            .pause()
-            .map_err(|e| self.failure(e.into(), None, round))?;
+        if let Err(err) = self.hook.pause() {
+            // A pause may half-happen (SIGSTOP sent, a thread not yet stopped):
+            // undo it so a failed migration never leaves the guest stopped.
+            if let Err(resume) = self.hook.resume() {
+                tracing::error!(%resume, "could not resume the guest after a failed pause");
+            }
+            return Err(self.failure(err.into(), None, round));
+        }
         let paused_at = Instant::now();
         self.progress.set_phase(Phase::Paused);
         let final_round = round + 1;
@@ -326,7 +331,7 @@ impl<'a> Engine<'a> {
             if round == 0 || self.sent_hashes[index] != self.zero_hash {
                 self.send_page(round, index, true)?;
                 sent += 1;
-                if sent % SCAN_WINDOW_PAGES as u64 == 0 {
+                if sent.is_multiple_of(SCAN_WINDOW_PAGES as u64) {
                     self.check_fatal()?;
                 }
             }
@@ -453,9 +458,12 @@ impl<'a> Engine<'a> {
             }
             self.check_fatal()?;
             let link = self.link;
-            backoff.idle_on(&link.engine_bell, || {
-                link.tx.iter().any(|queue| !queue.is_full())
-            });
+            match stream {
+                Some(s) => backoff.idle_on(&link.engine_bell, || !link.tx[s].is_full()),
+                None => backoff.idle_on(&link.engine_bell, || {
+                    link.tx.iter().any(|queue| !queue.is_full())
+                }),
+            }
         };
         if stream.is_none() {
             self.next_stream = (chosen + 1) % streams;
@@ -484,6 +492,7 @@ impl<'a> Engine<'a> {
             len,
             queued_at: Instant::now(),
         });
+        self.link.transport_bell.ring();
         assert!(
             pushed.is_ok(),
             "the engine is the only producer and saw room"

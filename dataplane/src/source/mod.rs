@@ -36,7 +36,7 @@ pub fn migrate(config: SourceConfig) -> Summary {
         total_ms: 0,
         setup_ms: None,
         transfer_ms: None,
-        downtime_ms: Some(0),
+        downtime_ms: None,
         rounds: 0,
         memory_bytes: 0,
         bytes_on_wire: 0,
@@ -76,9 +76,9 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<(), MigrationError> {
-    let cores = threads::available_cores();
-    let config = config.validate(cores)?;
-    let (auto_engine, auto_transport) = threads::default_cores(cores);
+    let cores = threads::available_core_ids();
+    let config = config.validate(&cores)?;
+    let (auto_engine, auto_transport) = threads::default_cores(&cores);
     let engine_core = config.engine_core.or(auto_engine);
     let transport_core = config.transport_core.or(auto_transport);
     let psk = session::load_key(config.key_file.as_deref())?;
@@ -98,6 +98,13 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     };
     let (primary, rtt) = session.dial()?;
     let streams = config.derived_streams(rtt);
+    if let Some((stream, _)) = config
+        .faults
+        .cut_stream_after
+        .filter(|&(s, _)| s >= streams)
+    {
+        return Err(crate::config::ConfigError::FaultStream { stream, streams }.into());
+    }
     session.stream_count = streams;
     summary.streams = streams;
     tracing::info!(
@@ -209,10 +216,18 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         },
         || engine_thread.is_finished(),
     );
-    let outcome = engine_thread
-        .join()
-        .map_err(|_| MigrationError::Failed("the engine thread panicked".into()))?;
+    let joined = engine_thread.join();
     link.finished.store(true, Ordering::Release);
+    let Ok(outcome) = joined else {
+        // A bug, but the guest must not stay paused because of it.
+        let _ = transport_thread.join();
+        if let Err(err) = hook.resume() {
+            tracing::error!(%err, "could not resume the guest after the engine panicked");
+        }
+        return Err(MigrationError::Failed(
+            "the engine thread panicked; the guest was resumed".into(),
+        ));
+    };
     if let Ok(latency) = transport_thread.join() {
         summary.latency_us = Some(LatencySummary::from_histogram(&latency));
     }

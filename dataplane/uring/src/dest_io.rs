@@ -84,6 +84,8 @@ struct Connection {
     reading: bool,
     header: [u8; FRAME_HEADER_LEN],
     sending: bool,
+    /// Length of the control frame being sent.
+    sending_len: u32,
     send_buf: Box<[u8]>,
     closed_by_peer: bool,
 }
@@ -101,6 +103,11 @@ struct Stream {
     reply_seq: u64,
     acked: u64,
     connection: Option<Connection>,
+    /// A frame read whole and accepted (its seq counts toward the resume
+    /// point) whose connection was retired before the decoder queue took it.
+    accepted_unqueued: Option<ReceivedFrame>,
+    /// True once any connection was attached (the next one is a reconnect).
+    attached_before: bool,
 }
 
 /// The destination transport; [`DestinationTransport::run`] is the thread body.
@@ -155,6 +162,8 @@ impl DestinationTransport {
                     reply_seq: 0,
                     acked: 0,
                     connection: None,
+                    accepted_unqueued: None,
+                    attached_before: false,
                 }
             })
             .collect();
@@ -291,6 +300,13 @@ impl DestinationTransport {
                         continue;
                     };
                     stream.acked = 0;
+                    if stream.attached_before {
+                        self.link
+                            .counters
+                            .reconnects
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    stream.attached_before = true;
                     stream.connection = Some(Connection {
                         socket,
                         generation,
@@ -298,6 +314,7 @@ impl DestinationTransport {
                         reading: false,
                         header: [0u8; FRAME_HEADER_LEN],
                         sending: false,
+                        sending_len: 0,
                         send_buf: vec![0u8; SEND_BUFFER_LEN].into_boxed_slice(),
                         closed_by_peer: false,
                     });
@@ -320,16 +337,24 @@ impl DestinationTransport {
             return;
         };
         let _ = connection.socket.shutdown(Shutdown::Both);
-        // A frame read only in part is dropped: the source resends it.
-        if let ReadState::Body { buffer, .. } = connection.read {
-            if !connection.reading {
+        match connection.read {
+            // A frame read only in part is dropped: the source resends it.
+            // With a read in flight the buffer is returned when it completes.
+            ReadState::Body { buffer, .. } if !connection.reading => {
                 self.link.pool.put(buffer);
+                connection.read = ReadState::Header { got: 0 };
+            }
+            ReadState::Body { .. } => {}
+            // A whole, accepted frame still goes to the decoder: the resume
+            // point already counts it, so the source will not resend it.
+            ReadState::NeedQueue(frame) => {
+                stream.accepted_unqueued = Some(frame);
+                connection.read = ReadState::Header { got: 0 };
+            }
+            ReadState::Header { .. } | ReadState::NeedBuffer(_) => {
+                connection.read = ReadState::Header { got: 0 }
             }
         }
-        if let ReadState::NeedQueue(frame) = connection.read {
-            self.link.pool.put(frame.buffer);
-        }
-        connection.read = ReadState::Header { got: 0 };
         if connection.busy() {
             self.retired.push(connection);
         }
@@ -338,6 +363,15 @@ impl DestinationTransport {
     /// Moves connections along states that need no I/O: getting a buffer, queueing a frame.
     fn advance_reads(&mut self) -> bool {
         let mut worked = false;
+        for stream in &mut self.streams {
+            if let Some(frame) = stream.accepted_unqueued {
+                if self.link.frames.push(frame).is_ok() {
+                    stream.accepted_unqueued = None;
+                    self.link.decoder_bell.ring();
+                    worked = true;
+                }
+            }
+        }
         for stream in &mut self.streams {
             let Some(connection) = stream.connection.as_mut() else {
                 continue;
@@ -358,7 +392,7 @@ impl DestinationTransport {
                     }
                 }
                 ReadState::NeedQueue(frame) => {
-                    if self.link.frames.push(frame).is_ok() {
+                    if stream.accepted_unqueued.is_none() && self.link.frames.push(frame).is_ok() {
                         self.link.decoder_bell.ring();
                         self.link
                             .counters
@@ -490,6 +524,7 @@ impl DestinationTransport {
                 return worked;
             }
             connection.sending = true;
+            connection.sending_len = u32::try_from(len).expect("below SEND_BUFFER_LEN");
             if is_verdict {
                 self.verdict_sent_at = Some(Instant::now());
             }
@@ -555,10 +590,14 @@ impl DestinationTransport {
             Op::Bell => Ok(()),
             Op::Write => {
                 connection.sending = false;
-                if result < 0 {
-                    Err(io_cause("send", result))
-                } else {
-                    Ok(())
+                match u32::try_from(result) {
+                    Err(_) => Err(io_cause("send", result)),
+                    // MSG_WAITALL makes a short send mean the connection failed mid-frame.
+                    Ok(sent) if sent < connection.sending_len => Err(StreamFault::Broken(format!(
+                        "short send: {sent} of {} bytes",
+                        connection.sending_len
+                    ))),
+                    Ok(_) => Ok(()),
                 }
             }
             Op::Read => {
@@ -574,6 +613,7 @@ impl DestinationTransport {
         };
         match outcome {
             Ok(()) => {}
+            Err(StreamFault::Local(cause)) => self.link.fatal.raise(cause),
             Err(StreamFault::Protocol(cause)) => {
                 let message =
                     format!("protocol error from the source on stream {stream_id}: {cause}");

@@ -8,6 +8,8 @@ pub enum StreamFault {
     /// The peer sent something malformed, unauthenticated or
     /// impossible: the migration fails; reconnecting would not help.
     Protocol(String),
+    /// This side's own machinery failed (io_uring submission).
+    Local(String),
 }
 
 /// A failed read or write (`result` is a negative errno).
@@ -16,6 +18,11 @@ pub fn io_cause(op: &str, result: i32) -> StreamFault {
         "{op} failed: {}",
         std::io::Error::from_raw_os_error(-result)
     ))
+}
+
+/// A failure of this side's own machinery.
+pub fn local(err: impl std::fmt::Display) -> StreamFault {
+    StreamFault::Local(err.to_string())
 }
 
 /// A protocol violation.

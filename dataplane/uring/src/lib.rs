@@ -15,7 +15,8 @@
 //! connection is handed to the transport thread only once established.
 //!
 //! Kernel requirements: io_uring with `IORING_REGISTER_BUFFERS` (5.1+),
-//! `IORING_OP_SEND/RECV` (5.6+). Measured on 6.18.
+//! `IORING_OP_SEND/RECV` (5.6+) and `IORING_ENTER_EXT_ARG` for waits with a
+//! timeout (5.11+). Built and measured on 6.18.
 #![warn(missing_docs)]
 
 pub mod dest_io;

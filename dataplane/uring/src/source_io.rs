@@ -20,7 +20,7 @@
 //! again after the resume point. If a stream cannot be re-established
 //! within the reconnect timeout the migration fails.
 
-use crate::fault::{io_cause, protocol, StreamFault};
+use crate::fault::{io_cause, local, protocol, StreamFault};
 use crate::ring::{BellRead, Ring, RingError, COMPLETIONS_PER_PASS_MAX};
 use crate::user_data::{pack, unpack, Op};
 use crossbeam::channel::{Receiver, Sender};
@@ -432,6 +432,7 @@ impl SourceTransport {
             Err(StreamFault::Protocol(cause)) => self.link.fatal.raise(format!(
                 "protocol error from the destination on stream {stream_id}: {cause}"
             )),
+            Err(StreamFault::Local(cause)) => self.link.fatal.raise(cause),
         }
     }
 
@@ -456,7 +457,7 @@ impl SourceTransport {
                 .build()
                 .user_data(pack(connection.generation, stream_id, Op::Write));
             // SAFETY: same buffer and ownership as the first part of this write.
-            unsafe { self.ring.push(entry) }.map_err(protocol)?;
+            unsafe { self.ring.push(entry) }.map_err(local)?;
             connection.writing = Some((buffer, offset, len));
         } else {
             stream.send.mark_sent();
