@@ -83,6 +83,31 @@ impl LatencySummary {
 }
 
 impl Summary {
+    /// An unverified summary with nothing measured yet.
+    pub fn new(role: &'static str, encrypted: bool) -> Self {
+        Self {
+            role,
+            verified: false,
+            total_ms: 0,
+            setup_ms: None,
+            transfer_ms: None,
+            downtime_ms: None,
+            rounds: 0,
+            memory_bytes: 0,
+            bytes_on_wire: 0,
+            pages_sent: 0,
+            throughput_mbps: 0.0,
+            streams: 0,
+            encrypted,
+            switchover_reason: None,
+            reconnects: 0,
+            digest: None,
+            latency_us: None,
+            error: None,
+            error_kind: None,
+        }
+    }
+
     /// The summary as one JSON line.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("a struct of plain fields always serialises")

@@ -276,12 +276,21 @@ mod tests {
 /// the plain-TCP peer never does either.
 fn provision(destination: &Path, source: &Path) -> Result<()> {
     use std::os::fd::AsRawFd;
-    let len = std::fs::metadata(source).with_context(|| format!("stat {}", source.display()))?.len();
-    let file = std::fs::File::create(destination).with_context(|| format!("create {}", destination.display()))?;
-    file.set_len(len).with_context(|| format!("size {}", destination.display()))?;
+    let len = std::fs::metadata(source)
+        .with_context(|| format!("stat {}", source.display()))?
+        .len();
+    let file = std::fs::File::create(destination)
+        .with_context(|| format!("create {}", destination.display()))?;
+    file.set_len(len)
+        .with_context(|| format!("size {}", destination.display()))?;
     let signed = libc::off_t::try_from(len).context("memory size fits off_t")?;
     // SAFETY: plain syscall on an fd owned by `file`.
     let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, signed) };
-    anyhow::ensure!(rc == 0, "posix_fallocate {}: {}", destination.display(), std::io::Error::from_raw_os_error(rc));
+    anyhow::ensure!(
+        rc == 0,
+        "posix_fallocate {}: {}",
+        destination.display(),
+        std::io::Error::from_raw_os_error(rc)
+    );
     Ok(())
 }

@@ -116,27 +116,7 @@ fn accept_primary(listener: &TcpListener, timeout_ms: u64) -> Result<TcpStream, 
 /// Receives one migration into `config.memory`. Always returns a summary.
 pub fn receive(config: DestinationConfig) -> Summary {
     let start = Instant::now();
-    let mut summary = Summary {
-        role: "destination",
-        verified: false,
-        total_ms: 0,
-        setup_ms: None,
-        transfer_ms: None,
-        downtime_ms: None,
-        rounds: 0,
-        memory_bytes: 0,
-        bytes_on_wire: 0,
-        pages_sent: 0,
-        throughput_mbps: 0.0,
-        streams: 0,
-        encrypted: !config.insecure_plaintext,
-        switchover_reason: None,
-        reconnects: 0,
-        digest: None,
-        latency_us: None,
-        error: None,
-        error_kind: None,
-    };
+    let mut summary = Summary::new("destination", !config.insecure_plaintext);
     if let Err(err) = run(config, &mut summary, start) {
         summary.error = Some(error_chain(&err));
         summary.error_kind = Some(err.kind());

@@ -30,27 +30,7 @@ pub const POOL_SLACK_BUFFERS: u32 = 4;
 /// Always returns a summary; `verified` is true only on a verified success.
 pub fn migrate(config: SourceConfig) -> Summary {
     let start = Instant::now();
-    let mut summary = Summary {
-        role: "source",
-        verified: false,
-        total_ms: 0,
-        setup_ms: None,
-        transfer_ms: None,
-        downtime_ms: None,
-        rounds: 0,
-        memory_bytes: 0,
-        bytes_on_wire: 0,
-        pages_sent: 0,
-        throughput_mbps: 0.0,
-        streams: 0,
-        encrypted: !config.insecure_plaintext,
-        switchover_reason: None,
-        reconnects: 0,
-        digest: None,
-        latency_us: None,
-        error: None,
-        error_kind: None,
-    };
+    let mut summary = Summary::new("source", !config.insecure_plaintext);
     if let Err(err) = run(config, start, &mut summary) {
         summary.error = Some(error_chain(&err));
         summary.error_kind = Some(err.kind());

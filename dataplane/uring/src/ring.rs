@@ -151,8 +151,22 @@ impl Ring {
 #[derive(Debug)]
 pub struct BellRead {
     fd: std::os::fd::RawFd,
-    buf: Box<[u8; 8]>,
+    /// Dropped only when no read is in flight (see `Drop`).
+    buf: std::mem::ManuallyDrop<Box<[u8; 8]>>,
     armed: bool,
+}
+
+impl Drop for BellRead {
+    fn drop(&mut self) {
+        if self.armed {
+            // io_uring tears down in-flight reads asynchronously after the
+            // ring is closed: leak these 8 bytes rather than free memory the
+            // kernel may still write into.
+            return;
+        }
+        // SAFETY: not armed, so no read targets the buffer; dropped once, here.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.buf) };
+    }
 }
 
 impl BellRead {
@@ -160,7 +174,7 @@ impl BellRead {
     pub fn new(fd: std::os::fd::RawFd) -> Self {
         Self {
             fd,
-            buf: Box::new([0u8; 8]),
+            buf: std::mem::ManuallyDrop::new(Box::new([0u8; 8])),
             armed: false,
         }
     }
