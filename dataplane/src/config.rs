@@ -94,6 +94,14 @@ pub enum ConfigError {
         /// The most allowed.
         max: u64,
     },
+    /// `--accept-timeout-ms` out of range.
+    #[error("--accept-timeout-ms {value} is out of range 0..={max} (0 waits forever)")]
+    AcceptTimeout {
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
+    },
     /// A timeout out of range.
     #[error("{flag} {value} is out of range 1..={max}")]
     Timeout {
@@ -390,8 +398,7 @@ impl DestinationConfig {
         check_address("--listen", &self.listen)?;
         check_timeout("--peer-timeout-ms", self.peer_timeout_ms)?;
         if self.accept_timeout_ms > TIMEOUT_MS_MAX {
-            return Err(ConfigError::Timeout {
-                flag: "--accept-timeout-ms",
+            return Err(ConfigError::AcceptTimeout {
                 value: self.accept_timeout_ms,
                 max: TIMEOUT_MS_MAX,
             });

@@ -244,30 +244,6 @@ pub fn keygen(binary: &Path, out: &Path, log_dir: &Path) -> Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_pinning_uses_four_distinct_cores() {
-        assert_eq!(Pinning::split(2), None);
-        assert_eq!(Pinning::split(3), None);
-        let p = Pinning::split(4).expect("4 cores");
-        let mut cores = [
-            p.source_engine,
-            p.source_transport,
-            p.destination_decoder,
-            p.destination_transport,
-        ];
-        cores.sort_unstable();
-        assert_eq!(cores, [0, 1, 2, 3]);
-        assert_eq!(
-            Pinning::split(16).map(|p| p.destination_transport),
-            Some(12)
-        );
-    }
-}
-
 /// Pre-provisions the destination's memory file at the source's size, fully
 /// allocated, as on a host whose guest memory is reserved ahead (hugepages,
 /// or a pre-created tmpfs file). The receiver reuses a file of the right
@@ -293,4 +269,28 @@ fn provision(destination: &Path, source: &Path) -> Result<()> {
         std::io::Error::from_raw_os_error(rc)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_pinning_uses_four_distinct_cores() {
+        assert_eq!(Pinning::split(2), None);
+        assert_eq!(Pinning::split(3), None);
+        let p = Pinning::split(4).expect("4 cores");
+        let mut cores = [
+            p.source_engine,
+            p.source_transport,
+            p.destination_decoder,
+            p.destination_transport,
+        ];
+        cores.sort_unstable();
+        assert_eq!(cores, [0, 1, 2, 3]);
+        assert_eq!(
+            Pinning::split(16).map(|p| p.destination_transport),
+            Some(12)
+        );
+    }
 }

@@ -15,3 +15,4 @@ mod t50_destination_killed;
 mod t60_bad_input;
 mod t70_real_snapshots;
 mod t80_idle_cpu;
+mod t81_idle_dataplane;

@@ -20,8 +20,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often the idle acceptor looks for a connection or the end.
-pub const ACCEPT_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// How long the acceptor blocks in poll(2) before looking at the end flags;
+/// a connection wakes it at once.
+pub const ACCEPT_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a join waits for the transport to answer.
 pub const JOIN_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -76,7 +77,7 @@ impl Acceptor {
             let (mut socket, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(ACCEPT_POLL_INTERVAL);
+                    wait_readable(&self.listener, ACCEPT_POLL_INTERVAL);
                     continue;
                 }
                 Err(err) => {
@@ -115,4 +116,16 @@ impl Acceptor {
             }
         }
     }
+}
+
+/// Blocks until `listener` has a connection to accept or `timeout` passes.
+fn wait_readable(listener: &TcpListener, timeout: Duration) {
+    let mut fds = [libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(listener),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: `fds` is a live one-element array for the duration of the call.
+    let _ = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout_ms) };
 }
