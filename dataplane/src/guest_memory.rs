@@ -278,12 +278,19 @@ pub struct PendingMemory {
 }
 
 /// Bytes free on the file system holding `file` (`None` if unknown).
-fn free_bytes(file: &File) -> Option<u64> {
+///
+/// A hugetlbfs mount without `size=` reports no blocks at all (it has no limit
+/// of its own); what bounds it is the free 2 MiB hugepages, so those count.
+fn free_bytes(file: &File, hugetlbfs: bool) -> Option<u64> {
+    if hugetlbfs {
+        return dwcp_hugepages::free_2m_hugepages()
+            .map(|pages| pages.saturating_mul(HUGETLBFS_GRANULE));
+    }
     // SAFETY: an all-zero statvfs is a valid value to be overwritten.
     let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: the fd is open for the life of `file`; `stats` is writable.
     let rc = unsafe { libc::fstatvfs(file.as_raw_fd(), &mut stats) };
-    (rc == 0).then(|| stats.f_bavail.saturating_mul(stats.f_frsize))
+    (rc == 0 && stats.f_blocks > 0).then(|| stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 impl PendingMemory {
@@ -353,7 +360,7 @@ impl PendingMemory {
             &self.file.metadata().map_err(io("stat", path))?,
         ) * 512;
         let missing = self.len.saturating_sub(allocated);
-        match free_bytes(&self.file) {
+        match free_bytes(&self.file, on_hugetlbfs(path)) {
             Some(free) if free < missing => Err(MemoryError::NoSpace {
                 path: path.clone(),
                 wanted: self.len,
