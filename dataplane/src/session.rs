@@ -131,7 +131,8 @@ impl SourceSession {
             })
     }
 
-    /// Opens a TCP connection; returns it with the time connect took (one round trip).
+    /// Opens a TCP connection; returns it with its round-trip time: the
+    /// kernel's measurement where it has one, else the time connect took.
     pub fn dial(&self) -> Result<(TcpStream, Duration), MigrationError> {
         let start = Instant::now();
         let socket =
@@ -141,7 +142,10 @@ impl SourceSession {
                     cause,
                 }
             })?;
-        Ok((socket, start.elapsed()))
+        let elapsed = start.elapsed();
+        let rtt =
+            dwcp_uring::socket::kernel_rtt(&socket).map_or(elapsed, |kernel| kernel.min(elapsed));
+        Ok((socket, rtt))
     }
 
     /// Handshakes `stream_id` on a fresh connection.

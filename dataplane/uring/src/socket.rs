@@ -47,6 +47,29 @@ fn congestion_control(socket: &TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&used[..end]).into_owned())
 }
 
+/// The kernel's smoothed round-trip time of a connected TCP socket
+/// (`TCP_INFO.tcpi_rtt`), measured from the handshake's packets, so unlike a
+/// wall-clock time around `connect` it excludes scheduling delays of this
+/// process. `None` if the kernel has no sample.
+pub fn kernel_rtt(socket: &TcpStream) -> Option<std::time::Duration> {
+    // SAFETY: an all-zero tcp_info is a valid value to be overwritten.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = libc::socklen_t::try_from(std::mem::size_of::<libc::tcp_info>())
+        .expect("tcp_info is small");
+    // SAFETY: `info` is writable for `len` bytes; the kernel writes at most that.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && info.tcpi_rtt > 0)
+        .then(|| std::time::Duration::from_micros(u64::from(info.tcpi_rtt)))
+}
+
 /// Applies the stream settings; failures other than the socket itself are logged, not fatal.
 pub fn tune_stream(socket: &TcpStream) -> std::io::Result<()> {
     socket.set_nodelay(true)?;
@@ -82,5 +105,10 @@ mod tests {
         tune_stream(&client).expect("tune");
         assert!(client.nodelay().expect("read nodelay"));
         assert!(congestion_control(&client).is_some_and(|cc| !cc.is_empty()));
+        let rtt = kernel_rtt(&client).expect("a connected socket has an RTT sample");
+        assert!(
+            rtt < std::time::Duration::from_secs(1),
+            "loopback RTT {rtt:?}"
+        );
     }
 }
