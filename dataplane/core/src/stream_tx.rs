@@ -67,7 +67,13 @@ pub struct StreamSendState<B> {
     stream_id: u16,
     unacked: VecDeque<InFlight<B>>,
     unsent_from: usize,
+    /// Highest seq the peer acknowledged as written (acks only; never goes back).
     acked_through: u64,
+    /// Highest seq released: the larger of `acked_through` and the last
+    /// resume point. A resume point counts frames the peer *received* whole,
+    /// which may be ahead of what it has *written*, so later acks can lag
+    /// behind it; such acks are stale, not wrong.
+    released_through: u64,
     last_pushed: u64,
 }
 
@@ -83,6 +89,7 @@ impl<B: Copy> StreamSendState<B> {
             unacked: VecDeque::with_capacity(capacity),
             unsent_from: 0,
             acked_through: 0,
+            released_through: 0,
             last_pushed: 0,
         }
     }
@@ -102,9 +109,14 @@ impl<B: Copy> StreamSendState<B> {
         self.unacked.len()
     }
 
-    /// Highest acknowledged seq.
+    /// Highest seq the peer acknowledged as written.
     pub fn acked_through(&self) -> u64 {
         self.acked_through
+    }
+
+    /// Highest seq released (acknowledged, or held by the peer at a resume).
+    pub fn released_through(&self) -> u64 {
+        self.released_through
     }
 
     /// Highest seq handed to this stream.
@@ -145,7 +157,7 @@ impl<B: Copy> StreamSendState<B> {
     pub fn sent_through(&self) -> u64 {
         match self.unsent_from.checked_sub(1) {
             Some(index) => self.unacked[index].seq,
-            None => self.acked_through,
+            None => self.released_through,
         }
     }
 
@@ -170,6 +182,7 @@ impl<B: Copy> StreamSendState<B> {
                 last_sent: self.sent_through(),
             });
         }
+        self.acked_through = written_through_seq;
         self.release_through(written_through_seq, &mut release);
         Ok(())
     }
@@ -189,11 +202,11 @@ impl<B: Copy> StreamSendState<B> {
                 last_sent: self.last_pushed,
             });
         }
-        if resume_after_seq < self.acked_through {
+        if resume_after_seq < self.released_through {
             return Err(AckError::Backwards {
                 stream_id,
                 acked: resume_after_seq,
-                previous: self.acked_through,
+                previous: self.released_through,
             });
         }
         self.unsent_from = self.unacked.len();
@@ -211,7 +224,7 @@ impl<B: Copy> StreamSendState<B> {
             release(frame);
             self.unsent_from = self.unsent_from.saturating_sub(1);
         }
-        self.acked_through = self.acked_through.max(seq);
+        self.released_through = self.released_through.max(seq);
     }
 }
 
@@ -262,6 +275,39 @@ mod tests {
         ));
         assert_eq!(s.next_unsent(), Some(frame(4)));
         assert!(s.has_room());
+    }
+
+    #[test]
+    fn acks_that_lag_behind_a_resume_point_are_stale_not_errors() {
+        // The peer received 1..=5 whole but had written only 1..=2 when the
+        // connection broke: it resumes after 5 and then acks 3, 4, 5, 6.
+        let mut s = StreamSendState::new(1, 8);
+        for seq in 1..=6 {
+            s.push(frame(seq)).expect("room");
+            s.mark_sent();
+        }
+        s.handle_ack(2, |_| {}).expect("ack");
+        let mut released = vec![];
+        s.handle_resume(5, |f| released.push(f.seq))
+            .expect("resume");
+        assert_eq!(released, vec![3, 4, 5]);
+        for ack in [3, 4, 5] {
+            s.handle_ack(ack, |f| panic!("frame {} released twice", f.seq))
+                .expect("a stale ack is fine");
+        }
+        assert!(
+            matches!(s.handle_ack(4, |_| {}), Err(AckError::Backwards { .. })),
+            "acks themselves never go back"
+        );
+        assert!(
+            matches!(s.handle_ack(6, |_| {}), Err(AckError::BeyondSent { .. })),
+            "6 is not resent yet"
+        );
+        s.next_unsent().expect("frame 6 goes again");
+        s.mark_sent();
+        s.handle_ack(6, |f| released.push(f.seq))
+            .expect("ack of the resent frame");
+        assert_eq!(released, vec![3, 4, 5, 6]);
     }
 
     #[test]
