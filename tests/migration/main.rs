@@ -9,6 +9,7 @@
 mod t10_basic;
 mod t20_netns;
 mod t30_stream_cut;
+mod t31_control_stream_cut_at_end;
 mod t40_wrong_key;
 mod t41_tamper;
 mod t50_destination_killed;
