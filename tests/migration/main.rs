@@ -12,6 +12,7 @@ mod t30_stream_cut;
 mod t31_control_stream_cut_at_end;
 mod t40_wrong_key;
 mod t41_tamper;
+mod t42_failure_after_pause;
 mod t50_destination_killed;
 mod t60_bad_input;
 mod t70_real_snapshots;
