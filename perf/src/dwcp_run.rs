@@ -53,14 +53,19 @@ pub struct Pinning {
 }
 
 impl Pinning {
-    /// Four distinct cores, the highest ones, or `None` with fewer than 4 cores.
-    pub fn split(cores: usize) -> Option<Self> {
-        (cores >= 4).then(|| Self {
-            source_engine: cores - 1,
-            source_transport: cores - 2,
-            destination_decoder: cores - 3,
-            destination_transport: cores - 4,
-        })
+    /// Four distinct cores, the highest of `core_ids` (the ids this process
+    /// may run on, from its affinity mask, in increasing order), or `None`
+    /// with fewer than 4.
+    pub fn split(core_ids: &[usize]) -> Option<Self> {
+        match core_ids {
+            [.., d_transport, d_decoder, s_transport, s_engine] => Some(Self {
+                source_engine: *s_engine,
+                source_transport: *s_transport,
+                destination_decoder: *d_decoder,
+                destination_transport: *d_transport,
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -277,9 +282,9 @@ mod tests {
 
     #[test]
     fn split_pinning_uses_four_distinct_cores() {
-        assert_eq!(Pinning::split(2), None);
-        assert_eq!(Pinning::split(3), None);
-        let p = Pinning::split(4).expect("4 cores");
+        assert_eq!(Pinning::split(&[0, 1]), None);
+        assert_eq!(Pinning::split(&[0, 1, 2]), None);
+        let p = Pinning::split(&[0, 1, 2, 3]).expect("4 cores");
         let mut cores = [
             p.source_engine,
             p.source_transport,
@@ -289,8 +294,13 @@ mod tests {
         cores.sort_unstable();
         assert_eq!(cores, [0, 1, 2, 3]);
         assert_eq!(
-            Pinning::split(16).map(|p| p.destination_transport),
+            Pinning::split(&(0..16).collect::<Vec<_>>()).map(|p| p.destination_transport),
             Some(12)
+        );
+        assert_eq!(
+            Pinning::split(&[4, 5, 6, 7]).map(|p| p.source_engine),
+            Some(7),
+            "a cpuset keeps its own ids"
         );
     }
 }

@@ -139,9 +139,16 @@ fn pin_label(pin: cli::PinArg) -> String {
 
 fn pinning(pin: cli::PinArg) -> Option<dwcp_run::Pinning> {
     match pin {
-        cli::PinArg::Split => {
-            dwcp_run::Pinning::split(std::thread::available_parallelism().map_or(1, |n| n.get()))
-        }
+        cli::PinArg::Split => dwcp_run::Pinning::split(&affinity_core_ids()),
         cli::PinArg::Default => None,
     }
+}
+
+/// The core ids this process may run on (its affinity mask), ascending.
+fn affinity_core_ids() -> Vec<usize> {
+    let mut ids: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids
 }
