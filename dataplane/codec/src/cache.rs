@@ -2,8 +2,9 @@
 //!
 //! # Design
 //!
-//! `slots_max` page-sized slots in one zeroed allocation (the OS commits a
-//! slot's memory when it is first written), `slot_of[page]` maps a page to
+//! `slots_max` page-sized slots in one zeroed allocation, written once in
+//! `new` so the OS commits it at set-up, not on first use while encoding
+//! (`slots_max * 4 KiB` resident from the start), `slot_of[page]` maps a page to
 //! its slot (`u32::MAX`: not cached) and `page_of[slot]` back. Eviction is
 //! CLOCK (second chance): a page that is sent again while cached gets its
 //! reference bit set; a new page takes a free slot, or the first slot under
@@ -33,8 +34,18 @@ impl DeltaCache {
     /// `slots_max` must be below `u32::MAX` (checked by the config).
     pub(crate) fn new(page_count: usize, slots_max: usize) -> Self {
         let slots_max = slots_max.min(page_count);
+        let mut data = vec![0u8; slots_max * PAGE_SIZE];
+        // Pre-fault: a zeroed allocation this large is fresh anonymous memory,
+        // and the OS's first write to each page (a fault plus zeroing) costs
+        // several times a copy into committed memory. Writing one byte per
+        // page here pays that at set-up instead of during encoding.
+        // `black_box` keeps the compiler from dropping the stores of zeros
+        // into memory it knows is zeroed.
+        for byte in data.iter_mut().step_by(PAGE_SIZE) {
+            *byte = std::hint::black_box(0);
+        }
         Self {
-            data: vec![0u8; slots_max * PAGE_SIZE],
+            data,
             slot_of: vec![NONE; page_count],
             page_of: vec![FREE; slots_max],
             referenced: vec![false; slots_max],

@@ -11,7 +11,8 @@
 //! # Allocation
 //!
 //! Everything is allocated in `new`: the content index at its full
-//! capacity, the delta cache (zeroed, so the OS commits it as it fills),
+//! capacity, the delta cache (zeroed and written once, so the OS commits
+//! it here rather than during encoding),
 //! the zstd context and scratch buffers. `encode` only appends to the
 //! caller's `out`, which does not allocate once its capacity covers the
 //! batch (reuse it across batches after `clear()`).
@@ -26,8 +27,14 @@ use crate::{
     DELTA_ZSTD_PREFIX, PAGE_SIZE, ZSTD_DICT_MAGIC,
 };
 
-/// Token streams shorter than this are sent without trying zstd on them.
-const DELTA_ZSTD_MIN: usize = 64;
+/// Cheap first: a candidate payload of at most this many bytes is sent
+/// without trying the remaining encodings. Each of those runs zstd over a
+/// token stream or a whole page (the dictionary form also loads the old
+/// page), and could save at most these bytes, 1/64 of the page. In the order
+/// tried (raw tokens, zstd of tokens, zstd with the old page as dictionary,
+/// zstd of the page) a raw token stream of under 64 bytes (a few changed
+/// words) is sent as is.
+const GOOD_ENOUGH: usize = PAGE_SIZE / 64;
 
 /// Encoder settings. Start from [`EncoderConfig::DEFAULTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +214,8 @@ impl Encoder {
         Ok(kind)
     }
 
-    /// Delta, zstd or raw: whichever is smallest.
+    /// Delta, zstd or raw: the smallest, trying the cheapest first and
+    /// stopping at a candidate of at most [`GOOD_ENOUGH`] bytes.
     fn encode_content(
         &mut self,
         i: usize,
@@ -215,6 +223,8 @@ impl Encoder {
         out: &mut Vec<u8>,
     ) -> Result<EncodingKind, CodecError> {
         let level_on = self.config.zstd_level != 0;
+        // Payload bytes of the delta candidate (header included).
+        let size = |d: Option<(u8, usize)>| d.map_or(usize::MAX, |(_, n)| 1 + n);
 
         // Delta candidate: (header, length of the bytes after the header).
         let mut delta: Option<(u8, usize)> = None;
@@ -225,7 +235,7 @@ impl Encoder {
             self.tokens.clear();
             if encode_tokens(&self.xor, &mut self.tokens, DELTA_TOKENS_MAX) {
                 delta = Some((DELTA_TOKENS_RAW, self.tokens.len()));
-                if level_on && self.tokens.len() >= DELTA_ZSTD_MIN {
+                if level_on && size(delta) > GOOD_ENOUGH {
                     let n = self
                         .cctx
                         .compress2(&mut self.delta_zstd[..], &self.tokens)
@@ -235,7 +245,7 @@ impl Encoder {
                     }
                 }
             }
-            if level_on && !old.starts_with(&ZSTD_DICT_MAGIC) {
+            if level_on && size(delta) > GOOD_ENOUGH && !old.starts_with(&ZSTD_DICT_MAGIC) {
                 let n = self
                     .cctx
                     .compress_using_dict(
@@ -245,14 +255,14 @@ impl Encoder {
                         self.config.zstd_level,
                     )
                     .map_err(|c| CodecError::zstd("compress", c))?;
-                if delta.is_none_or(|(_, best)| n < best) {
+                if n + 1 < size(delta) {
                     delta = Some((DELTA_ZSTD_PREFIX, n));
                 }
             }
         }
 
         let mut zstd_len = None;
-        if level_on {
+        if level_on && size(delta) > GOOD_ENOUGH {
             let n = self
                 .cctx
                 .compress2(&mut self.page_zstd[..], page)
@@ -260,7 +270,7 @@ impl Encoder {
             zstd_len = Some(n);
         }
 
-        let delta_size = delta.map_or(usize::MAX, |(_, n)| 1 + n);
+        let delta_size = size(delta);
         let zstd_size = zstd_len.unwrap_or(usize::MAX);
         if delta_size < PAGE_SIZE && delta_size <= zstd_size {
             let (header, n) = delta.expect("delta_size is finite only with a delta");

@@ -67,6 +67,8 @@ enum Op {
     Edit(usize, Vec<(u16, u8)>),
     CopyOf(usize, usize),
     Pattern(usize, u8, u8),
+    /// Content moved within the page: rotated by some bytes.
+    Shift(usize, u16),
 }
 
 fn random_page(seed: u64) -> Vec<u8> {
@@ -90,6 +92,12 @@ fn apply(pair: &mut Pair, op: &Op, pages: usize) {
         Op::CopyOf(i, from) => {
             let p = pair.page(from % pages).to_vec();
             pair.send(i % pages, &p);
+        }
+        Op::Shift(i, by) => {
+            let i = i % pages;
+            let mut p = pair.page(i).to_vec();
+            p.rotate_right(usize::from(*by) % PAGE_SIZE);
+            pair.send(i, &p);
         }
         Op::Pattern(i, byte, period) => {
             let period = usize::from(*period).max(1);
@@ -118,6 +126,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(i, e)| Op::Edit(i, e)),
         (any::<usize>(), any::<usize>()).prop_map(|(i, f)| Op::CopyOf(i, f)),
         (any::<usize>(), any::<u8>(), any::<u8>()).prop_map(|(i, b, p)| Op::Pattern(i, b, p)),
+        (any::<usize>(), any::<u16>()).prop_map(|(i, by)| Op::Shift(i, by)),
     ]
 }
 
@@ -232,6 +241,28 @@ fn shifted_content_is_a_small_delta() {
         "delta of a shifted page is {} bytes",
         pair.out.len()
     );
+}
+
+/// A few changed bytes are sent as the raw token stream (delta header 0)
+/// without trying zstd, and a small delta wins even when zstd is on.
+#[test]
+fn small_edit_is_raw_tokens() {
+    let mut pair = Pair::new(EncoderConfig::DEFAULTS, 1, None);
+    let text: Vec<u8> = b"guest page text "
+        .iter()
+        .copied()
+        .cycle()
+        .take(PAGE_SIZE)
+        .collect();
+    pair.send(0, &text);
+    let mut edited = text.clone();
+    edited[5] = 0;
+    edited[4000] = 1;
+    pair.out.clear();
+    pair.send(0, &edited);
+    assert_eq!(pair.kinds[EncodingKind::Delta.slot().expect("valid")], 1);
+    assert_eq!(pair.out[0], dwcp_codec::DELTA_TOKENS_RAW);
+    assert!(pair.out.len() <= 16, "{} bytes", pair.out.len());
 }
 
 /// Page 2 moves to page 5 after page 2 is overwritten: the index must not
