@@ -169,33 +169,8 @@ trap 'log "interrupted"; exit 130' INT
 trap 'log "terminated"; exit 143' TERM
 
 # ---------------------------------------------------------------- system packages
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n "$@"
-    else
-        return 1
-    fi
-}
-
-# ensure_packages: install (apt-get) what this script needs, only if missing.
-#   cc (build-essential): the linker for rustc and the C compiler for `ring`.
-#   ip (iproute2): the network namespaces and the veth pair.
-#   cmp (diffutils): the byte-for-byte comparison (essential on Debian).
-ensure_packages() {
-    local missing=()
-    command -v cc >/dev/null 2>&1 || dpkg -s build-essential >/dev/null 2>&1 || missing+=(build-essential)
-    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-    command -v cmp >/dev/null 2>&1 || missing+=(diffutils)
-    [[ ${#missing[@]} -eq 0 ]] && return 0
-    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
-    log "installing missing packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q >&2 || die "apt-get update failed (need root or passwordless sudo)"
-    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed"
-}
+# shellcheck source=scripts/lib/packages.sh
+source "$ROOT/scripts/lib/packages.sh"
 
 ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
@@ -290,7 +265,11 @@ size_bytes() { # size_bytes 1G -> 1073741824 (binary units, as dwcp-guest-sim re
 }
 
 # ---------------------------------------------------------------- 1. packages + build
-ensure_packages
+# System packages, only if missing:
+#   cc (build-essential): the linker for rustc and the C compiler for `ring`.
+#   ip (iproute2): the network namespaces and the veth pair.
+#   cmp (diffutils): the byte-for-byte comparison (essential on Debian).
+ensure_commands cc:build-essential ip:iproute2 cmp:diffutils
 ensure_cargo
 
 log "building dwcp-dataplane and dwcp-guest-sim (release; the first build takes about 2 minutes)"

@@ -21,37 +21,15 @@ die() {
     exit 2
 }
 
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo -n "$@"
-    else
-        return 1
-    fi
-}
+# shellcheck source=scripts/lib/packages.sh
+source "$ROOT/scripts/lib/packages.sh"
 
-# Same packages and the same idempotent check as scripts/demo.sh:
-#   cc (build-essential): rustc's linker and the C compiler for `ring`.
+# System packages, only if missing:
+#   cc (build-essential): rustc's linker and the C compiler for `ring` and zstd.
 #   ip (iproute2): tests that build network namespaces.
 #   cmp (diffutils): byte-for-byte image checks.
 #   zstd: unpacks the real guest memory snapshots (../shared/data/vm-memory).
-ensure_packages() {
-    local missing=()
-    command -v cc >/dev/null 2>&1 || dpkg -s build-essential >/dev/null 2>&1 || missing+=(build-essential)
-    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-    command -v cmp >/dev/null 2>&1 || missing+=(diffutils)
-    command -v zstd >/dev/null 2>&1 || missing+=(zstd)
-    [[ ${#missing[@]} -eq 0 ]] && return 0
-    command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
-    log "installing missing packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    as_root apt-get update -q >&2 || die "apt-get update failed (need root or passwordless sudo)"
-    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed"
-}
-
-ensure_packages
+ensure_commands cc:build-essential ip:iproute2 cmp:diffutils zstd:zstd
 if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
     PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
     export PATH
