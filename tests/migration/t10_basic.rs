@@ -2,7 +2,7 @@
 //! arrives byte for byte.
 
 use dwcp_tests::{
-    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_all, Guest,
+    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_pair, Guest,
     GuestOptions, Migrate, Receive, Summary, TempDir, MIGRATION_DEADLINE,
 };
 
@@ -37,9 +37,7 @@ fn migrate_dirtied_guest(
             .pause(&guest)
             .args(migrate_args)
             .spawn(&dir, "migrator");
-        let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-        let destination = done.pop().expect("two results");
-        let source = done.pop().expect("two results");
+        let (source, destination) = wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE);
         (source, destination)
     };
 

@@ -3,7 +3,7 @@
 
 use dwcp_tests::netns::{ADDR_A, ADDR_B};
 use dwcp_tests::{
-    assert_same_bytes, assert_verified_pair, free_port, init_logging, skip, wait_all, Guest,
+    assert_same_bytes, assert_verified_pair, free_port, init_logging, skip, wait_pair, Guest,
     GuestOptions, Migrate, NetnsPair, Receive, TempDir, MIGRATION_DEADLINE,
 };
 
@@ -46,9 +46,7 @@ fn t20_netns_migration_over_veth() {
             .pause(&guest)
             .netns(&netns.a)
             .spawn(&dir, "migrator");
-        let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-        let destination = done.pop().expect("two results");
-        (done.pop().expect("two results"), destination)
+        wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
     };
 
     {

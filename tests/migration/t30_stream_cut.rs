@@ -3,7 +3,7 @@
 //! byte for byte.
 
 use dwcp_tests::{
-    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_all, Guest,
+    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_pair, Guest,
     GuestOptions, Migrate, Receive, TempDir, MIGRATION_DEADLINE,
 };
 
@@ -36,9 +36,7 @@ fn t30_stream_cut_reconnects_and_resumes() {
                 "8000000",
             ])
             .spawn(&dir, "migrator");
-        let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-        let destination = done.pop().expect("two results");
-        (done.pop().expect("two results"), destination)
+        wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
     };
 
     {

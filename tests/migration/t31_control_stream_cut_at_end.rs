@@ -10,7 +10,7 @@
 //! so a first clean run measures where the end is.
 
 use dwcp_tests::{
-    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_all, Guest,
+    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_pair, Guest,
     GuestOptions, Migrate, Receive, Summary, TempDir, MIGRATION_DEADLINE,
 };
 use std::path::Path;
@@ -31,9 +31,7 @@ fn migrate(dir: &TempDir, guest: &Guest, key: &Path, dest: &Path, extra: &[&str]
         .args(&["--streams", "1"])
         .args(extra)
         .spawn(dir, "migrator");
-    let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-    let destination = done.pop().expect("two results");
-    let source = done.pop().expect("two results");
+    let (source, destination) = wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE);
     assert_verified_pair(&source, &destination).0
 }
 

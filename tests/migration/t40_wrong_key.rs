@@ -2,7 +2,7 @@
 //! sides, with a message that names the cause, and leave nothing behind.
 
 use dwcp_tests::{
-    assert_failed_with, free_port, init_logging, wait_all, Finished, Migrate, Receive, TempDir,
+    assert_failed_with, free_port, init_logging, wait_pair, Finished, Migrate, Receive, TempDir,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -37,9 +37,7 @@ fn attempt(
         .arg("--connect-timeout-ms")
         .arg("5000")
         .spawn(dir, &format!("{name}-migrator"));
-    let mut done = wait_all(&mut [&mut migrator, &mut receiver], REFUSAL_DEADLINE);
-    let destination = done.pop().expect("two results");
-    (done.pop().expect("two results"), destination)
+    wait_pair(&mut migrator, &mut receiver, REFUSAL_DEADLINE)
 }
 
 fn assert_destination_refused(destination: &Finished, needles_any: &[&str], dest_memory: &Path) {

@@ -2,7 +2,7 @@
 //! naming the cause, the source reports it, nothing is verified.
 
 use dwcp_tests::{
-    assert_failed_with, free_port, init_logging, wait_all, Guest, GuestOptions, Migrate, Receive,
+    assert_failed_with, free_port, init_logging, wait_pair, Guest, GuestOptions, Migrate, Receive,
     TempDir, MIGRATION_DEADLINE,
 };
 
@@ -28,9 +28,7 @@ fn t41_tamper_fails_authentication() {
             .pause(&guest)
             .args(&["--fault-tamper-frame", "5"])
             .spawn(&dir, "migrator");
-        let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-        let destination = done.pop().expect("two results");
-        (done.pop().expect("two results"), destination)
+        wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
     };
 
     {

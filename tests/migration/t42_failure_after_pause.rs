@@ -8,7 +8,7 @@
 //! is the number sealed), so the last one is `Final`.
 
 use dwcp_tests::{
-    assert_failed_with, assert_verified_pair, free_port, init_logging, wait_all, Finished, Guest,
+    assert_failed_with, assert_verified_pair, free_port, init_logging, wait_pair, Finished, Guest,
     GuestOptions, Migrate, Receive, TempDir, MIGRATION_DEADLINE,
 };
 use std::path::Path;
@@ -30,9 +30,7 @@ fn migrate(
         .args(&["--streams", "1"])
         .args(extra)
         .spawn(dir, "migrator");
-    let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-    let destination = done.pop().expect("two results");
-    (done.pop().expect("two results"), destination)
+    wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
 }
 
 #[test]

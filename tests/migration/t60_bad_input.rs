@@ -3,7 +3,7 @@
 //! an unusable key file.
 
 use dwcp_tests::{
-    assert_failed_with, free_port, init_logging, wait_all, Finished, Migrate, Receive, TempDir,
+    assert_failed_with, free_port, init_logging, wait_pair, Finished, Migrate, Receive, TempDir,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,9 +69,7 @@ fn t60_bad_input_size_mismatch() {
         let mut migrator = Migrate::new(&source, &format!("127.0.0.1:{port}"))
             .key(&key)
             .spawn(&dir, "migrator");
-        let mut done = wait_all(&mut [&mut migrator, &mut receiver], DEADLINE);
-        let destination = done.pop().expect("two results");
-        (done.pop().expect("two results"), destination)
+        wait_pair(&mut migrator, &mut receiver, DEADLINE)
     };
     {
         tracing::info!("both fail and say it is the size");

@@ -6,7 +6,7 @@
 
 use dwcp_tests::bins::workspace_root;
 use dwcp_tests::{
-    assert_same_bytes, assert_verified_pair, free_port, init_logging, skip, wait_all, Guest,
+    assert_same_bytes, assert_verified_pair, free_port, init_logging, skip, wait_pair, Guest,
     GuestOptions, Migrate, Proc, Receive, TempDir, MIGRATION_DEADLINE,
 };
 use std::ffi::CString;
@@ -154,9 +154,7 @@ fn t70_real_snapshots_replayed_guest_migrates_to_t30s() {
             .arg("--resume-cmd")
             .arg(resume)
             .spawn(&dir, "migrator");
-        let mut done = wait_all(&mut [&mut migrator, &mut receiver], MIGRATION_DEADLINE);
-        let destination = done.pop().expect("two results");
-        (done.pop().expect("two results"), destination)
+        wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
     };
 
     {

@@ -19,7 +19,7 @@ pub use checks::{assert_failed_with, assert_verified_pair};
 pub use compare::{assert_same_bytes, first_difference, nonzero_pages};
 pub use net::{free_port, wait_listening};
 pub use netns::NetnsPair;
-pub use proc::{wait_all, Finished, Proc};
+pub use proc::{wait_all, wait_pair, Finished, Proc};
 pub use scenario::{keygen, Guest, GuestOptions, Migrate, Receive};
 pub use summary::Summary;
 pub use tempdir::TempDir;

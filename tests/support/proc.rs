@@ -185,6 +185,19 @@ impl Drop for Proc {
     }
 }
 
+/// Waits for a migration's two processes under one deadline; returns
+/// `(source, destination)`.
+pub fn wait_pair(
+    source: &mut Proc,
+    destination: &mut Proc,
+    timeout: Duration,
+) -> (Finished, Finished) {
+    let mut done = wait_all(&mut [source, destination], timeout);
+    let destination = done.pop().expect("wait_all returns one result per process");
+    let source = done.pop().expect("wait_all returns one result per process");
+    (source, destination)
+}
+
 /// Waits for every process to exit, with one deadline for all of them.
 /// On timeout kills the ones still running and panics describing each.
 pub fn wait_all(procs: &mut [&mut Proc], timeout: Duration) -> Vec<Finished> {
