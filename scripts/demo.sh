@@ -366,6 +366,11 @@ listening "$ns_b" "$PORT" || die "the receiver is not listening on port $PORT af
 migrate_args=(migrate --memory "$SRC_MEM" --to "$DST_IP:$PORT" --key-file "$KEY" --pause-pid "$GUEST_PID")
 [[ -n $STREAMS ]] && migrate_args+=(--streams "$STREAMS")
 [[ -n $DOWNTIME_MS ]] && migrate_args+=(--downtime-ms "$DOWNTIME_MS")
+# Extra migrate flags for experiments, e.g. DWCP_DEMO_MIGRATE_ARGS="--codec off".
+if [[ -n ${DWCP_DEMO_MIGRATE_ARGS:-} ]]; then
+    read -ra extra_args <<<"$DWCP_DEMO_MIGRATE_ARGS"
+    migrate_args+=("${extra_args[@]}")
+fi
 log "migrating $SRC_IP -> $DST_IP:$PORT ($MODE): dwcp-dataplane ${migrate_args[*]}"
 # In the background plus `wait`, so that Ctrl-C reaches the trap at once.
 "${RUN_A[@]}" "$DATAPLANE" "${migrate_args[@]}" </dev/null >"$TMP/source.json" &

@@ -12,7 +12,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use dwcp_codec::{Decoder, Encoder, EncoderConfig, EncodingKind, PAGE_SIZE};
+use dwcp_codec::{
+    BatchReport, Decoder, Encoder, EncoderConfig, EncodingKind, ENCODED_BATCH_LEN_MAX, PAGE_SIZE,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "dwcp-bench", version, about = "DWCP component benchmarks")]
@@ -28,8 +30,10 @@ enum Command {
     /// Every page of NEW is sent once. With BASE, the destination starts
     /// holding BASE (indexed by the encoder as its baseline: duplicate targets
     /// and delta references); without it the destination starts all-zero.
-    /// The wire framing counted in output_bytes is, per page, the tag byte,
-    /// a u16 LE payload length for delta and zstd pages, then the payload.
+    /// Pages go in encoded batches of up to 64 consecutive pages, as the data
+    /// plane sends them; output_bytes counts every batch plus a u32 LE length
+    /// per batch (framing_bytes), and equals the sum of bytes_by_kind,
+    /// control_bytes and framing_bytes.
     /// Speeds are MB/s of input (10^6 bytes per second), single pass, the
     /// encoder's set-up (Encoder::new, which pre-faults the delta cache) and
     /// the baseline indexing excluded from encode time (reported apart as
@@ -61,8 +65,8 @@ enum Command {
 /// What one range's encoder produced.
 struct Encoded {
     stream: Vec<u8>,
-    pages: [u64; 5],
-    bytes: [u64; 5],
+    report: BatchReport,
+    batches: u64,
     encode_s: f64,
     baseline_s: f64,
     setup_s: f64,
@@ -200,14 +204,11 @@ fn codec(
     let decode_s = wall.elapsed().as_secs_f64();
     let verified = dst == new;
 
-    let mut pages_by = [0u64; 5];
-    let mut bytes_by = [0u64; 5];
+    let mut total = BatchReport::default();
     for e in &encoded {
-        for k in 0..5 {
-            pages_by[k] += e.pages[k];
-            bytes_by[k] += e.bytes[k];
-        }
+        total.add(&e.report);
     }
+    let batches: u64 = encoded.iter().map(|e| e.batches).sum();
     let output_bytes: u64 = encoded.iter().map(|e| e.stream.len() as u64).sum();
     let input_bytes = new.len() as u64;
     let per_kind = |v: &[u64; 5]| {
@@ -245,8 +246,11 @@ fn codec(
         "dest_setup_s": dest_setup_s,
         "encoder_memory_bytes_max": threads * Encoder::memory_bytes_max(cfg, per_range),
         "verified": verified,
-        "bytes_by_kind": per_kind(&bytes_by),
-        "pages_by_kind": per_kind(&pages_by),
+        "bytes_by_kind": per_kind(&total.bytes_by_kind),
+        "pages_by_kind": per_kind(&total.pages_by_kind),
+        "control_bytes": total.control_bytes,
+        "framing_bytes": batches * 4,
+        "batches": batches,
     });
     println!("{line}");
     if !verified {
@@ -255,7 +259,7 @@ fn codec(
     Ok(())
 }
 
-/// Encodes one range; `bytes` counts the framing (tag, length) with the payload.
+/// Encodes one range as length-prefixed batches of consecutive pages.
 fn encode_range(cfg: EncoderConfig, image: &[u8], base: Option<&[u8]>) -> Result<Encoded> {
     let pages = image.len() / PAGE_SIZE;
     let t = Instant::now();
@@ -266,29 +270,38 @@ fn encode_range(cfg: EncoderConfig, image: &[u8], base: Option<&[u8]>) -> Result
         enc.index_baseline(b)?;
     }
     let baseline_s = t.elapsed().as_secs_f64();
-    let mut stream = Vec::with_capacity(image.len() / 8);
-    let mut payload = Vec::with_capacity(PAGE_SIZE);
-    let mut counts = ([0u64; 5], [0u64; 5]);
+    let mut stream = vec![0u8; image.len() / 4 + ENCODED_BATCH_LEN_MAX + 4];
+    let mut at = 0;
+    let mut report = BatchReport::default();
+    let mut batches = 0u64;
     let t = Instant::now();
-    for (i, page) in image.chunks_exact(PAGE_SIZE).enumerate() {
-        payload.clear();
-        let kind = enc.encode(i as u64, page, &mut payload)?;
-        let before = stream.len();
-        stream.push(kind as u8);
-        if matches!(kind, EncodingKind::Delta | EncodingKind::Zstd) {
-            let len = u16::try_from(payload.len()).context("payload over 64 KiB")?;
-            stream.extend_from_slice(&len.to_le_bytes());
+    let mut finish = |enc: &mut Encoder, stream: &mut Vec<u8>| -> Result<()> {
+        if stream.len() < at + 4 + ENCODED_BATCH_LEN_MAX {
+            stream.resize(stream.len() * 2 + ENCODED_BATCH_LEN_MAX, 0);
         }
-        stream.extend_from_slice(&payload);
-        let k = kind.slot().context("encoder returned an invalid kind")?;
-        counts.0[k] += 1;
-        counts.1[k] += (stream.len() - before) as u64;
+        let batch = enc.finish(&mut stream[at + 4..])?;
+        let len = u32::try_from(batch.len).context("batch over 4 GiB")?;
+        stream[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        at += 4 + batch.len;
+        report.add(&batch);
+        batches += 1;
+        Ok(())
+    };
+    for (i, page) in image.chunks_exact(PAGE_SIZE).enumerate() {
+        if !enc.has_room() {
+            finish(&mut enc, &mut stream)?;
+        }
+        enc.push(i as u64, page)?;
+    }
+    if enc.batch_pages() > 0 {
+        finish(&mut enc, &mut stream)?;
     }
     let encode_s = t.elapsed().as_secs_f64() + baseline_s;
+    stream.truncate(at);
     Ok(Encoded {
         stream,
-        pages: counts.0,
-        bytes: counts.1,
+        report,
+        batches,
         encode_s,
         baseline_s,
         setup_s,
@@ -298,24 +311,13 @@ fn encode_range(cfg: EncoderConfig, image: &[u8], base: Option<&[u8]>) -> Result
 fn decode_range(stream: &[u8], memory: &mut [u8]) -> Result<()> {
     let mut dec = Decoder::new();
     let mut at = 0;
-    let mut index = 0u64;
     while at < stream.len() {
-        let kind = EncodingKind::from_u8(stream[at])?;
-        at += 1;
-        let len = match kind {
-            EncodingKind::Zero | EncodingKind::Invalid => 0,
-            EncodingKind::Duplicate => 8,
-            EncodingKind::Raw => PAGE_SIZE,
-            EncodingKind::Delta | EncodingKind::Zstd => {
-                let b = stream.get(at..at + 2).context("truncated length")?;
-                at += 2;
-                usize::from(u16::from_le_bytes([b[0], b[1]]))
-            }
-        };
-        let payload = stream.get(at..at + len).context("truncated payload")?;
+        let len = stream.get(at..at + 4).context("truncated batch length")?;
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        at += 4;
+        let batch = stream.get(at..at + len).context("truncated batch")?;
         at += len;
-        dec.decode(index, kind, payload, memory)?;
-        index += 1;
+        dec.decode_batch(batch, memory, |_, _| {})?;
     }
     Ok(())
 }

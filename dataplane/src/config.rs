@@ -26,6 +26,24 @@ pub const TIMEOUT_MS_MAX: u64 = 3_600_000;
 /// An out-of-range or inconsistent configuration value.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
+    /// `--compression-level` outside zstd's range.
+    #[error("--compression-level {value} is out of range {min}..={max}")]
+    CompressionLevel {
+        /// Given.
+        value: i32,
+        /// Lowest allowed.
+        min: i32,
+        /// Highest allowed.
+        max: i32,
+    },
+    /// `--delta-cache-mib` out of range.
+    #[error("--delta-cache-mib {value} is out of range 0..={max}")]
+    DeltaCache {
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
+    },
     /// `--streams` out of range.
     #[error("--streams {value} is out of range 1..={max}")]
     Streams {
@@ -223,7 +241,18 @@ pub struct SourceConfig {
     pub progress: bool,
     /// Test hooks.
     pub faults: SourceFaultConfig,
+    /// Encode pages with the page codec (when the destination supports it).
+    pub codec: bool,
+    /// The link tier: the ladder of zstd levels the codec moves on.
+    pub link_tier: dwcp_dataplane_core::level_control::LinkTier,
+    /// A fixed zstd level (0: none) instead of the adaptive one.
+    pub compression_level: Option<i32>,
+    /// Delta cache of the codec, MiB (0: no deltas).
+    pub delta_cache_mib: u64,
 }
+
+/// Largest `--delta-cache-mib`: 64 GiB.
+pub const DELTA_CACHE_MIB_MAX: u64 = 64 * 1024;
 
 impl SourceConfig {
     /// Defaults for everything but the memory file, destination and key.
@@ -251,6 +280,10 @@ impl SourceConfig {
             cut_stream_after: None,
             tamper_frame: None,
         },
+        codec: true,
+        link_tier: dwcp_dataplane_core::level_control::LinkTier::Datacenter,
+        compression_level: None,
+        delta_cache_mib: 256,
     };
 
     /// Checks every value; returns the config unchanged when valid.
@@ -326,7 +359,29 @@ impl SourceConfig {
         check_timeout("--verify-timeout-ms", self.verify_timeout_ms)?;
         check_core("--engine-core", self.engine_core, cores)?;
         check_core("--transport-core", self.transport_core, cores)?;
+        if let Some(level) = self.compression_level {
+            let range = dwcp_codec::zstd_level_range();
+            let (min, max) = (*range.start(), *range.end());
+            if !(min..=max).contains(&level) {
+                return Err(ConfigError::CompressionLevel {
+                    value: level,
+                    min,
+                    max,
+                });
+            }
+        }
+        if self.delta_cache_mib > DELTA_CACHE_MIB_MAX {
+            return Err(ConfigError::DeltaCache {
+                value: self.delta_cache_mib,
+                max: DELTA_CACHE_MIB_MAX,
+            });
+        }
         Ok(self)
+    }
+
+    /// Delta cache pages for the codec.
+    pub fn delta_cache_pages(&self) -> usize {
+        usize::try_from(self.delta_cache_mib * 256).expect("bounded by DELTA_CACHE_MIB_MAX")
     }
 
     /// Streams to open: the configured count, or the bandwidth-delay product

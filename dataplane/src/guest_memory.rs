@@ -459,6 +459,11 @@ impl DestinationMemory {
         &mut self.map[index * PAGE_LEN..(index + 1) * PAGE_LEN]
     }
 
+    /// Pages `range`, writable (the page codec decodes a stream's range at once).
+    pub fn range_mut(&mut self, range: std::ops::Range<usize>) -> &mut [u8] {
+        &mut self.map[range.start * PAGE_LEN..range.end * PAGE_LEN]
+    }
+
     /// Pages `first..first + count`.
     pub fn pages(&self, first: usize, count: usize) -> &[u8] {
         &self.map[first * PAGE_LEN..(first + count) * PAGE_LEN]

@@ -13,6 +13,7 @@ use dwcp_dataplane::config::{
 use dwcp_dataplane::error::ErrorKind;
 use dwcp_dataplane::summary::Summary;
 use dwcp_dataplane::threads;
+use dwcp_dataplane_core::level_control::LinkTier;
 use dwcp_hugepages::HugepagePolicy;
 use dwcp_shared::limits::{PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN};
 use std::io::Write;
@@ -98,6 +99,19 @@ struct MigrateArgs {
     /// Pace sending to this rate, Mbit/s (default: unpaced).
     #[arg(long)]
     rate_limit_mbps: Option<u64>,
+    /// Page codec: zero, duplicate, delta and zstd encoding (`off`: raw pages).
+    #[arg(long, value_enum, default_value_t = CodecArg::On)]
+    codec: CodecArg,
+    /// Link tier: the zstd levels the codec adapts between (datacenter:
+    /// none, -1, 1; internet: none, 1, 3, 6).
+    #[arg(long, value_enum, default_value_t = TierArg::Datacenter)]
+    link_tier: TierArg,
+    /// A fixed zstd level for the codec (0: no zstd) instead of adapting.
+    #[arg(long, allow_negative_numbers = true)]
+    compression_level: Option<i32>,
+    /// The codec's delta cache (last-sent page versions), MiB; 0 turns deltas off.
+    #[arg(long, default_value_t = SourceConfig::DEFAULTS.delta_cache_mib)]
+    delta_cache_mib: u64,
     /// Downtime budget for the switch-over, ms.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.downtime_ms)]
     downtime_ms: u64,
@@ -221,7 +235,28 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
             cut_stream_after: args.fault_cut_stream.zip(args.fault_cut_after_bytes),
             tamper_frame: args.fault_tamper_frame,
         },
+        codec: args.codec == CodecArg::On,
+        link_tier: match args.link_tier {
+            TierArg::Datacenter => LinkTier::Datacenter,
+            TierArg::Internet => LinkTier::Internet,
+        },
+        compression_level: args.compression_level,
+        delta_cache_mib: args.delta_cache_mib,
     }
+}
+
+/// `--codec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CodecArg {
+    On,
+    Off,
+}
+
+/// `--link-tier`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TierArg {
+    Datacenter,
+    Internet,
 }
 
 fn destination_config(args: ReceiveArgs) -> DestinationConfig {

@@ -49,6 +49,37 @@ pub struct Summary {
     pub error: Option<String>,
     /// Its class: config, key, memory, resources, connect, transfer, verify.
     pub error_kind: Option<crate::error::ErrorKind>,
+    /// Source: the page codec's figures; null when pages went raw (`--codec off`
+    /// or a destination without the codec).
+    pub codec: Option<CodecSummary>,
+    /// Destination: time spent decoding encoded batches, in ms (null without the codec).
+    pub decode_cpu_ms: Option<u64>,
+}
+
+/// What the page codec did on the source.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CodecSummary {
+    /// Pages per encoding kind (zero, duplicate, delta, zstd, raw).
+    pub pages_by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// Encoded bytes per kind: delta = token and prefix sections, zstd / raw
+    /// = literal sections as sent; zero and duplicate pages cost only their
+    /// records, counted in `control_bytes`.
+    pub bytes_by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// Control records and trailers.
+    pub control_bytes: u64,
+    /// All encoded batches (sum of the above); frame headers and AEAD tags
+    /// are in `bytes_on_wire` only.
+    pub encoded_bytes: u64,
+    /// Encoded batches sent.
+    pub batches: u64,
+    /// Engine-thread time spent encoding (pushes and batch compression), in ms.
+    pub encode_cpu_ms: u64,
+    /// zstd level at the end (0: none).
+    pub level_final: i32,
+    /// Level step-downs (encoder slower than the link).
+    pub steps_down: u64,
+    /// Level step-ups (link slower than the encoder).
+    pub steps_up: u64,
 }
 
 /// Percentiles of a latency histogram, µs.
@@ -105,6 +136,8 @@ impl Summary {
             latency_us: None,
             error: None,
             error_kind: None,
+            codec: None,
+            decode_cpu_ms: None,
         }
     }
 

@@ -49,6 +49,11 @@ pub enum FrameKind {
     VerifyResult = 5,
     /// `Abort`, either direction, any stream.
     Abort = 6,
+    /// Pages encoded by the page codec, source → destination: `u32` LE
+    /// round, then one encoded batch (`dwcp_codec::format`). Only sent when
+    /// the handshake granted [`crate::limits::CAP_PAGE_CODEC`]; every page
+    /// of it belongs to the stream's page range ([`crate::limits::stream_pages`]).
+    EncodedBatch = 7,
 }
 
 impl FrameKind {
@@ -61,6 +66,7 @@ impl FrameKind {
             4 => Some(Self::Final),
             5 => Some(Self::VerifyResult),
             6 => Some(Self::Abort),
+            7 => Some(Self::EncodedBatch),
             _ => None,
         }
     }

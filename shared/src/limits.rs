@@ -47,8 +47,27 @@ pub const HANDSHAKE_HEADER_LEN: usize = 8;
 /// Largest `body_len` a handshake message may declare.
 pub const HANDSHAKE_MSG_LEN_MAX: usize = 512;
 
-/// Capability bits this build understands. v1 defines none; later codec bits go here.
-pub const CAPABILITIES_V1: u32 = 0;
+/// Capability: the destination decodes `EncodedBatch` frames (page codec).
+pub const CAP_PAGE_CODEC: u32 = 1;
+
+/// Capability bits this build understands and offers. The server answers
+/// the intersection of the client's offer and its own.
+pub const CAPABILITIES_V1: u32 = CAP_PAGE_CODEC;
+
+/// Bytes of the round number that starts an `EncodedBatch` body.
+pub const ENCODED_BATCH_HEADER_LEN: usize = 4;
+
+/// The pages stream `stream` of `stream_count` carries when the page codec
+/// is on: contiguous ranges of `ceil(page_count / stream_count)` pages, the
+/// last one shorter. Every page goes on one stream only, so a stream's
+/// frames, applied in order, see exactly the destination content the
+/// stream's encoder expects.
+pub fn stream_pages(page_count: u64, stream_count: u16, stream: u16) -> core::ops::Range<u64> {
+    assert!(stream < stream_count, "stream below stream_count");
+    let per = page_count.div_ceil(u64::from(stream_count));
+    let start = (u64::from(stream) * per).min(page_count);
+    start..(start + per).min(page_count)
+}
 
 // Layout checks.
 const _: () = assert!(PROTOCOL_VERSION_MIN >= 1, "version 0 is invalid");
@@ -73,3 +92,34 @@ const _: () = assert!(HANDSHAKE_MSG_LEN_MAX <= u16::MAX as usize);
 // Every control body must fit in a frame body next to the tag.
 const _: () = assert!(4 + ABORT_REASON_LEN_MAX + FRAME_TAG_LEN <= FRAME_BODY_LEN_MAX as usize);
 const _: () = assert!(32 + 8 * STREAMS_MAX as usize + FRAME_TAG_LEN <= FRAME_BODY_LEN_MAX as usize);
+
+#[cfg(test)]
+mod tests {
+    use super::stream_pages;
+
+    #[test]
+    fn stream_pages_cover_every_page_once_in_order() {
+        for (pages, streams) in [(0u64, 1u16), (1, 1), (1, 3), (10, 3), (262_144, 4), (7, 64)] {
+            let mut next = 0;
+            for s in 0..streams {
+                let range = stream_pages(pages, streams, s);
+                assert_eq!(
+                    range.start,
+                    next.min(pages),
+                    "{pages} pages, stream {s}/{streams}"
+                );
+                assert!(range.start <= range.end);
+                next = range.end;
+            }
+            assert_eq!(
+                next, pages,
+                "{pages} pages over {streams} streams: all covered"
+            );
+        }
+        assert_eq!(
+            stream_pages(10, 3, 2),
+            8..10,
+            "the last range is the short one"
+        );
+    }
+}

@@ -18,3 +18,4 @@ mod t60_bad_input;
 mod t70_real_snapshots;
 mod t80_idle_cpu;
 mod t81_idle_dataplane;
+mod t90_codec;

@@ -10,7 +10,7 @@ const MIB_256_PAGES: u64 = 256 * 1024 * 1024 / 4096;
 
 /// Migrates a 256 MiB guest dirtying 32 MiB/s with extra migrate and
 /// receive arguments, and checks the result fully.
-fn migrate_dirtied_guest(
+pub(crate) fn migrate_dirtied_guest(
     label: &str,
     migrate_args: &[&str],
     receive_args: &[&str],

@@ -108,11 +108,22 @@ fn t60_bad_input_invalid_flag_values() {
     let key = dwcp_tests::keygen(&dir, "psk");
     let source = memory_file(&dir, "source.ram", 4 << 20);
     let to = dead_address();
-    let cases: [(&str, &[&str], &str); 4] = [
+    let cases: [(&str, &[&str], &str); 7] = [
         ("streams", &["--streams", "0"], "--streams"),
         ("downtime", &["--downtime-ms", "0"], "--downtime-ms"),
         ("to", &[], "--to"),
         ("inflight", &["--inflight-frames", "0"], "--inflight-frames"),
+        (
+            "level",
+            &["--compression-level", "99"],
+            "--compression-level",
+        ),
+        (
+            "cache",
+            &["--delta-cache-mib", "99999999"],
+            "--delta-cache-mib",
+        ),
+        ("tier", &["--link-tier", "moon"], "--link-tier"),
     ];
     for (name, args, flag) in cases {
         tracing::info!(

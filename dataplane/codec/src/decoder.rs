@@ -1,24 +1,41 @@
-//! Destination side: applies one encoded page to the destination image.
+//! Destination side: applies one encoded batch to the destination image.
 //!
 //! The destination image's current content of each page is the version the
-//! source last sent, which is what Delta and Duplicate refer to. Every
-//! malformed input is a [`CodecError`]; on error `memory` is unchanged. The
-//! decoder never allocates after [`Decoder::new`]: zstd output goes into
-//! fixed page-sized buffers, so a frame that claims more is an error.
+//! source last sent, which is what Duplicate and Delta records refer to.
+//!
+//! # Checks
+//!
+//! Every malformed input is a [`CodecError`], never a panic. A batch is
+//! decoded in two passes: the first decompresses the sections into fixed
+//! buffers and checks the whole structure (trailer, every record's index,
+//! tag and length, and that the records use each section exactly), so a
+//! structurally bad batch leaves `memory` unchanged. The second applies the
+//! records in order; a token stream or prefix frame that turns out bad
+//! there stops it with an error after the records before it were written,
+//! so a decode error is fatal for the migration (the destination discards
+//! the image).
+//!
+//! # Allocation
+//!
+//! None after [`Decoder::new`]: zstd output goes into fixed buffers at the
+//! format's bounds, so a frame that claims more is an error.
 
 use zstd_safe::DCtx;
 
 use crate::delta::decode_tokens;
-use crate::{
-    CodecError, EncodingKind, DELTA_TOKENS_MAX, DELTA_TOKENS_RAW, DELTA_TOKENS_ZSTD,
-    DELTA_ZSTD_PREFIX, DUPLICATE_PAYLOAD_LEN, PAGE_SIZE,
+use crate::format::{
+    get_varint, offset_index, Tag, Trailer, BATCH_PAGES_MAX, CONTROL_LEN_MAX, FLAG_CONTROL_ZSTD,
+    FLAG_LITERALS_ZSTD, FLAG_TOKENS_ZSTD,
 };
+use crate::{CodecError, DELTA_TOKENS_MAX, PAGE_SIZE};
 
-/// Destination-side page decoder.
+/// Destination-side batch decoder.
 pub struct Decoder {
     dctx: DCtx<'static>,
+    control: Box<[u8]>,
+    tokens: Box<[u8]>,
+    literals: Box<[u8]>,
     page: Box<[u8; PAGE_SIZE]>,
-    tokens: Box<[u8; DELTA_TOKENS_MAX]>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -33,123 +50,266 @@ impl Default for Decoder {
     }
 }
 
+/// One control record, as parsed.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    /// First page.
+    index: u64,
+    tag: Tag,
+    /// Duplicate: source index of the first page. Delta/Prefix: bytes in their section.
+    value: u64,
+    /// Pages covered (consecutive from `index`).
+    pages: u64,
+}
+
+/// Walks the control records of a batch.
+struct Records<'a> {
+    control: &'a [u8],
+    at: usize,
+    expected: u64,
+    page_count: u64,
+}
+
+impl Records<'_> {
+    /// The next record; `pages_left` bounds its run.
+    fn next_record(&mut self, pages_left: u64) -> Result<Record, CodecError> {
+        let out_of_range = |base: u64, encoded: u64| CodecError::IndexOutOfRange {
+            index: base.wrapping_add_signed(crate::format::unzigzag(encoded)),
+            page_count: self.page_count,
+        };
+        let delta = get_varint(self.control, &mut self.at)?;
+        let index = offset_index(self.expected, delta)
+            .filter(|&i| i < self.page_count)
+            .ok_or(out_of_range(self.expected, delta))?;
+        let tag = *self
+            .control
+            .get(self.at)
+            .ok_or(CodecError::layout("control section ends inside a record"))?;
+        self.at += 1;
+        let tag = Tag::from_u8(tag)?;
+        let value = match tag {
+            Tag::Zero | Tag::Literal => 0,
+            Tag::Duplicate => {
+                let encoded = get_varint(self.control, &mut self.at)?;
+                offset_index(index, encoded)
+                    .filter(|&s| s < self.page_count)
+                    .ok_or(out_of_range(index, encoded))?
+            }
+            Tag::Delta | Tag::Prefix => {
+                let len = get_varint(self.control, &mut self.at)?;
+                if len == 0 || len >= PAGE_SIZE as u64 {
+                    return Err(CodecError::layout("delta length is 0 or not under a page"));
+                }
+                len
+            }
+        };
+        let pages = if tag.runs() {
+            get_varint(self.control, &mut self.at)?.saturating_add(1)
+        } else {
+            1
+        };
+        if pages > pages_left {
+            return Err(CodecError::layout("a run covers more pages than the batch"));
+        }
+        // The run's last page, and for a duplicate run its last source, must exist.
+        let last = index + (pages - 1);
+        if last >= self.page_count
+            || (tag == Tag::Duplicate && value + (pages - 1) >= self.page_count)
+        {
+            return Err(CodecError::IndexOutOfRange {
+                index: last,
+                page_count: self.page_count,
+            });
+        }
+        self.expected = last + 1;
+        Ok(Record {
+            index,
+            tag,
+            value,
+            pages,
+        })
+    }
+}
+
 impl Decoder {
-    /// A decoder with its zstd context and buffers.
+    /// A decoder with its zstd context and buffers (about 0.5 MiB).
     pub fn new() -> Self {
         Self {
             dctx: DCtx::create(),
+            control: vec![0u8; CONTROL_LEN_MAX].into_boxed_slice(),
+            tokens: vec![0u8; BATCH_PAGES_MAX * DELTA_TOKENS_MAX].into_boxed_slice(),
+            literals: vec![0u8; BATCH_PAGES_MAX * PAGE_SIZE].into_boxed_slice(),
             page: Box::new([0u8; PAGE_SIZE]),
-            tokens: Box::new([0u8; DELTA_TOKENS_MAX]),
         }
     }
 
-    /// Writes page `page_index`, encoded as `kind` with `payload`, into
-    /// `memory` (the whole destination image, a multiple of 4096 bytes).
-    pub fn decode(
+    /// Applies `batch` to `memory` (the whole destination image, a multiple
+    /// of 4096 bytes) and calls `on_page(index, content)` after each page is
+    /// written. Returns the number of pages in the batch.
+    pub fn decode_batch(
         &mut self,
-        page_index: u64,
-        kind: EncodingKind,
-        payload: &[u8],
+        batch: &[u8],
         memory: &mut [u8],
-    ) -> Result<(), CodecError> {
+        mut on_page: impl FnMut(u64, &[u8]),
+    ) -> Result<usize, CodecError> {
         if !memory.len().is_multiple_of(PAGE_SIZE) {
             return Err(CodecError::MemoryLength { len: memory.len() });
         }
         let page_count = (memory.len() / PAGE_SIZE) as u64;
-        let dst = checked_offset(page_index, page_count)?;
-        match kind {
-            EncodingKind::Invalid => Err(CodecError::InvalidKind { tag: kind as u8 }),
-            EncodingKind::Zero => {
-                if !payload.is_empty() {
-                    return Err(CodecError::payload(kind, payload.len()));
-                }
-                memory[dst..dst + PAGE_SIZE].fill(0);
-                Ok(())
+        let (trailer, _) = Trailer::read(batch)?;
+        let (control, rest) = batch.split_at(trailer.control_len);
+        let (tokens, rest) = rest.split_at(trailer.tokens_len);
+        let (prefix, rest) = rest.split_at(trailer.prefix_len);
+        let (literals, _) = rest.split_at(trailer.literals_len);
+
+        let dctx = &mut self.dctx;
+        let control = section(
+            dctx,
+            control,
+            trailer.flags & FLAG_CONTROL_ZSTD != 0,
+            &mut self.control,
+            "control",
+        )?;
+        let tokens = section(
+            dctx,
+            tokens,
+            trailer.flags & FLAG_TOKENS_ZSTD != 0,
+            &mut self.tokens,
+            "tokens",
+        )?;
+        let literals = section(
+            dctx,
+            literals,
+            trailer.flags & FLAG_LITERALS_ZSTD != 0,
+            &mut self.literals,
+            "literals",
+        )?;
+
+        // Pass 1: structure.
+        let records = || Records {
+            control,
+            at: 0,
+            expected: trailer.first_index,
+            page_count,
+        };
+        let mut walk = records();
+        let (mut tokens_used, mut prefix_used, mut literals_used) = (0u64, 0u64, 0u64);
+        let mut pages_left = trailer.page_count as u64;
+        while pages_left > 0 {
+            let r = walk.next_record(pages_left)?;
+            pages_left -= r.pages;
+            match r.tag {
+                Tag::Delta => tokens_used += r.value,
+                Tag::Prefix => prefix_used += r.value,
+                Tag::Literal => literals_used += r.pages * PAGE_SIZE as u64,
+                Tag::Zero | Tag::Duplicate => {}
             }
-            EncodingKind::Duplicate => {
-                let bytes: [u8; DUPLICATE_PAYLOAD_LEN] = payload
-                    .try_into()
-                    .map_err(|_| CodecError::payload(kind, payload.len()))?;
-                let src = checked_offset(u64::from_le_bytes(bytes), page_count)?;
-                memory.copy_within(src..src + PAGE_SIZE, dst);
-                Ok(())
-            }
-            EncodingKind::Delta => {
-                let (&header, body) = payload
-                    .split_first()
-                    .ok_or(CodecError::payload(kind, payload.len()))?;
-                let tokens: &[u8] = match header {
-                    DELTA_TOKENS_RAW => {
-                        if body.len() > DELTA_TOKENS_MAX {
-                            return Err(CodecError::payload(kind, payload.len()));
+        }
+        if walk.at != control.len() {
+            return Err(CodecError::layout(
+                "control section has bytes after the last record",
+            ));
+        }
+        if tokens_used != tokens.len() as u64 {
+            return Err(CodecError::layout(
+                "delta lengths do not match the tokens section",
+            ));
+        }
+        if prefix_used != prefix.len() as u64 {
+            return Err(CodecError::layout(
+                "prefix lengths do not match the prefix section",
+            ));
+        }
+        if literals_used != literals.len() as u64 {
+            return Err(CodecError::layout(
+                "literal pages do not match the literals section",
+            ));
+        }
+
+        // Pass 2: apply, in order.
+        let mut walk = records();
+        let (mut tokens_at, mut prefix_at, mut literals_at) = (0usize, 0usize, 0usize);
+        let mut pages_left = trailer.page_count as u64;
+        while pages_left > 0 {
+            let r = walk.next_record(pages_left).expect("checked in pass 1");
+            pages_left -= r.pages;
+            for k in 0..r.pages {
+                let index = r.index + k;
+                let dst = page_offset(index);
+                match r.tag {
+                    Tag::Zero => memory[dst..dst + PAGE_SIZE].fill(0),
+                    Tag::Duplicate => {
+                        let src = page_offset(r.value + k);
+                        memory.copy_within(src..src + PAGE_SIZE, dst);
+                    }
+                    Tag::Literal => {
+                        memory[dst..dst + PAGE_SIZE]
+                            .copy_from_slice(&literals[literals_at..literals_at + PAGE_SIZE]);
+                        literals_at += PAGE_SIZE;
+                    }
+                    Tag::Delta => {
+                        let n = usize::try_from(r.value).expect("below a page, checked in pass 1");
+                        decode_tokens(&tokens[tokens_at..tokens_at + n], &mut self.page)?;
+                        tokens_at += n;
+                        for (m, x) in memory[dst..dst + PAGE_SIZE]
+                            .iter_mut()
+                            .zip(self.page.iter())
+                        {
+                            *m ^= x;
                         }
-                        body
                     }
-                    DELTA_TOKENS_ZSTD => {
-                        let n = self
-                            .dctx
-                            .decompress(&mut self.tokens[..], body)
-                            .map_err(|c| CodecError::zstd("decompress", c))?;
-                        &self.tokens[..n]
-                    }
-                    DELTA_ZSTD_PREFIX => {
+                    Tag::Prefix => {
+                        let n = usize::try_from(r.value).expect("below a page, checked in pass 1");
+                        let frame = &prefix[prefix_at..prefix_at + n];
+                        prefix_at += n;
                         let old = &memory[dst..dst + PAGE_SIZE];
-                        let n = self
-                            .dctx
-                            .decompress_using_dict(&mut self.page[..], body, old)
+                        let got = dctx
+                            .decompress_using_dict(&mut self.page[..], frame, old)
                             .map_err(|c| CodecError::zstd("decompress", c))?;
-                        if n != PAGE_SIZE {
+                        if got != PAGE_SIZE {
                             return Err(CodecError::ZstdOutputLength {
-                                len: n,
+                                len: got,
                                 expected: PAGE_SIZE,
                             });
                         }
                         memory[dst..dst + PAGE_SIZE].copy_from_slice(&self.page[..]);
-                        return Ok(());
                     }
-                    _ => return Err(CodecError::DeltaHeader { header }),
-                };
-                decode_tokens(tokens, &mut self.page)?;
-                for (m, x) in memory[dst..dst + PAGE_SIZE]
-                    .iter_mut()
-                    .zip(self.page.iter())
-                {
-                    *m ^= x;
                 }
-                Ok(())
-            }
-            EncodingKind::Zstd => {
-                let n = self
-                    .dctx
-                    .decompress(&mut self.page[..], payload)
-                    .map_err(|c| CodecError::zstd("decompress", c))?;
-                if n != PAGE_SIZE {
-                    return Err(CodecError::ZstdOutputLength {
-                        len: n,
-                        expected: PAGE_SIZE,
-                    });
-                }
-                memory[dst..dst + PAGE_SIZE].copy_from_slice(&self.page[..]);
-                Ok(())
-            }
-            EncodingKind::Raw => {
-                if payload.len() != PAGE_SIZE {
-                    return Err(CodecError::payload(kind, payload.len()));
-                }
-                memory[dst..dst + PAGE_SIZE].copy_from_slice(payload);
-                Ok(())
+                on_page(index, &memory[dst..dst + PAGE_SIZE]);
             }
         }
+        Ok(trailer.page_count)
     }
 }
 
-/// Byte offset of page `index`, checked against `page_count`.
-fn checked_offset(index: u64, page_count: u64) -> Result<usize, CodecError> {
-    if index >= page_count {
-        return Err(CodecError::IndexOutOfRange { index, page_count });
+/// A section's raw content: `stored` itself, or its zstd frame decompressed
+/// into `buf` (which bounds it).
+fn section<'a>(
+    dctx: &mut DCtx<'static>,
+    stored: &'a [u8],
+    compressed: bool,
+    buf: &'a mut [u8],
+    what: &'static str,
+) -> Result<&'a [u8], CodecError> {
+    if !compressed {
+        if stored.len() > buf.len() {
+            return Err(CodecError::layout(match what {
+                "control" => "control section is too long",
+                "tokens" => "tokens section is too long",
+                _ => "literals section is too long",
+            }));
+        }
+        return Ok(stored);
     }
-    // index < page_count = memory.len() / 4096, so the offset fits usize.
-    Ok(usize::try_from(index).expect("index < page_count fits usize") * PAGE_SIZE)
+    let n = dctx
+        .decompress(buf, stored)
+        .map_err(|c| CodecError::zstd("decompress", c))?;
+    Ok(&buf[..n])
+}
+
+/// Byte offset of page `index` (checked against the image by the caller).
+fn page_offset(index: u64) -> usize {
+    usize::try_from(index).expect("index < page_count fits usize") * PAGE_SIZE
 }
 
 #[cfg(test)]

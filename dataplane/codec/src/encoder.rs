@@ -1,47 +1,56 @@
-//! Source side: chooses and writes the encoding of each page.
+//! Source side: chooses each page's encoding and writes encoded batches.
 //!
 //! # Call order
 //!
-//! [`Encoder::new`] once per migration (or per worker and page range), then
-//! [`Encoder::index_baseline`] if the destination starts from a known image,
-//! then [`Encoder::encode`] for every page sent, in any order, any number of
-//! times. The encoder mirrors what the destination holds, so every page it
-//! encodes must reach the destination's [`crate::Decoder`] in the same order.
+//! [`Encoder::new`] once per migration (or per stream: see "Ordering"), then
+//! [`Encoder::index_baseline`] if the destination starts from a known image;
+//! then, per batch, [`Encoder::push`] / [`Encoder::push_zero`] for up to
+//! [`BATCH_PAGES_MAX`] pages while [`Encoder::has_room`], and
+//! [`Encoder::finish`] to write the batch into a buffer.
+//!
+//! # Ordering
+//!
+//! The encoder mirrors what the destination holds: every batch it finishes
+//! must reach the destination's [`crate::Decoder`], in the order finished,
+//! and the destination's pages must change only through those batches.
 //!
 //! # Allocation
 //!
 //! Everything is allocated in `new`: the content index at its full
-//! capacity, the delta cache (zeroed and written once, so the OS commits
-//! it here rather than during encoding),
-//! the zstd context and scratch buffers. `encode` only appends to the
-//! caller's `out`, which does not allocate once its capacity covers the
-//! batch (reuse it across batches after `clear()`).
+//! capacity, the delta cache (zeroed and written once, so the OS commits it
+//! here rather than while encoding), the zstd context and the section
+//! buffers at their bounds. `push` and `finish` allocate nothing.
 
 use zstd_safe::{CCtx, CParameter};
 
 use crate::cache::DeltaCache;
 use crate::delta::encode_tokens;
-use crate::index::{key_of, ContentIndex};
-use crate::{
-    is_zero, CodecError, EncodingKind, DELTA_TOKENS_MAX, DELTA_TOKENS_RAW, DELTA_TOKENS_ZSTD,
-    DELTA_ZSTD_PREFIX, PAGE_SIZE, ZSTD_DICT_MAGIC,
+use crate::format::{
+    index_delta, push_varint, Tag, Trailer, BATCH_PAGES_MAX, CONTROL_LEN_MAX, CONTROL_RECORD_MAX,
+    FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD, FLAG_TOKENS_ZSTD,
 };
+use crate::index::{key_of, ContentIndex};
+use crate::{is_zero, CodecError, EncodingKind, DELTA_TOKENS_MAX, PAGE_SIZE, ZSTD_DICT_MAGIC};
 
-/// Cheap first: a candidate payload of at most this many bytes is sent
-/// without trying the remaining encodings. Each of those runs zstd over a
-/// token stream or a whole page (the dictionary form also loads the old
-/// page), and could save at most these bytes, 1/64 of the page. In the order
-/// tried (raw tokens, zstd of tokens, zstd with the old page as dictionary,
-/// zstd of the page) a raw token stream of under 64 bytes (a few changed
-/// words) is sent as is.
+/// Cheap first: a delta token stream of at most this many bytes is sent
+/// without trying the prefix (dictionary) form, which runs zstd over the
+/// page and could save at most these bytes, 1/64 of the page.
 const GOOD_ENOUGH: usize = PAGE_SIZE / 64;
+
+/// Sections shorter than this are stored raw without trying zstd: a zstd
+/// frame has a header of several bytes, so there is little to win.
+const COMPRESS_MIN: usize = 64;
+
+static ZERO_PAGE: [u8; PAGE_SIZE] = [0u8; PAGE_SIZE];
 
 /// Encoder settings. Start from [`EncoderConfig::DEFAULTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderConfig {
-    /// zstd level for whole pages and delta token streams; 0 turns zstd off
-    /// (datacenter links faster than the encoder). Negative levels are zstd's
-    /// fast levels.
+    /// zstd level for the batch sections and prefix deltas. Negative levels
+    /// are zstd's fast levels. 0 is the cheapest rung, for links faster
+    /// than the encoder: zero pages are still detected, every other page
+    /// goes as a raw literal (no duplicate or delta search, no zstd).
+    /// [`Encoder::set_level`] changes it between batches.
     pub zstd_level: i32,
     /// Pages whose last-sent version the encoder keeps for deltas
     /// (4 KiB + 9 bytes each). 0 turns deltas off.
@@ -66,13 +75,7 @@ impl EncoderConfig {
                 reason: "delta_cache_pages must be below 2^32 - 1",
             });
         }
-        if self.zstd_level != 0
-            && !(zstd_safe::min_c_level()..=zstd_safe::max_c_level()).contains(&self.zstd_level)
-        {
-            return Err(CodecError::Config {
-                reason: "zstd_level is outside zstd's range",
-            });
-        }
+        check_level(self.zstd_level)?;
         Ok(self)
     }
 }
@@ -83,25 +86,87 @@ impl Default for EncoderConfig {
     }
 }
 
-/// Source-side page encoder; see the module docs for the call order.
+fn check_level(level: i32) -> Result<(), CodecError> {
+    if level != 0 && !(zstd_safe::min_c_level()..=zstd_safe::max_c_level()).contains(&level) {
+        return Err(CodecError::Config {
+            reason: "zstd_level is outside zstd's range",
+        });
+    }
+    Ok(())
+}
+
+/// What one finished batch holds, for per-kind accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Bytes written (the whole encoded batch).
+    pub len: usize,
+    /// Pages per kind, indexed by [`EncodingKind::slot`].
+    pub pages_by_kind: [u64; 5],
+    /// Payload bytes per kind, indexed by [`EncodingKind::slot`]: delta is
+    /// the tokens section and prefix frames as stored, zstd or raw the
+    /// literal section as stored. Zero and duplicate pages have no payload;
+    /// their records are in `control_bytes`.
+    pub bytes_by_kind: [u64; 5],
+    /// Control section as stored plus the trailer.
+    pub control_bytes: u64,
+}
+
+impl BatchReport {
+    /// Adds `other` into `self` (running totals).
+    pub fn add(&mut self, other: &BatchReport) {
+        self.len += other.len;
+        for (a, b) in self.pages_by_kind.iter_mut().zip(other.pages_by_kind) {
+            *a += b;
+        }
+        for (a, b) in self.bytes_by_kind.iter_mut().zip(other.bytes_by_kind) {
+            *a += b;
+        }
+        self.control_bytes += other.control_bytes;
+    }
+}
+
+/// Source-side encoder; see the module docs for the call order.
 pub struct Encoder {
     config: EncoderConfig,
+    level: i32,
     page_count: u64,
     index: ContentIndex,
     cache: DeltaCache,
     cctx: CCtx<'static>,
     xor: Box<[u8; PAGE_SIZE]>,
+    prefix_frame: Box<[u8]>,
+    control: Vec<u8>,
     tokens: Vec<u8>,
-    delta_zstd: Box<[u8]>,
-    prefix_zstd: Box<[u8]>,
-    page_zstd: Box<[u8]>,
+    prefix: Vec<u8>,
+    /// `BATCH_PAGES_MAX + 1` page slots: literal pages in order, then the
+    /// snapshot of the page being encoded.
+    literals: Box<[u8]>,
+    literal_pages: usize,
+    /// Slot of the last pushed page's snapshot in `literals`; `None` after `push_zero`.
+    last_slot: Option<usize>,
+    batch_pages: usize,
+    first_index: u64,
+    expected_index: u64,
+    pages_by_kind: [u64; 5],
+    /// The record whose run is still open (its run length not yet written).
+    run: Option<Run>,
+}
+
+/// A control record that later pages may extend.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    tag: Tag,
+    value: u64,
+    pages: u64,
 }
 
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Encoder")
             .field("config", &self.config)
+            .field("level", &self.level)
             .field("page_count", &self.page_count)
+            .field("batch_pages", &self.batch_pages)
             .finish_non_exhaustive()
     }
 }
@@ -114,38 +179,64 @@ impl Encoder {
         let pages = usize::try_from(page_count).map_err(|_| CodecError::Config {
             reason: "page_count does not fit this machine's address space",
         })?;
-        let mut cctx = CCtx::try_create().ok_or(CodecError::Config {
+        let cctx = CCtx::try_create().ok_or(CodecError::Config {
             reason: "zstd context allocation failed",
         })?;
-        if config.zstd_level != 0 {
-            cctx.set_parameter(CParameter::CompressionLevel(config.zstd_level))
-                .map_err(|c| CodecError::zstd("compress", c))?;
-        }
-        let bound = zstd_safe::compress_bound(PAGE_SIZE);
-        Ok(Self {
+        let mut encoder = Self {
             config,
+            level: 0,
             page_count,
             index: ContentIndex::new(pages, config.dup_index_entries),
             cache: DeltaCache::new(pages, config.delta_cache_pages),
             cctx,
             xor: Box::new([0u8; PAGE_SIZE]),
-            tokens: Vec::with_capacity(DELTA_TOKENS_MAX + 16),
-            delta_zstd: vec![0u8; bound].into_boxed_slice(),
-            prefix_zstd: vec![0u8; bound].into_boxed_slice(),
-            page_zstd: vec![0u8; bound].into_boxed_slice(),
-        })
+            prefix_frame: vec![0u8; zstd_safe::compress_bound(PAGE_SIZE)].into_boxed_slice(),
+            control: Vec::with_capacity(CONTROL_LEN_MAX),
+            tokens: Vec::with_capacity(BATCH_PAGES_MAX * PAGE_SIZE),
+            prefix: Vec::with_capacity(BATCH_PAGES_MAX * PAGE_SIZE),
+            literals: vec![0u8; (BATCH_PAGES_MAX + 1) * PAGE_SIZE].into_boxed_slice(),
+            literal_pages: 0,
+            last_slot: None,
+            batch_pages: 0,
+            first_index: 0,
+            expected_index: 0,
+            pages_by_kind: [0; 5],
+            run: None,
+        };
+        encoder.set_level(config.zstd_level)?;
+        Ok(encoder)
     }
 
     /// Upper bound of the bytes this encoder holds for `config` and `page_count`
-    /// (index + delta cache, not counting zstd's context of a few hundred KiB).
+    /// (index + delta cache, not counting zstd's context of a few hundred KiB
+    /// and the section buffers of about 1 MiB).
     pub fn memory_bytes_max(config: EncoderConfig, page_count: usize) -> usize {
         ContentIndex::bytes_max(page_count, config.dup_index_entries)
             + DeltaCache::bytes_max(page_count, config.delta_cache_pages)
     }
 
-    /// The settings in use.
+    /// The settings given to `new`.
     pub fn config(&self) -> EncoderConfig {
         self.config
+    }
+
+    /// The zstd level in use (0: off).
+    pub fn level(&self) -> i32 {
+        self.level
+    }
+
+    /// Changes the zstd level (0: off) for the pages pushed and batches
+    /// finished from now on. The decoder needs no notice: each section says
+    /// whether it is compressed.
+    pub fn set_level(&mut self, level: i32) -> Result<(), CodecError> {
+        check_level(level)?;
+        if level != 0 {
+            self.cctx
+                .set_parameter(CParameter::CompressionLevel(level))
+                .map_err(|c| CodecError::zstd("compress", c))?;
+        }
+        self.level = level;
+        Ok(())
     }
 
     /// Records `baseline`, the image the destination already holds: each
@@ -174,17 +265,94 @@ impl Encoder {
         Ok(())
     }
 
-    /// Encodes `page` (4096 bytes) as page `page_index`, appends its payload
-    /// to `out` and returns its kind. The encoder then assumes the destination
-    /// holds `page` at `page_index`.
-    pub fn encode(
-        &mut self,
-        page_index: u64,
-        page: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<EncodingKind, CodecError> {
+    /// True while another page fits the open batch.
+    pub fn has_room(&self) -> bool {
+        // Room for one more record and the open run's length.
+        self.batch_pages < BATCH_PAGES_MAX
+            && self.control.len() + CONTROL_RECORD_MAX + 10 <= CONTROL_LEN_MAX
+    }
+
+    /// Pages in the open batch.
+    pub fn batch_pages(&self) -> usize {
+        self.batch_pages
+    }
+
+    /// The copy of the page pushed last, exactly as encoded (the guest may
+    /// change the live page meanwhile): hash this, not the live page, to
+    /// know what the destination holds. All zero after `push_zero`. Valid
+    /// until the next push.
+    pub fn last_page(&self) -> &[u8] {
+        match self.last_slot {
+            Some(slot) => &self.literals[slot * PAGE_SIZE..(slot + 1) * PAGE_SIZE],
+            None => &ZERO_PAGE,
+        }
+    }
+
+    /// Adds page `page_index`, known to be all zero without reading it (a
+    /// hole in a sparse memory file).
+    pub fn push_zero(&mut self, page_index: u64) -> Result<(), CodecError> {
+        let i = self.begin_record(page_index)?;
+        self.record(page_index, Tag::Zero, 0);
+        self.index.set(i, None);
+        self.cache.remove(i);
+        self.last_slot = None;
+        self.end_record(EncodingKind::Zero);
+        Ok(())
+    }
+
+    /// Adds `page` (4096 bytes, read once into the encoder's copy) as page
+    /// `page_index` and returns how it is encoded (`Zstd` for a page whose
+    /// bytes go in the literal section, whether or not that section ends up
+    /// compressed). The encoder then assumes the destination holds the copy
+    /// ([`Encoder::last_page`]) at `page_index`.
+    pub fn push(&mut self, page_index: u64, page: &[u8]) -> Result<EncodingKind, CodecError> {
         if page.len() != PAGE_SIZE {
             return Err(CodecError::PageLength { len: page.len() });
+        }
+        let i = self.begin_record(page_index)?;
+        let slot = self.literal_pages;
+        let range = slot * PAGE_SIZE..(slot + 1) * PAGE_SIZE;
+        self.literals[range.clone()].copy_from_slice(page);
+        self.last_slot = Some(slot);
+
+        let snapshot = &self.literals[range.clone()];
+        if is_zero(snapshot) {
+            self.record(page_index, Tag::Zero, 0);
+            self.index.set(i, None);
+            self.cache.remove(i);
+            self.last_slot = None;
+            self.end_record(EncodingKind::Zero);
+            return Ok(EncodingKind::Zero);
+        }
+        if self.level == 0 {
+            // Level 0 is the cheapest rung, for links faster than the
+            // encoder: zero detection only, the page goes as a literal and
+            // leaves the index and cache (which no longer hold its content).
+            self.index.set(i, None);
+            self.cache.remove(i);
+            self.record(page_index, Tag::Literal, 0);
+            self.literal_pages += 1;
+            self.end_record(EncodingKind::Zstd);
+            return Ok(EncodingKind::Zstd);
+        }
+        let key = key_of(snapshot);
+        let kind = if let Some(source) = self.index.lookup(&key) {
+            self.record(page_index, Tag::Duplicate, index_delta(page_index, source));
+            EncodingKind::Duplicate
+        } else {
+            self.encode_content(page_index, i, range.clone())?
+        };
+        let snapshot = &self.literals[range];
+        self.index.set(i, Some(key));
+        self.cache.put(i, snapshot);
+        self.end_record(kind);
+        Ok(kind)
+    }
+
+    /// Checks that page `page_index` can go in the open batch.
+    fn begin_record(&mut self, page_index: u64) -> Result<usize, CodecError> {
+        if !self.has_room() {
+            return Err(CodecError::BatchState { state: "full" });
         }
         if page_index >= self.page_count {
             return Err(CodecError::IndexOutOfRange {
@@ -192,101 +360,204 @@ impl Encoder {
                 page_count: self.page_count,
             });
         }
-        let i = usize::try_from(page_index).expect("page_count fits usize, checked in new");
-
-        if is_zero(page) {
-            self.index.set(i, None);
-            self.cache.remove(i);
-            return Ok(EncodingKind::Zero);
+        if self.batch_pages == 0 {
+            self.first_index = page_index;
+            self.expected_index = page_index;
         }
-
-        let key = key_of(page);
-        if let Some(src) = self.index.lookup(&key) {
-            out.extend_from_slice(&src.to_le_bytes());
-            self.index.set(i, Some(key));
-            self.cache.put(i, page);
-            return Ok(EncodingKind::Duplicate);
-        }
-
-        let kind = self.encode_content(i, page, out)?;
-        self.index.set(i, Some(key));
-        self.cache.put(i, page);
-        Ok(kind)
+        Ok(usize::try_from(page_index).expect("page_count fits usize, checked in new"))
     }
 
-    /// Delta, zstd or raw: the smallest, trying the cheapest first and
-    /// stopping at a candidate of at most [`GOOD_ENOUGH`] bytes.
+    /// Adds page `page_index` as `tag` with `value` (duplicate offset or
+    /// delta length) to the control section: it extends the open run when
+    /// it is the next page with the same runnable tag and value, else it
+    /// closes the run and writes a new record.
+    fn record(&mut self, page_index: u64, tag: Tag, value: u64) {
+        if let Some(run) = self.run.as_mut() {
+            if run.tag == tag && run.value == value && page_index == self.expected_index {
+                run.pages += 1;
+                self.expected_index = page_index.wrapping_add(1);
+                return;
+            }
+        }
+        self.close_run();
+        push_varint(
+            &mut self.control,
+            index_delta(self.expected_index, page_index),
+        );
+        self.control.push(tag as u8);
+        if tag.has_value() {
+            push_varint(&mut self.control, value);
+        }
+        if tag.runs() {
+            self.run = Some(Run {
+                tag,
+                value,
+                pages: 1,
+            });
+        }
+        self.expected_index = page_index.wrapping_add(1);
+    }
+
+    /// Writes the open run's length (pages after the first) and closes it.
+    fn close_run(&mut self) {
+        if let Some(run) = self.run.take() {
+            push_varint(&mut self.control, run.pages - 1);
+        }
+    }
+
+    fn end_record(&mut self, kind: EncodingKind) {
+        self.batch_pages += 1;
+        self.pages_by_kind[kind.slot()] += 1;
+    }
+
+    /// Delta (tokens or prefix) or literal, for the page in `literals[range]`.
     fn encode_content(
         &mut self,
+        page_index: u64,
         i: usize,
-        page: &[u8],
-        out: &mut Vec<u8>,
+        range: std::ops::Range<usize>,
     ) -> Result<EncodingKind, CodecError> {
-        let level_on = self.config.zstd_level != 0;
-        // Payload bytes of the delta candidate (header included).
-        let size = |d: Option<(u8, usize)>| d.map_or(usize::MAX, |(_, n)| 1 + n);
-
-        // Delta candidate: (header, length of the bytes after the header).
-        let mut delta: Option<(u8, usize)> = None;
-        if let Some(old) = self.cache.get(i) {
-            for ((x, a), b) in self.xor.iter_mut().zip(old).zip(page) {
-                *x = a ^ b;
-            }
-            self.tokens.clear();
-            if encode_tokens(&self.xor, &mut self.tokens, DELTA_TOKENS_MAX) {
-                delta = Some((DELTA_TOKENS_RAW, self.tokens.len()));
-                if level_on && size(delta) > GOOD_ENOUGH {
-                    let n = self
-                        .cctx
-                        .compress2(&mut self.delta_zstd[..], &self.tokens)
-                        .map_err(|c| CodecError::zstd("compress", c))?;
-                    if n < self.tokens.len() {
-                        delta = Some((DELTA_TOKENS_ZSTD, n));
-                    }
-                }
-            }
-            if level_on && size(delta) > GOOD_ENOUGH && !old.starts_with(&ZSTD_DICT_MAGIC) {
-                let n = self
-                    .cctx
-                    .compress_using_dict(
-                        &mut self.prefix_zstd[..],
-                        page,
-                        old,
-                        self.config.zstd_level,
-                    )
-                    .map_err(|c| CodecError::zstd("compress", c))?;
-                if n + 1 < size(delta) {
-                    delta = Some((DELTA_ZSTD_PREFIX, n));
-                }
-            }
+        let page = &self.literals[range];
+        let Some(old) = self.cache.get(i) else {
+            self.record(page_index, Tag::Literal, 0);
+            self.literal_pages += 1;
+            return Ok(EncodingKind::Zstd);
+        };
+        for ((x, a), b) in self.xor.iter_mut().zip(old).zip(page) {
+            *x = a ^ b;
         }
-
-        let mut zstd_len = None;
-        if level_on && size(delta) > GOOD_ENOUGH {
+        let tokens_start = self.tokens.len();
+        let tokens_len = if encode_tokens(&self.xor, &mut self.tokens, DELTA_TOKENS_MAX) {
+            Some(self.tokens.len() - tokens_start)
+        } else {
+            None
+        };
+        let mut prefix_len = None;
+        if self.level != 0
+            && tokens_len.is_none_or(|n| n > GOOD_ENOUGH)
+            && !old.starts_with(&ZSTD_DICT_MAGIC)
+        {
             let n = self
                 .cctx
-                .compress2(&mut self.page_zstd[..], page)
+                .compress_using_dict(&mut self.prefix_frame[..], page, old, self.level)
                 .map_err(|c| CodecError::zstd("compress", c))?;
-            zstd_len = Some(n);
-        }
-
-        let delta_size = size(delta);
-        let zstd_size = zstd_len.unwrap_or(usize::MAX);
-        if delta_size < PAGE_SIZE && delta_size <= zstd_size {
-            let (header, n) = delta.expect("delta_size is finite only with a delta");
-            out.push(header);
-            match header {
-                DELTA_TOKENS_ZSTD => out.extend_from_slice(&self.delta_zstd[..n]),
-                DELTA_ZSTD_PREFIX => out.extend_from_slice(&self.prefix_zstd[..n]),
-                _ => out.extend_from_slice(&self.tokens),
+            // Shorter than the token stream as is; the tokens section is
+            // compressed again later, so this favours tokens slightly.
+            if n < tokens_len.unwrap_or(PAGE_SIZE) {
+                prefix_len = Some(n);
             }
+        }
+        if let Some(n) = prefix_len {
+            self.tokens.truncate(tokens_start);
+            self.record(page_index, Tag::Prefix, n as u64);
+            self.prefix.extend_from_slice(&self.prefix_frame[..n]);
             return Ok(EncodingKind::Delta);
         }
-        if zstd_size < PAGE_SIZE {
-            out.extend_from_slice(&self.page_zstd[..zstd_size]);
-            return Ok(EncodingKind::Zstd);
+        if let Some(n) = tokens_len {
+            self.record(page_index, Tag::Delta, n as u64);
+            return Ok(EncodingKind::Delta);
         }
-        out.extend_from_slice(page);
-        Ok(EncodingKind::Raw)
+        self.record(page_index, Tag::Literal, 0);
+        self.literal_pages += 1;
+        Ok(EncodingKind::Zstd)
     }
+
+    /// Writes the open batch into `out` (at least
+    /// [`crate::ENCODED_BATCH_LEN_MAX`] bytes covers any batch) and starts a
+    /// new one. Sections are zstd-compressed at the current level when that
+    /// makes them shorter, else stored raw; a failed compression also
+    /// stores raw (always correct, only larger).
+    pub fn finish(&mut self, out: &mut [u8]) -> Result<BatchReport, CodecError> {
+        if self.batch_pages == 0 {
+            return Err(CodecError::BatchState { state: "empty" });
+        }
+        self.close_run();
+        let literals_raw = self.literal_pages * PAGE_SIZE;
+        let needed = self.control.len()
+            + self.tokens.len()
+            + self.prefix.len()
+            + literals_raw
+            + crate::format::TRAILER_LEN_MAX
+            + 1;
+        if out.len() < needed {
+            return Err(CodecError::OutputTooSmall {
+                len: out.len(),
+                needed,
+            });
+        }
+        let level = self.level;
+        let mut flags = 0u8;
+        let mut pos = 0;
+        let (control_len, z) = store(&mut self.cctx, level, &self.control, &mut out[pos..]);
+        flags |= if z { FLAG_CONTROL_ZSTD } else { 0 };
+        pos += control_len;
+        let (tokens_len, z) = store(&mut self.cctx, level, &self.tokens, &mut out[pos..]);
+        flags |= if z { FLAG_TOKENS_ZSTD } else { 0 };
+        pos += tokens_len;
+        out[pos..pos + self.prefix.len()].copy_from_slice(&self.prefix);
+        pos += self.prefix.len();
+        let (literals_len, literals_zstd) = store(
+            &mut self.cctx,
+            level,
+            &self.literals[..literals_raw],
+            &mut out[pos..],
+        );
+        flags |= if literals_zstd { FLAG_LITERALS_ZSTD } else { 0 };
+        pos += literals_len;
+        let trailer = Trailer {
+            page_count: self.batch_pages,
+            first_index: self.first_index,
+            control_len,
+            tokens_len,
+            prefix_len: self.prefix.len(),
+            literals_len,
+            flags,
+        };
+        let end = trailer.write(out, pos)?;
+
+        let mut report = BatchReport {
+            len: end,
+            pages_by_kind: self.pages_by_kind,
+            bytes_by_kind: [0; 5],
+            control_bytes: (control_len + end - pos) as u64,
+        };
+        let slot = EncodingKind::slot;
+        report.bytes_by_kind[slot(EncodingKind::Delta)] = (tokens_len + self.prefix.len()) as u64;
+        if !literals_zstd && self.literal_pages > 0 {
+            // Sent as is: count those pages as raw.
+            let pages = report.pages_by_kind[slot(EncodingKind::Zstd)];
+            report.pages_by_kind[slot(EncodingKind::Zstd)] = 0;
+            report.pages_by_kind[slot(EncodingKind::Raw)] = pages;
+            report.bytes_by_kind[slot(EncodingKind::Raw)] = literals_len as u64;
+        } else {
+            report.bytes_by_kind[slot(EncodingKind::Zstd)] = literals_len as u64;
+        }
+        self.reset_batch();
+        Ok(report)
+    }
+
+    fn reset_batch(&mut self) {
+        self.control.clear();
+        self.tokens.clear();
+        self.prefix.clear();
+        self.literal_pages = 0;
+        self.last_slot = None;
+        self.batch_pages = 0;
+        self.pages_by_kind = [0; 5];
+        self.run = None;
+    }
+}
+
+/// Writes `raw` into `out` as one zstd frame when `level` is on and that is
+/// shorter, else as is; returns the bytes written and whether compressed.
+fn store(cctx: &mut CCtx<'static>, level: i32, raw: &[u8], out: &mut [u8]) -> (usize, bool) {
+    if level != 0 && raw.len() >= COMPRESS_MIN {
+        // Capacity one byte short of raw: zstd fails rather than write a
+        // frame that saves nothing, and the section is stored raw instead.
+        if let Ok(n) = cctx.compress2(&mut out[..raw.len() - 1], raw) {
+            return (n, true);
+        }
+    }
+    out[..raw.len()].copy_from_slice(raw);
+    (raw.len(), false)
 }

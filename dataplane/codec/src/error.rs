@@ -1,7 +1,5 @@
 //! Errors of the page codec.
 
-use crate::EncodingKind;
-
 /// Everything the encoder or decoder can reject. Messages are lowercase.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CodecError {
@@ -25,25 +23,11 @@ pub enum CodecError {
         /// Pages in the image.
         page_count: u64,
     },
-    /// A wire tag that is no valid [`EncodingKind`].
-    #[error("invalid encoding kind tag {tag}")]
+    /// A control record tag that names no encoding.
+    #[error("invalid record tag {tag}")]
     InvalidKind {
         /// Tag byte received.
         tag: u8,
-    },
-    /// A payload whose length cannot be that of its kind.
-    #[error("{kind} payload of {len} bytes is malformed")]
-    PayloadLength {
-        /// Kind named by the tag.
-        kind: &'static str,
-        /// Payload length received.
-        len: usize,
-    },
-    /// A delta header byte that names no token format.
-    #[error("delta header {header} is unknown")]
-    DeltaHeader {
-        /// Header byte received.
-        header: u8,
     },
     /// A delta token stream that is truncated, overruns the page or leaves bytes.
     #[error("delta token stream is malformed at byte {offset}")]
@@ -73,6 +57,38 @@ pub enum CodecError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An encoded batch whose layout is malformed.
+    #[error("encoded batch is malformed: {what}")]
+    BatchLayout {
+        /// Which rule the batch breaks.
+        what: &'static str,
+    },
+    /// An encoded batch in a format this codec does not know.
+    #[error("encoded batch format {format} is unknown")]
+    BatchFormat {
+        /// Format byte received.
+        format: u8,
+    },
+    /// A malformed LEB128 value.
+    #[error("varint is malformed at byte {offset}")]
+    Varint {
+        /// Offset where it starts.
+        offset: usize,
+    },
+    /// The output buffer cannot hold the batch.
+    #[error("output buffer of {len} bytes is too small, {needed} needed")]
+    OutputTooSmall {
+        /// Bytes given.
+        len: usize,
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// `push` on a batch with no room left, or `finish` on an empty one.
+    #[error("batch is {state}")]
+    BatchState {
+        /// `full` or `empty`.
+        state: &'static str,
+    },
     /// `index_baseline` got an image of the wrong size.
     #[error("baseline of {len} bytes does not match {page_count} pages")]
     BaselineLength {
@@ -83,18 +99,16 @@ pub enum CodecError {
     },
 }
 
+/// Batch-level rejections (see `format.rs` for the layout).
 impl CodecError {
+    pub(crate) fn layout(what: &'static str) -> Self {
+        CodecError::BatchLayout { what }
+    }
+
     pub(crate) fn zstd(op: &'static str, code: usize) -> Self {
         CodecError::Zstd {
             op,
             reason: zstd_safe::get_error_name(code),
-        }
-    }
-
-    pub(crate) fn payload(kind: EncodingKind, len: usize) -> Self {
-        CodecError::PayloadLength {
-            kind: kind.name(),
-            len,
         }
     }
 }

@@ -2,37 +2,40 @@
 //!
 //! # Design
 //!
-//! A pure library (no I/O, no threads, no clock). The source side holds one
-//! [`Encoder`] per migration (or per worker, over a contiguous page range);
-//! the destination side holds one [`Decoder`] and the destination image.
-//! The encoder tries the cheapest test first and tags every page with an
-//! [`EncodingKind`]; the decoder never guesses:
+//! A pure library (no I/O, no threads, no clock). The source side holds an
+//! [`Encoder`] (one per migration, or one per stream over the pages that
+//! stream carries); the destination side holds a [`Decoder`] and the
+//! destination image. Pages travel in encoded batches of up to
+//! [`BATCH_PAGES_MAX`] pages. For each page the encoder tries the cheapest
+//! test first and records its choice with a tag; the decoder never guesses:
 //!
-//! 1. [`EncodingKind::Zero`]: the page is all zero. No payload.
-//! 2. [`EncodingKind::Duplicate`]: the destination already holds this content
-//!    at some page index (from the baseline image or from any page sent in
-//!    this migration). Payload: that index, `u64` little-endian. Content is
-//!    found through a bounded index keyed by 128 bits of BLAKE3 (see
-//!    [`EncoderConfig::dup_index_entries`]).
-//! 3. [`EncodingKind::Delta`]: the encoder holds the version of this page
-//!    last sent (bounded cache, [`EncoderConfig::delta_cache_pages`], CLOCK
-//!    eviction). Payload: one header byte then either the XOR of the new page
-//!    against the old one as a token stream ([`DELTA_TOKENS_RAW`]), that
-//!    stream zstd-compressed ([`DELTA_TOKENS_ZSTD`]), or the new page
-//!    zstd-compressed with the old one as dictionary ([`DELTA_ZSTD_PREFIX`]),
-//!    whichever is smallest.
-//! 4. [`EncodingKind::Zstd`]: one zstd frame whose content is the page.
-//! 5. [`EncodingKind::Raw`]: the 4096 bytes.
+//! 1. Zero: the page is all zero. No payload.
+//! 2. Duplicate: the destination already holds this content at some page
+//!    (from the baseline image or any page sent in this migration). The
+//!    record names that page. Content is found through a bounded index keyed
+//!    by 128 bits of BLAKE3 (see [`EncoderConfig::dup_index_entries`]).
+//! 3. Delta: the encoder holds the version of this page last sent (bounded
+//!    cache, [`EncoderConfig::delta_cache_pages`], CLOCK eviction). Either
+//!    the XOR against it as a token stream (the batch's tokens section), or
+//!    the new page as a zstd frame with the old one as dictionary (the
+//!    prefix section), whichever is shorter.
+//! 4. Literal: the page's bytes go in the batch's literal section.
 //!
-//! The layouts are specified in `docs/codec.md`. Decoding is lossless by
-//! construction: `decode(encode(x)) == x` for every kind, property-tested in
+//! Each section of a batch (control records, tokens, literals) is one zstd
+//! frame at the encoder's current level when that is shorter, else raw, so
+//! zstd sees up to 64 pages of context at once and the per-page records
+//! cost about two bytes before compression. The level can change between
+//! batches ([`Encoder::set_level`]) without telling the decoder. The layout
+//! is in [`format`] and `docs/codec.md`. Decoding is lossless by
+//! construction: `decode(encode(x)) == x`, property-tested in
 //! `tests/roundtrip.rs`.
 //!
 //! # Limits
 //!
 //! Memory is bounded by [`EncoderConfig`] and the page count, see
 //! [`Encoder::memory_bytes_max`]. The decoder allocates only its zstd context
-//! and two page-sized buffers, whatever its input.
+//! and buffers at the format's bounds (about 0.5 MiB), whatever its input.
+//! An encoded batch is at most [`ENCODED_BATCH_LEN_MAX`] bytes.
 
 #![warn(missing_docs)]
 
@@ -41,58 +44,42 @@ mod decoder;
 mod delta;
 mod encoder;
 mod error;
+pub mod format;
 mod index;
 
 pub use decoder::Decoder;
-pub use encoder::{Encoder, EncoderConfig};
+pub use encoder::{BatchReport, Encoder, EncoderConfig};
 pub use error::CodecError;
+pub use format::{BATCH_FORMAT_V1, BATCH_PAGES_MAX, CONTROL_LEN_MAX, ENCODED_BATCH_LEN_MAX};
 
 /// Bytes in a guest page, the unit the codec encodes.
 pub const PAGE_SIZE: usize = 4096;
 
-/// Delta payload header: the token stream follows uncompressed.
-pub const DELTA_TOKENS_RAW: u8 = 0;
-/// Delta payload header: a zstd frame whose content is the token stream follows.
-pub const DELTA_TOKENS_ZSTD: u8 = 1;
-
-/// Delta payload header: a zstd frame of the new page, compressed with the
-/// version last sent as a raw-content dictionary (catches changed bytes and
-/// content moved within the page). Not used when the old page starts with
-/// zstd's dictionary magic, which would make zstd parse it as a dictionary.
-pub const DELTA_ZSTD_PREFIX: u8 = 2;
-
-/// zstd's formatted-dictionary magic, little-endian.
+/// zstd's formatted-dictionary magic, little-endian. A prefix delta is not
+/// used when the old page starts with it: zstd would parse the page as a
+/// formatted dictionary.
 pub(crate) const ZSTD_DICT_MAGIC: [u8; 4] = [0x37, 0xa4, 0x30, 0xec];
 
-/// Largest token stream a delta payload may carry, after zstd decompression.
-/// The encoder only emits a delta whose token stream is shorter than a page,
-/// so the decoder rejects anything longer.
+/// Longest delta token stream: the encoder only uses one shorter than a page.
 pub const DELTA_TOKENS_MAX: usize = PAGE_SIZE;
 
-/// Bytes of a [`EncodingKind::Duplicate`] payload.
-pub const DUPLICATE_PAYLOAD_LEN: usize = 8;
-
-/// How one page is encoded on the wire. Discriminant 0 is `Invalid` so a
-/// zeroed tag never decodes.
-#[repr(u8)]
+/// How a page was sent, for reports and per-kind counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EncodingKind {
-    /// Never sent; a zeroed tag byte.
-    Invalid = 0,
-    /// All-zero page, no payload.
-    Zero = 1,
-    /// Copy of the destination's current page at the `u64` LE index in the payload.
-    Duplicate = 2,
-    /// XOR against the version of this page last sent, as tokens, optionally zstd.
-    Delta = 3,
-    /// One zstd frame holding the page.
-    Zstd = 4,
-    /// The page, 4096 bytes.
-    Raw = 5,
+    /// All-zero page.
+    Zero,
+    /// A reference to a page the destination holds with the same content.
+    Duplicate,
+    /// A delta against the version of this page last sent.
+    Delta,
+    /// In a zstd-compressed literal section.
+    Zstd,
+    /// In a literal section stored as is.
+    Raw,
 }
 
 impl EncodingKind {
-    /// Every valid kind, in wire order.
+    /// Every kind, in report order.
     pub const ALL: [EncodingKind; 5] = [
         EncodingKind::Zero,
         EncodingKind::Duplicate,
@@ -101,22 +88,9 @@ impl EncodingKind {
         EncodingKind::Raw,
     ];
 
-    /// The kind for a wire tag byte; `Invalid` and unknown tags are errors.
-    pub fn from_u8(tag: u8) -> Result<Self, CodecError> {
-        match tag {
-            1 => Ok(Self::Zero),
-            2 => Ok(Self::Duplicate),
-            3 => Ok(Self::Delta),
-            4 => Ok(Self::Zstd),
-            5 => Ok(Self::Raw),
-            _ => Err(CodecError::InvalidKind { tag }),
-        }
-    }
-
     /// Lowercase name, as used in reports (`zero`, `duplicate`, ...).
     pub fn name(self) -> &'static str {
         match self {
-            Self::Invalid => "invalid",
             Self::Zero => "zero",
             Self::Duplicate => "duplicate",
             Self::Delta => "delta",
@@ -126,9 +100,15 @@ impl EncodingKind {
     }
 
     /// Index of the kind in [`EncodingKind::ALL`] (for per-kind counters).
-    pub fn slot(self) -> Option<usize> {
-        EncodingKind::ALL.iter().position(|k| *k == self)
+    pub fn slot(self) -> usize {
+        self as usize
     }
+}
+
+/// zstd levels this codec accepts besides 0 (off): zstd's own range,
+/// negative levels being its fast ones.
+pub fn zstd_level_range() -> std::ops::RangeInclusive<i32> {
+    zstd_safe::min_c_level()..=zstd_safe::max_c_level()
 }
 
 /// True when every byte of `page` is zero.

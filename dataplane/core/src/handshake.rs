@@ -139,6 +139,8 @@ pub struct ClientEstablished {
     pub client_nonce: [u8; 32],
     /// This connection's server nonce.
     pub server_nonce: [u8; 32],
+    /// Capabilities the server granted (a subset of [`CAPABILITIES_V1`]).
+    pub capabilities: u32,
 }
 
 /// Client side: [`ClientHandshake::new`] returns the ClientHello to send; feed the reply to [`ClientHandshake::handle_server_hello`].
@@ -205,6 +207,7 @@ impl ClientHandshake {
         };
         if !(PROTOCOL_VERSION_MIN..=PROTOCOL_VERSION_MAX).contains(&server.version)
             || server.flags != wanted_flags
+            || server.capabilities & !CAPABILITIES_V1 != 0
         {
             return Err((
                 HandshakeError::BadServerChoice {
@@ -234,6 +237,7 @@ impl ClientHandshake {
             resume_after_seq: server.resume_after_seq,
             client_nonce: self.params.client_nonce,
             server_nonce: server.server_nonce,
+            capabilities: server.capabilities,
         };
         Ok((
             established,
@@ -350,7 +354,7 @@ pub fn server_handle_client_hello(
     };
     let mut server = ServerHello {
         version,
-        capabilities: CAPABILITIES_V1,
+        capabilities: hello.capabilities & CAPABILITIES_V1,
         flags,
         server_nonce,
         resume_after_seq,

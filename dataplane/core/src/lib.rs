@@ -20,6 +20,8 @@
 //! - [`pacer`]: a byte token bucket for rate-limited sending.
 //! - [`switchover`]: when to stop pre-copy and pause the guest.
 //! - [`throughput`]: a windowed throughput estimate from acknowledged bytes.
+//! - [`level_control`]: the adaptive compression level, stepped by
+//!   back-pressure from the transport.
 //! - [`link`]: the queues and counters between the pinned stages and the
 //!   transport thread, the one interface every transport implements.
 //! - [`doorbell`]: waking a sleeping stage when work is published.
@@ -30,6 +32,7 @@ pub mod backoff;
 pub mod doorbell;
 pub mod handshake;
 pub mod keys;
+pub mod level_control;
 pub mod link;
 pub mod pacer;
 pub mod scan;

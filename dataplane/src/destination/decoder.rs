@@ -25,6 +25,7 @@ use dwcp_dataplane_core::scan::{image_digest, page_hash, zero_page_hash, PAGE_LE
 use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_shared::batch::{BatchView, PageEncoding};
 use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd, VerifyResult};
+use dwcp_shared::limits::{stream_pages, ENCODED_BATCH_HEADER_LEN};
 use dwcp_shared::FrameKind;
 use std::sync::atomic::Ordering;
 
@@ -43,6 +44,8 @@ pub struct DecoderOutcome {
     pub rounds: u32,
     /// What went wrong.
     pub error: Option<String>,
+    /// Time spent decoding encoded batches (`None`: none arrived).
+    pub decode_time: Option<std::time::Duration>,
 }
 
 /// The decoder; [`Decoder::run`] is the thread body.
@@ -59,6 +62,9 @@ pub struct Decoder<'a> {
     progress: &'a Progress,
     pages_written: u64,
     rounds: u32,
+    /// Page codec decoders, one per stream, made on the stream's first encoded batch.
+    codecs: Vec<Option<dwcp_codec::Decoder>>,
+    decode_time: Option<std::time::Duration>,
 }
 
 impl<'a> Decoder<'a> {
@@ -83,6 +89,8 @@ impl<'a> Decoder<'a> {
             progress,
             pages_written: 0,
             rounds: 0,
+            codecs: Vec::new(),
+            decode_time: None,
         }
     }
 
@@ -140,6 +148,7 @@ impl<'a> Decoder<'a> {
             pages_written: self.pages_written,
             rounds: self.rounds,
             error,
+            decode_time: self.decode_time,
         }
     }
 
@@ -167,6 +176,7 @@ impl<'a> Decoder<'a> {
         }
         match header.kind {
             FrameKind::PageBatch => self.apply_batch(body)?,
+            FrameKind::EncodedBatch => self.apply_encoded(stream, body)?,
             FrameKind::RoundEnd => {
                 let end = RoundEnd::decode(body)
                     .map_err(|e| (AbortCode::Protocol, format!("malformed RoundEnd: {e}")))?;
@@ -241,6 +251,68 @@ impl<'a> Decoder<'a> {
         self.progress
             .pages
             .store(self.pages_written, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Decodes one encoded batch of stream `stream` into that stream's page range.
+    fn apply_encoded(&mut self, stream: usize, body: &[u8]) -> Result<(), (AbortCode, String)> {
+        let started = std::time::Instant::now();
+        let (round, batch) = body
+            .split_first_chunk::<ENCODED_BATCH_HEADER_LEN>()
+            .ok_or((
+                AbortCode::Protocol,
+                "encoded batch without its round".into(),
+            ))?;
+        let round = u32::from_le_bytes(*round);
+        let streams = u16::try_from(self.last_seq.len()).expect("bounded by STREAMS_MAX");
+        let stream_id = u16::try_from(stream).expect("bounded by STREAMS_MAX");
+        let range = stream_pages(self.memory.page_count() as u64, streams, stream_id);
+        let first = usize::try_from(range.start).expect("page index fits usize");
+        let end = usize::try_from(range.end).expect("page index fits usize");
+        if self.codecs.len() < self.last_seq.len() {
+            self.codecs.resize_with(self.last_seq.len(), || None);
+        }
+        let decoder = self.codecs[stream].get_or_insert_with(dwcp_codec::Decoder::new);
+        let incremental = self.verify == VerifyMode::Incremental;
+        let (page_round, page_hashes) = (&mut self.page_round, &mut self.page_hashes);
+        let mut older = None;
+        let mut written = 0u64;
+        let decoded = decoder.decode_batch(
+            batch,
+            self.memory.range_mut(first..end),
+            |local, content| {
+                let index = first + usize::try_from(local).expect("below the range length");
+                // A stream's frames arrive in order and its pages are its
+                // own, so a page can never come back from an older round.
+                if round < page_round[index] {
+                    older.get_or_insert((index, page_round[index]));
+                }
+                page_round[index] = round;
+                if incremental {
+                    page_hashes[index] = page_hash(content);
+                }
+                written += 1;
+            },
+        );
+        decoded.map_err(|e| {
+            (
+                AbortCode::Protocol,
+                format!("malformed encoded batch on stream {stream}: {e}"),
+            )
+        })?;
+        if let Some((index, newer)) = older {
+            return Err((
+                AbortCode::Protocol,
+                format!(
+                    "stream {stream}: page {index} of round {round} after round {newer} wrote it"
+                ),
+            ));
+        }
+        self.pages_written += written;
+        self.progress
+            .pages
+            .store(self.pages_written, Ordering::Relaxed);
+        *self.decode_time.get_or_insert_default() += started.elapsed();
         Ok(())
     }
 

@@ -24,6 +24,8 @@ use crate::error::MigrationError;
 use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
 use crate::progress::{Phase, Progress};
+use crate::source::page_codec::PageCodec;
+use crate::summary::CodecSummary;
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
 use dwcp_dataplane_core::pacer::Pacer;
@@ -39,13 +41,23 @@ use dwcp_dataplane_core::throughput::ThroughputEstimator;
 use dwcp_hugepages::BufferId;
 use dwcp_shared::batch::BatchWriter;
 use dwcp_shared::control::{Final, RoundEnd};
-use dwcp_shared::limits::{FRAME_HEADER_LEN, FRAME_TAG_LEN, PAGES_PER_BATCH_MAX};
+use dwcp_shared::limits::{
+    ENCODED_BATCH_HEADER_LEN, FRAME_BODY_LEN_MAX, FRAME_HEADER_LEN, FRAME_TAG_LEN,
+    PAGES_PER_BATCH_MAX,
+};
 use dwcp_shared::{FrameKind, WireError};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Pages hashed per window; the clock and the fatal flag are read once per window.
 pub const SCAN_WINDOW_PAGES: usize = 1024;
+
+// An encoded batch, after its round, fits a frame body (tag included).
+const _: () = assert!(
+    ENCODED_BATCH_HEADER_LEN + dwcp_codec::ENCODED_BATCH_LEN_MAX + FRAME_TAG_LEN
+        <= FRAME_BODY_LEN_MAX as usize
+);
+const _: () = assert!(dwcp_codec::BATCH_PAGES_MAX == PAGES_PER_BATCH_MAX as usize);
 
 /// Waits shorter than this yield instead of sleeping (sleeps overshoot by tens of µs).
 const PACE_SLEEP_MIN: Duration = Duration::from_micros(200);
@@ -78,6 +90,8 @@ pub struct EngineOutcome {
     pub digest: [u8; 16],
     /// When the verdict arrived.
     pub verified_at: Instant,
+    /// The page codec's figures, if it was on.
+    pub codec: Option<Box<CodecSummary>>,
 }
 
 /// A failed engine run, and whether the guest was paused when it failed.
@@ -91,6 +105,8 @@ pub struct EngineFailure {
     pub rounds: u32,
     /// Pages sent.
     pub pages_sent: u64,
+    /// The page codec's figures, if it was on.
+    pub codec: Option<Box<CodecSummary>>,
 }
 
 /// The engine; [`Engine::run`] is the thread body.
@@ -113,6 +129,12 @@ pub struct Engine<'a> {
     pacer: Option<Pacer>,
     /// Data extents of the current round (reused: no allocation per round once grown).
     extents: Vec<std::ops::Range<usize>>,
+    /// The page codec; `None` sends raw `PageBatch` frames.
+    codec: Option<PageCodec>,
+    /// The round being sent.
+    round: u32,
+    /// Time spent waiting on the transport or the pacer since the codec last looked.
+    blocked: Duration,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -132,6 +154,7 @@ impl<'a> Engine<'a> {
         progress: &'a Progress,
         hook: &'a PauseHook,
         config: EngineConfig,
+        codec: Option<PageCodec>,
     ) -> Self {
         assert_eq!(sealers.len(), link.tx.len(), "one sealer per stream");
         let pages = memory.page_count();
@@ -152,6 +175,9 @@ impl<'a> Engine<'a> {
             pages_sent: 0,
             zero_hash: zero_page_hash(),
             extents: Vec::new(),
+            codec,
+            round: 0,
+            blocked: Duration::ZERO,
             pacer: config
                 .rate_limit_bytes_per_s
                 .map(|rate| Pacer::new(rate, Instant::now())),
@@ -209,6 +235,7 @@ impl<'a> Engine<'a> {
             switchover,
             digest,
             verified_at,
+            codec: self.codec.as_ref().map(|c| Box::new(c.summary())),
         })
     }
 
@@ -223,6 +250,7 @@ impl<'a> Engine<'a> {
             paused_at,
             rounds: round + 1,
             pages_sent: self.pages_sent,
+            codec: self.codec.as_ref().map(|c| Box::new(c.summary())),
         }
     }
 
@@ -246,6 +274,7 @@ impl<'a> Engine<'a> {
 
     fn run_round(&mut self, round: u32) -> Result<RoundReport, MigrationError> {
         let pages = self.memory.page_count();
+        self.round = round;
         self.progress.round.store(round, Ordering::Relaxed);
         let round_start = Instant::now();
         let mut scan_duration = Duration::ZERO;
@@ -254,20 +283,34 @@ impl<'a> Engine<'a> {
         // shared tmpfs mapping would allocate it on the host.
         let mut extents = std::mem::take(&mut self.extents);
         self.memory.data_extents(&mut extents)?;
-        let mut hole_start = 0;
-        for extent in extents.iter().cloned() {
-            dirty_pages += self.send_holes(round, hole_start..extent.start)?;
-            let mut first = extent.start;
-            while first < extent.end {
+        // Raw: one range, in order, batches to any stream with room. Codec:
+        // each stream's range, one window of each in turn.
+        let ranges: Vec<std::ops::Range<usize>> = match &self.codec {
+            None => std::iter::once(0..pages).collect(),
+            Some(codec) => codec
+                .ranges()
+                .iter()
+                .map(|r| {
+                    usize::try_from(r.start).expect("page index fits usize")
+                        ..usize::try_from(r.end).expect("page index fits usize")
+                })
+                .collect(),
+        };
+        let longest = ranges.iter().map(|r| r.len()).max().unwrap_or(0);
+        let mut sent = 0usize;
+        for offset in (0..longest).step_by(SCAN_WINDOW_PAGES) {
+            for range in &ranges {
+                let first = range.start + offset;
+                let end = (first + SCAN_WINDOW_PAGES).min(range.end);
+                if first >= end {
+                    continue;
+                }
                 self.check_fatal()?;
-                let count = SCAN_WINDOW_PAGES.min(extent.end - first);
-                dirty_pages += self.send_window(round, first, count, &mut scan_duration)?;
-                first += count;
-                self.publish_progress(pages - first);
+                dirty_pages += self.send_span(round, first..end, &extents, &mut scan_duration)?;
+                sent += end - first;
+                self.publish_progress(pages - sent);
             }
-            hole_start = extent.end;
         }
-        dirty_pages += self.send_holes(round, hole_start..pages)?;
         self.extents = extents;
         self.flush_batch()?;
         let elapsed = round_start.elapsed().as_secs_f64().max(1e-6);
@@ -288,6 +331,36 @@ impl<'a> Engine<'a> {
             dirty_pages,
             scan_duration,
         })
+    }
+
+    /// Sends the pages of `span` (at most one window) that need it, data
+    /// extents by scan and holes by marker; returns how many.
+    fn send_span(
+        &mut self,
+        round: u32,
+        span: std::ops::Range<usize>,
+        extents: &[std::ops::Range<usize>],
+        scan_duration: &mut Duration,
+    ) -> Result<u64, MigrationError> {
+        let mut sent = 0;
+        let mut pos = span.start;
+        let mut k = extents.partition_point(|e| e.end <= pos);
+        while pos < span.end {
+            match extents.get(k) {
+                Some(extent) if extent.start <= pos => {
+                    let end = extent.end.min(span.end);
+                    sent += self.send_window(round, pos, end - pos, scan_duration)?;
+                    pos = end;
+                    k += 1;
+                }
+                next => {
+                    let end = next.map_or(span.end, |e| e.start.min(span.end));
+                    sent += self.send_holes(round, pos..end)?;
+                    pos = end;
+                }
+            }
+        }
+        Ok(sent)
     }
 
     /// Sends the pages of one window of a data extent that need it; returns how many.
@@ -360,6 +433,9 @@ impl<'a> Engine<'a> {
             self.memory.pages(index, 1)
         };
         let page_index = index as u64;
+        if self.codec.is_some() {
+            return self.encode_page(index, in_hole);
+        }
         let zero = in_hole || is_zero_page(page);
         loop {
             if self.open_batch.is_none() {
@@ -400,7 +476,75 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Codec path of `send_page`: pushes the page into its stream's encoder
+    /// and sends the batch when it is full.
+    fn encode_page(&mut self, index: usize, in_hole: bool) -> Result<(), MigrationError> {
+        let codec = self.codec.as_mut().expect("codec path");
+        let page_index = index as u64;
+        let stream = codec.stream_of(page_index);
+        if !codec.encoder(stream, page_index).0.has_room() {
+            self.flush_encoded(stream)?;
+        }
+        let codec = self.codec.as_mut().expect("codec path");
+        let started = Instant::now();
+        let (encoder, local) = codec.encoder(stream, page_index);
+        let pushed = if in_hole {
+            encoder
+                .push_zero(local)
+                .map(|()| dwcp_codec::EncodingKind::Zero)
+        } else {
+            encoder.push(local, self.memory.pages(index, 1))
+        };
+        let kind = pushed.map_err(|e| MigrationError::Failed(format!("page codec: {e}")))?;
+        // What the destination will hold is the encoder's copy, not the live page.
+        self.sent_hashes[index] = if kind == dwcp_codec::EncodingKind::Zero {
+            self.zero_hash
+        } else {
+            page_hash(encoder.last_page())
+        };
+        let full = !encoder.has_room();
+        codec.add_encode_time(started.elapsed());
+        self.pages_sent += 1;
+        self.progress
+            .pages
+            .store(self.pages_sent, Ordering::Relaxed);
+        if full {
+            self.flush_encoded(stream)?;
+        }
+        Ok(())
+    }
+
+    /// Seals stream `stream`'s open encoded batch into a frame on that stream.
+    fn flush_encoded(&mut self, stream: usize) -> Result<(), MigrationError> {
+        let buffer = self.take_buffer()?;
+        // SAFETY: just taken from the pool; owned by the engine until queued.
+        let bytes = unsafe { self.link.pool.slice_mut(buffer) };
+        let body_end = bytes.len() - FRAME_TAG_LEN;
+        let body = &mut bytes[FRAME_HEADER_LEN..body_end];
+        body[..ENCODED_BATCH_HEADER_LEN].copy_from_slice(&self.round.to_le_bytes());
+        let codec = self.codec.as_mut().expect("codec path");
+        let started = Instant::now();
+        let (encoder, _) = codec.encoder(stream, codec.ranges()[stream].start);
+        let report = encoder
+            .finish(&mut body[ENCODED_BATCH_HEADER_LEN..])
+            .map_err(|e| MigrationError::Failed(format!("page codec: {e}")))?;
+        codec.add_encode_time(started.elapsed());
+        let body_len = ENCODED_BATCH_HEADER_LEN + report.len;
+        self.seal_and_queue(FrameKind::EncodedBatch, buffer, body_len, Some(stream))?;
+        let blocked = std::mem::take(&mut self.blocked);
+        let codec = self.codec.as_mut().expect("codec path");
+        codec.batch_done(&report, Instant::now(), blocked);
+        Ok(())
+    }
+
     fn flush_batch(&mut self) -> Result<(), MigrationError> {
+        if let Some(codec) = &self.codec {
+            let open: Vec<usize> = codec.open_streams().collect();
+            for stream in open {
+                self.flush_encoded(stream)?;
+            }
+            return Ok(());
+        }
         let Some((buffer, writer)) = self.open_batch.take() else {
             return Ok(());
         };
@@ -444,6 +588,7 @@ impl<'a> Engine<'a> {
     ) -> Result<(), MigrationError> {
         let streams = self.sealers.len();
         let mut backoff = IdleBackoff::new();
+        let mut waiting_since: Option<Instant> = None;
         let chosen = loop {
             let candidates = match stream {
                 Some(s) => s..s + 1,
@@ -456,6 +601,7 @@ impl<'a> Engine<'a> {
             if let Some(s) = found.into_iter().find(|&s| !self.link.tx[s].is_full()) {
                 break s;
             }
+            waiting_since.get_or_insert_with(Instant::now);
             self.check_fatal()?;
             let link = self.link;
             match stream {
@@ -465,6 +611,9 @@ impl<'a> Engine<'a> {
                 }),
             }
         };
+        if let Some(since) = waiting_since {
+            self.blocked += since.elapsed();
+        }
         if stream.is_none() {
             self.next_stream = (chosen + 1) % streams;
         }
@@ -502,12 +651,17 @@ impl<'a> Engine<'a> {
 
     /// Waits until the pacer (if any) allows `len` more bytes.
     fn pace(&mut self, len: u32) -> Result<(), MigrationError> {
+        let started = Instant::now();
         loop {
             let Some(pacer) = self.pacer.as_mut() else {
                 return Ok(());
             };
             match pacer.try_take(Instant::now(), u64::from(len)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    // The pacer stands for the link: waiting on it is blocking.
+                    self.blocked += started.elapsed();
+                    return Ok(());
+                }
                 Err(wait) if wait > PACE_SLEEP_MIN => std::thread::sleep(wait - PACE_SLEEP_MIN / 2),
                 Err(_) => std::thread::yield_now(),
             }
@@ -515,12 +669,17 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn take_buffer(&self) -> Result<BufferId, MigrationError> {
+    fn take_buffer(&mut self) -> Result<BufferId, MigrationError> {
         let mut backoff = IdleBackoff::new();
+        let mut waiting_since: Option<Instant> = None;
         loop {
             if let Some(buffer) = self.link.pool.get() {
+                if let Some(since) = waiting_since {
+                    self.blocked += since.elapsed();
+                }
                 return Ok(buffer);
             }
+            waiting_since.get_or_insert_with(Instant::now);
             self.check_fatal()?;
             backoff.idle_on(&self.link.engine_bell, || self.link.pool.available() > 0);
         }

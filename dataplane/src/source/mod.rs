@@ -1,6 +1,7 @@
 //! The source role: connect, run the engine and the transport, report.
 
 pub mod engine;
+pub mod page_codec;
 
 use crate::config::SourceConfig;
 use crate::error::MigrationError;
@@ -15,10 +16,12 @@ use dwcp_dataplane_core::keys::Direction;
 use dwcp_dataplane_core::link::SourceLink;
 use dwcp_dataplane_core::switchover::SwitchoverConfig;
 use dwcp_hugepages::BufferPool;
+use dwcp_shared::limits::CAP_PAGE_CODEC;
 use dwcp_uring::source_io::{
     ConnectFn, Reconnector, SourceFaults, SourceTransport, SourceTransportConfig,
 };
 use engine::{Engine, EngineConfig};
+use page_codec::{CodecSettings, PageCodec};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,6 +96,10 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         "connecting"
     );
     let (primary, established) = session.handshake(primary, 0)?;
+    let codec_granted = established.capabilities & CAP_PAGE_CODEC != 0;
+    if config.codec && !codec_granted {
+        tracing::warn!("the destination does not support the page codec; sending raw pages");
+    }
     let secret = psk
         .as_ref()
         .map(|k| k.session_secret(&established.client_nonce, &established.server_nonce));
@@ -166,6 +173,21 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
         rate_limit_bytes_per_s: config.rate_limit_mbps.map(|mbps| mbps * 1_000_000 / 8),
     };
     let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
+    let codec = if config.codec && codec_granted {
+        let settings = CodecSettings {
+            tier: config.link_tier,
+            fixed_level: config.compression_level,
+            delta_cache_pages: config.delta_cache_pages(),
+        };
+        Some(PageCodec::new(
+            settings,
+            memory.page_count() as u64,
+            streams,
+            Instant::now(),
+        )?)
+    } else {
+        None
+    };
     let transfer_start = Instant::now();
     summary.setup_ms = Some(crate::millis(transfer_start.duration_since(start)));
     let engine_thread = {
@@ -176,7 +198,16 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
             Arc::clone(&hook),
         );
         threads::spawn(ThreadRole::Engine, engine_core, move || {
-            Engine::new(&memory, &link, sealers, &progress, &hook, engine_config).run()
+            Engine::new(
+                &memory,
+                &link,
+                sealers,
+                &progress,
+                &hook,
+                engine_config,
+                codec,
+            )
+            .run()
         })
         .map_err(|cause| MigrationError::Spawn {
             role: "engine",
@@ -224,11 +255,13 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
             summary.downtime_ms = Some(crate::millis(done.downtime));
             summary.switchover_reason = Some(done.switchover.label());
             summary.digest = Some(summary::hex(&done.digest));
+            summary.codec = done.codec.map(|c| *c);
             Ok(())
         }
         Err(failure) => {
             summary.rounds = failure.rounds;
             summary.pages_sent = failure.pages_sent;
+            summary.codec = failure.codec.map(|c| *c);
             if let Some(paused_at) = failure.paused_at {
                 let resumed = hook.resume();
                 summary.downtime_ms = Some(crate::millis(paused_at.elapsed()));

@@ -1,0 +1,668 @@
+//! Adaptive compression level: step the zstd level down when the encoder is
+//! the bottleneck and up when the link is.
+//!
+//! # Design
+//! The source compresses page batches with zstd at a level taken from a
+//! ladder that depends on the link tier ([`LinkTier::ladder`]), weakest rung
+//! first; the bottom rung is always `None` (no zstd, pages still go through
+//! zero, duplicate and delta detection). Compression must never make a
+//! migration slower than sending raw, so the level follows back-pressure:
+//! the fraction of wall time the engine spent blocked waiting for the
+//! transport (full stream queues, or an empty buffer pool).
+//!
+//! - A high blocked fraction means the link is the bottleneck: the encoder
+//!   has CPU to spare, and more compression sends fewer bytes.
+//! - A low blocked fraction means the encoder is the bottleneck: the link
+//!   waits for it, and a weaker level (or none) is faster.
+//!
+//! The caller reports blocked time through [`LevelController::observe`]
+//! whenever it likes; the controller sums it over a window of
+//! [`LevelControlConfig::window`] wall time. When a window closes its
+//! blocked fraction (clamped to `[0, 1]`) decides:
+//!
+//! - below `blocked_low`: one rung down, if not at the bottom;
+//! - above `blocked_high`: one rung up, if not at the tier's top;
+//! - otherwise: no change.
+//!
+//! A change is only made once the level has been held for `dwell` since the
+//! previous change, so the controller never moves more than one rung per
+//! dwell and the gap between `blocked_low` and `blocked_high` gives
+//! hysteresis. Two rules refine this:
+//!
+//! - **Probe undo.** A step up is a probe. If a window closing within
+//!   `dwell` of a step up is below `blocked_low`, the probe made the encoder
+//!   the bottleneck, and the controller steps back down at once without
+//!   waiting for the dwell: the cost of a bad probe is one window, not one
+//!   dwell. This is the only case in which two changes come closer than
+//!   `dwell`.
+//! - **Probe back-off.** Each undone probe doubles the dwell required before
+//!   the next step up, up to [`PROBE_BACKOFF_MAX`] × `dwell`; a step up that
+//!   is held for a full dwell resets it. Without this, a signal that
+//!   alternates around the thresholds would probe and undo once per dwell;
+//!   with it, failed probes grow rarer and the level settles.
+//!
+//! The controller starts at the tier's strongest rung: on a slow link that
+//! is right from the first batch, and on a fast one it walks down one rung
+//! per dwell. [`LevelController::fixed`] pins a level for operators who set
+//! one explicitly. Like the rest of this crate it reads no clock: callers
+//! pass `now`, assumed never to go backwards (earlier instants count as no
+//! elapsed time).
+
+use std::time::{Duration, Instant};
+
+/// One rung: a zstd level, or `None` for "no zstd" (pages still go through
+/// zero/duplicate/delta detection).
+pub type Level = Option<i32>;
+
+/// Largest factor by which undone probes stretch the dwell before a step up.
+pub const PROBE_BACKOFF_MAX: u32 = 8;
+
+/// Levels for a datacenter link, weakest first.
+const DATACENTER_LADDER: &[Level] = &[None, Some(-1), Some(1)];
+/// Levels for an internet link, weakest first.
+const INTERNET_LADDER: &[Level] = &[None, Some(1), Some(3), Some(6)];
+
+/// The kind of link a migration runs over, which picks the ladder of levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkTier {
+    /// A fast link (tens of Gb/s): only cheap levels pay off.
+    Datacenter,
+    /// A slow link: stronger levels pay off.
+    Internet,
+}
+
+impl LinkTier {
+    /// Where a controller starts. Datacenter: no zstd, the cheapest rung: a
+    /// fast link is likely faster than the encoder, and starting high would
+    /// make the first seconds slower than raw while it steps down. Internet:
+    /// the strongest rung, since bytes are what is short there.
+    pub fn start_rung(self) -> usize {
+        match self {
+            LinkTier::Datacenter => 0,
+            LinkTier::Internet => self.ladder().len() - 1,
+        }
+    }
+
+    /// The ladder of levels from weakest to strongest for this tier.
+    /// Datacenter: `[None, Some(-1), Some(1)]`. Internet:
+    /// `[None, Some(1), Some(3), Some(6)]`.
+    pub fn ladder(self) -> &'static [Level] {
+        match self {
+            LinkTier::Datacenter => DATACENTER_LADDER,
+            LinkTier::Internet => INTERNET_LADDER,
+        }
+    }
+
+    /// Parses `"datacenter"` or `"internet"` (as given on the command line).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "datacenter" => Some(LinkTier::Datacenter),
+            "internet" => Some(LinkTier::Internet),
+            _ => None,
+        }
+    }
+
+    /// The name [`LinkTier::from_name`] accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkTier::Datacenter => "datacenter",
+            LinkTier::Internet => "internet",
+        }
+    }
+}
+
+/// Level control settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LevelControlConfig {
+    /// Evaluation window: blocked time is summed over this much wall time.
+    pub window: Duration,
+    /// Below this blocked fraction the encoder is the bottleneck: step down.
+    pub blocked_low: f64,
+    /// Above this blocked fraction the link is the bottleneck: step up.
+    pub blocked_high: f64,
+    /// Minimum time at a rung before another change (see the module docs
+    /// for the probe-undo exception).
+    pub dwell: Duration,
+}
+
+impl LevelControlConfig {
+    /// The defaults: 200 ms windows, step down below 0.05, up above 0.30,
+    /// 1 s dwell.
+    pub const DEFAULTS: LevelControlConfig = LevelControlConfig {
+        window: Duration::from_millis(200),
+        blocked_low: 0.05,
+        blocked_high: 0.30,
+        dwell: Duration::from_secs(1),
+    };
+
+    /// Returns the config if `0 <= blocked_low < blocked_high <= 1`,
+    /// `window > 0` and `dwell >= window`, or says what is wrong.
+    pub fn validate(self) -> Result<Self, &'static str> {
+        // `contains` is false for NaN, so NaN is rejected here.
+        if !(0.0..=1.0).contains(&self.blocked_low) {
+            return Err("blocked_low must be in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.blocked_high) {
+            return Err("blocked_high must be in [0, 1]");
+        }
+        if self.blocked_low >= self.blocked_high {
+            return Err("blocked_low must be below blocked_high");
+        }
+        if self.window.is_zero() {
+            return Err("window must be positive");
+        }
+        if self.dwell < self.window {
+            return Err("dwell must be at least one window");
+        }
+        Ok(self)
+    }
+}
+
+impl Default for LevelControlConfig {
+    fn default() -> Self {
+        Self::DEFAULTS
+    }
+}
+
+/// Chooses the compression level batch by batch.
+#[derive(Debug, Clone)]
+pub struct LevelController {
+    mode: Mode,
+}
+
+#[derive(Debug, Clone)]
+enum Mode {
+    Fixed(Level),
+    Adaptive(Adaptive),
+}
+
+#[derive(Debug, Clone)]
+struct Adaptive {
+    ladder: &'static [Level],
+    config: LevelControlConfig,
+    rung: usize,
+    window_start: Instant,
+    blocked_in_window: Duration,
+    last_change: Instant,
+    /// The last change was a step up not yet held for a full dwell.
+    probing: bool,
+    /// Multiplier of `dwell` before the next step up, 1..=PROBE_BACKOFF_MAX.
+    probe_backoff: u32,
+    steps_down: u64,
+    steps_up: u64,
+}
+
+impl Adaptive {
+    fn observe(&mut self, now: Instant, blocked: Duration) -> Option<Level> {
+        self.blocked_in_window = self.blocked_in_window.saturating_add(blocked);
+        let elapsed = now.saturating_duration_since(self.window_start);
+        if elapsed < self.config.window {
+            return None;
+        }
+        // `elapsed >= window > 0`, so the division is finite.
+        let fraction =
+            (self.blocked_in_window.as_secs_f64() / elapsed.as_secs_f64()).clamp(0.0, 1.0);
+        self.window_start = now;
+        self.blocked_in_window = Duration::ZERO;
+
+        let since_change = now.saturating_duration_since(self.last_change);
+        let dwelt = since_change >= self.config.dwell;
+        if self.probing && dwelt {
+            // The probe held for a full dwell: it was a good one.
+            self.probing = false;
+            self.probe_backoff = 1;
+        }
+        if fraction < self.config.blocked_low && self.rung > 0 && (dwelt || self.probing) {
+            if self.probing {
+                // Undoing a probe that made the encoder the bottleneck.
+                self.probing = false;
+                self.probe_backoff = (self.probe_backoff * 2).min(PROBE_BACKOFF_MAX);
+            }
+            self.rung -= 1;
+            self.steps_down += 1;
+            self.last_change = now;
+            return Some(self.ladder[self.rung]);
+        }
+        let top = self.ladder.len() - 1;
+        if fraction > self.config.blocked_high
+            && self.rung < top
+            && since_change >= self.config.dwell.saturating_mul(self.probe_backoff)
+        {
+            self.rung += 1;
+            self.steps_up += 1;
+            self.probing = true;
+            self.last_change = now;
+            return Some(self.ladder[self.rung]);
+        }
+        None
+    }
+}
+
+impl LevelController {
+    /// Starts at the tier's [`LinkTier::start_rung`], at time
+    /// `now`; panics on a config that [`LevelControlConfig::validate`]
+    /// rejects.
+    pub fn new(tier: LinkTier, config: LevelControlConfig, now: Instant) -> Self {
+        if let Err(why) = config.validate() {
+            panic!("invalid level control config: {why}");
+        }
+        let ladder = tier.ladder();
+        assert!(
+            ladder.len() >= 2 && ladder[0].is_none(),
+            "a ladder starts at no zstd and has a level above it"
+        );
+        Self {
+            mode: Mode::Adaptive(Adaptive {
+                ladder,
+                config,
+                rung: tier.start_rung(),
+                window_start: now,
+                blocked_in_window: Duration::ZERO,
+                last_change: now,
+                probing: false,
+                probe_backoff: 1,
+                steps_down: 0,
+                steps_up: 0,
+            }),
+        }
+    }
+
+    /// Starts pinned at a fixed level (no adaptation), e.g. for
+    /// `--compression-level`.
+    pub fn fixed(level: Level) -> Self {
+        Self {
+            mode: Mode::Fixed(level),
+        }
+    }
+
+    /// The level to use for the next batch.
+    pub fn level(&self) -> Level {
+        match &self.mode {
+            Mode::Fixed(level) => *level,
+            Mode::Adaptive(a) => a.ladder[a.rung],
+        }
+    }
+
+    /// Reports that since the last call the engine spent `blocked` waiting
+    /// for the transport; returns `Some(new level)` when the level changes.
+    pub fn observe(&mut self, now: Instant, blocked: Duration) -> Option<Level> {
+        match &mut self.mode {
+            Mode::Fixed(_) => None,
+            Mode::Adaptive(a) => a.observe(now, blocked),
+        }
+    }
+
+    /// How many step-downs so far (for the migration summary).
+    pub fn steps_down(&self) -> u64 {
+        match &self.mode {
+            Mode::Fixed(_) => 0,
+            Mode::Adaptive(a) => a.steps_down,
+        }
+    }
+
+    /// How many step-ups so far (for the migration summary).
+    pub fn steps_up(&self) -> u64 {
+        match &self.mode {
+            Mode::Fixed(_) => 0,
+            Mode::Adaptive(a) => a.steps_up,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TICK: Duration = Duration::from_millis(10);
+
+    /// Drives `controller` from `*now` for `span`, one observation per
+    /// [`TICK`] blocked for `fraction` of it, and returns every change with
+    /// the time it happened.
+    fn drive(
+        controller: &mut LevelController,
+        now: &mut Instant,
+        span: Duration,
+        fraction: f64,
+    ) -> Vec<(Instant, Level)> {
+        let end = *now + span;
+        let mut changes = Vec::new();
+        while *now < end {
+            *now += TICK;
+            if let Some(level) = controller.observe(*now, TICK.mul_f64(fraction)) {
+                assert_eq!(level, controller.level(), "the returned level is current");
+                changes.push((*now, level));
+            }
+        }
+        changes
+    }
+
+    /// Like [`drive`], but stops at the first change.
+    fn next_change(
+        controller: &mut LevelController,
+        now: &mut Instant,
+        limit: Duration,
+        fraction: f64,
+    ) -> Option<(Instant, Level)> {
+        let end = *now + limit;
+        while *now < end {
+            *now += TICK;
+            if let Some(level) = controller.observe(*now, TICK.mul_f64(fraction)) {
+                return Some((*now, level));
+            }
+        }
+        None
+    }
+
+    /// A controller that has just stepped down to `None` at the returned time.
+    fn controller_at_bottom(tier: LinkTier) -> (LevelController, Instant) {
+        let mut now = Instant::now();
+        let mut controller = LevelController::new(tier, LevelControlConfig::DEFAULTS, now);
+        // Datacenter starts there; Internet steps down one rung per dwell.
+        let rungs = tier.start_rung();
+        let span = Duration::from_secs(u64::try_from(rungs).expect("small ladder"));
+        drive(&mut controller, &mut now, span, 0.0);
+        assert_eq!(controller.level(), None);
+        (controller, now)
+    }
+
+    #[test]
+    fn an_unblocked_engine_steps_down_one_rung_per_dwell_to_none() {
+        let start = Instant::now();
+        let mut now = start;
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        assert_eq!(controller.level(), Some(6), "starts at the top");
+        let changes = drive(&mut controller, &mut now, Duration::from_secs(10), 0.0);
+        let expected = [
+            (start + Duration::from_secs(1), Some(3)),
+            (start + Duration::from_secs(2), Some(1)),
+            (start + Duration::from_secs(3), None),
+        ];
+        assert_eq!(changes, expected);
+        assert_eq!(controller.level(), None);
+        assert_eq!((controller.steps_down(), controller.steps_up()), (3, 0));
+    }
+
+    #[test]
+    fn a_blocked_engine_climbs_from_none_to_the_top_and_stays() {
+        for tier in [LinkTier::Datacenter, LinkTier::Internet] {
+            let (mut controller, mut now) = controller_at_bottom(tier);
+            let start = now;
+            let downs = controller.steps_down();
+            // Blocked for longer than the wall time: clamped to fully blocked.
+            let changes = drive(&mut controller, &mut now, Duration::from_secs(20), 1.5);
+            let ladder = tier.ladder();
+            assert_eq!(changes.len(), ladder.len() - 1, "{tier:?}: {changes:?}");
+            for (i, (at, level)) in changes.iter().enumerate() {
+                assert_eq!(*level, ladder[i + 1], "{tier:?} climbs one rung at a time");
+                let gap = at.saturating_duration_since(start);
+                let expected = Duration::from_secs(u64::try_from(i + 1).expect("small"));
+                assert_eq!(gap, expected, "{tier:?} climbs one rung per dwell");
+            }
+            assert_eq!(
+                controller.level(),
+                *ladder.last().expect("non-empty ladder")
+            );
+            assert_eq!(
+                controller.steps_up(),
+                u64::try_from(ladder.len() - 1).expect("small")
+            );
+            assert_eq!(controller.steps_down(), downs);
+        }
+    }
+
+    #[test]
+    fn a_fraction_between_the_thresholds_never_changes_the_level() {
+        let mut now = Instant::now();
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        // One step down to leave room both ways.
+        drive(&mut controller, &mut now, Duration::from_millis(1000), 0.0);
+        assert_eq!(controller.level(), Some(3));
+        for fraction in [0.06, 0.15, 0.29] {
+            let changes = drive(&mut controller, &mut now, Duration::from_secs(10), fraction);
+            assert!(changes.is_empty(), "fraction {fraction}: {changes:?}");
+        }
+        assert_eq!(controller.level(), Some(3));
+    }
+
+    #[test]
+    fn dwell_is_respected_between_changes_except_to_undo_a_probe() {
+        let dwell = LevelControlConfig::DEFAULTS.dwell;
+        let mut now = Instant::now();
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        // (when, level before, level after) of every change.
+        let mut changes: Vec<(Instant, Level, Level)> = Vec::new();
+        // A signal that swings between the extremes at uneven intervals.
+        for round in 0..60 {
+            let span = Duration::from_millis([300, 700, 1300, 200][round % 4]);
+            let fraction = if round % 2 == 0 { 0.0 } else { 1.0 };
+            let mut before = controller.level();
+            for (at, level) in drive(&mut controller, &mut now, span, fraction) {
+                changes.push((at, before, level));
+                before = level;
+            }
+        }
+        let ups = changes.iter().filter(|(_, b, a)| a > b).count();
+        assert!(
+            ups >= 3,
+            "the signal moves the level both ways: {changes:?}"
+        );
+        assert!(changes.len() - ups >= 3, "{changes:?}");
+        let mut undos = 0;
+        for pair in changes.windows(2) {
+            let [(then, then_before, then_after), (at, before, after)] = pair else {
+                unreachable!("windows of two");
+            };
+            assert_eq!(before, then_after, "changes chain");
+            let undo = then_after > then_before && after < before;
+            let gap = at.saturating_duration_since(*then);
+            if undo && gap < dwell {
+                undos += 1;
+            } else {
+                assert!(gap >= dwell, "changes {gap:?} apart: {changes:?}");
+            }
+        }
+        assert!(
+            undos >= 1,
+            "the signal exercises the probe undo: {changes:?}"
+        );
+    }
+
+    #[test]
+    fn a_probe_that_unblocks_the_engine_is_undone_at_the_next_window() {
+        let (mut controller, mut now) = controller_at_bottom(LinkTier::Internet);
+        let config = LevelControlConfig::DEFAULTS;
+        let downs = controller.steps_down();
+        let up = drive(&mut controller, &mut now, config.dwell, 1.0);
+        assert_eq!(up, vec![(now, Some(1))], "a probe after one dwell");
+        let down = drive(&mut controller, &mut now, config.window, 0.0);
+        assert_eq!(down, vec![(now, None)], "undone one window later");
+        assert!(config.window < config.dwell, "sooner than the dwell");
+        assert_eq!(controller.steps_up(), 1);
+        assert_eq!(controller.steps_down(), downs + 1);
+    }
+
+    #[test]
+    fn undone_probes_back_off_and_a_held_probe_resets_the_back_off() {
+        let (mut controller, mut now) = controller_at_bottom(LinkTier::Internet);
+        let dwell = LevelControlConfig::DEFAULTS.dwell;
+        let window = LevelControlConfig::DEFAULTS.window;
+        let limit = dwell * (PROBE_BACKOFF_MAX + 1);
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let undone_at = now;
+            let (at, level) = next_change(&mut controller, &mut now, limit, 1.0).expect("a probe");
+            assert_eq!(level, Some(1));
+            waits.push(at.saturating_duration_since(undone_at));
+            let undo = next_change(&mut controller, &mut now, window, 0.0);
+            assert_eq!(undo, Some((now, None)), "probe undone");
+        }
+        let expected: Vec<Duration> = [1, 2, 4, 8, 8, 8].iter().map(|k| dwell * *k).collect();
+        assert_eq!(waits, expected, "the wait before a probe doubles, capped");
+        // A probe that holds for a full dwell resets the back-off.
+        let probe = next_change(&mut controller, &mut now, limit, 1.0);
+        assert_eq!(probe.map(|(_, level)| level), Some(Some(1)));
+        let held = drive(&mut controller, &mut now, dwell, 0.2);
+        assert!(held.is_empty(), "{held:?}");
+        let start = now;
+        let climb = next_change(&mut controller, &mut now, limit, 1.0);
+        assert_eq!(climb, Some((start + window, Some(3))), "no back-off left");
+    }
+
+    #[test]
+    fn a_fixed_controller_never_changes() {
+        for level in [None, Some(-1), Some(3), Some(19)] {
+            let mut controller = LevelController::fixed(level);
+            let mut now = Instant::now();
+            for fraction in [0.0, 1.0, 0.0, 0.5] {
+                let changes = drive(&mut controller, &mut now, Duration::from_secs(5), fraction);
+                assert!(changes.is_empty(), "{level:?}: {changes:?}");
+                assert_eq!(controller.level(), level);
+            }
+            assert_eq!((controller.steps_down(), controller.steps_up()), (0, 0));
+        }
+    }
+
+    #[test]
+    fn config_validation_rejects_bad_values() {
+        let good = LevelControlConfig::DEFAULTS;
+        assert_eq!(good.validate(), Ok(good));
+        assert_eq!(LevelControlConfig::default(), good);
+        let edge = LevelControlConfig {
+            blocked_low: 0.0,
+            blocked_high: 1.0,
+            dwell: good.window,
+            ..good
+        };
+        assert_eq!(edge.validate(), Ok(edge), "the bounds themselves are fine");
+        let bad = [
+            LevelControlConfig {
+                blocked_low: -0.1,
+                ..good
+            },
+            LevelControlConfig {
+                blocked_high: 1.1,
+                ..good
+            },
+            LevelControlConfig {
+                blocked_low: 0.3,
+                blocked_high: 0.3,
+                ..good
+            },
+            LevelControlConfig {
+                blocked_low: 0.5,
+                blocked_high: 0.2,
+                ..good
+            },
+            LevelControlConfig {
+                blocked_low: f64::NAN,
+                ..good
+            },
+            LevelControlConfig {
+                blocked_high: f64::NAN,
+                ..good
+            },
+            LevelControlConfig {
+                window: Duration::ZERO,
+                ..good
+            },
+            LevelControlConfig {
+                dwell: good.window - Duration::from_nanos(1),
+                ..good
+            },
+        ];
+        for config in bad {
+            assert!(config.validate().is_err(), "{config:?} accepted");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid level control config")]
+    fn new_panics_on_an_invalid_config() {
+        let config = LevelControlConfig {
+            window: Duration::ZERO,
+            ..LevelControlConfig::DEFAULTS
+        };
+        let _ = LevelController::new(LinkTier::Datacenter, config, Instant::now());
+    }
+
+    #[test]
+    fn ladders_run_from_none_to_the_strongest_level() {
+        assert_eq!(LinkTier::Datacenter.ladder(), &[None, Some(-1), Some(1)]);
+        assert_eq!(
+            LinkTier::Internet.ladder(),
+            &[None, Some(1), Some(3), Some(6)]
+        );
+        for tier in [LinkTier::Datacenter, LinkTier::Internet] {
+            let ladder = tier.ladder();
+            assert_eq!(ladder.first(), Some(&None), "{tier:?} starts without zstd");
+            assert!(ladder.len() >= 2, "{tier:?} has something to adapt");
+            let levels: Vec<i32> = ladder[1..].iter().map(|l| l.expect("zstd")).collect();
+            assert!(
+                levels.windows(2).all(|w| w[0] < w[1]),
+                "{tier:?} strictly weakest to strongest: {ladder:?}"
+            );
+            let start = LevelController::new(tier, LevelControlConfig::DEFAULTS, Instant::now());
+            assert_eq!(start.level(), ladder[tier.start_rung()]);
+        }
+    }
+
+    #[test]
+    fn tier_names_round_trip() {
+        for tier in [LinkTier::Datacenter, LinkTier::Internet] {
+            assert_eq!(LinkTier::from_name(tier.name()), Some(tier));
+        }
+        assert_eq!(LinkTier::from_name("lan"), None);
+        assert_eq!(LinkTier::from_name("Internet"), None);
+    }
+
+    #[test]
+    fn alternating_windows_around_the_thresholds_do_not_flap() {
+        let config = LevelControlConfig::DEFAULTS;
+        assert_eq!(config.window, Duration::from_millis(200));
+        assert_eq!(config.dwell, Duration::from_secs(1));
+        let start = Instant::now();
+        let mut now = start;
+        let mut controller = LevelController::new(LinkTier::Internet, config, now);
+        let mut changes: Vec<(Instant, bool)> = Vec::new();
+        let seconds = 60u32;
+        for window in 0..seconds * 5 {
+            let fraction = if window % 2 == 0 { 0.04 } else { 0.31 };
+            let before = controller.level();
+            for (at, level) in drive(&mut controller, &mut now, config.window, fraction) {
+                changes.push((at, level > before));
+            }
+        }
+        let total = changes.len();
+        assert!(
+            total <= usize::try_from(seconds / 2).expect("small"),
+            "well below one change per second: {total} changes in {seconds} s: {changes:?}"
+        );
+        let late = changes
+            .iter()
+            .filter(|(at, _)| at.saturating_duration_since(start) >= Duration::from_secs(30))
+            .count();
+        assert!(
+            late <= 8,
+            "failed probes back off: {late} changes in the last 30 s: {changes:?}"
+        );
+        // Within any one second there is at most one change, or a probe and
+        // its undo.
+        for (i, (at, _)) in changes.iter().enumerate() {
+            let within: Vec<&(Instant, bool)> = changes[i..]
+                .iter()
+                .take_while(|(t, _)| t.saturating_duration_since(*at) < Duration::from_secs(1))
+                .collect();
+            match within.as_slice() {
+                [_] => {}
+                [(_, true), (_, false)] => {}
+                other => panic!(
+                    "flapping at {:?}: {other:?}",
+                    at.saturating_duration_since(start)
+                ),
+            }
+        }
+    }
+}

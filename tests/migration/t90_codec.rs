@@ -1,0 +1,94 @@
+//! The page codec on the migration path: pages go as encoded batches, the
+//! summaries account for every page and byte by encoding kind, and the
+//! image still arrives byte for byte (checked by `migrate_dirtied_guest`).
+
+use crate::t10_basic::migrate_dirtied_guest;
+use dwcp_tests::Summary;
+
+const KINDS: [&str; 5] = ["zero", "duplicate", "delta", "zstd", "raw"];
+
+/// The codec object of a source summary, with its per-kind maps summed.
+fn kind_sums(s: &Summary) -> (u64, u64) {
+    let codec = &s.0["codec"];
+    let sum = |map: &str| -> u64 {
+        KINDS
+            .iter()
+            .map(|k| {
+                codec[map][k]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("codec.{map}.{k} missing: {s}"))
+            })
+            .sum()
+    };
+    (sum("pages_by_kind"), sum("bytes_by_kind"))
+}
+
+fn codec_u64(s: &Summary, key: &str) -> u64 {
+    s.0["codec"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("codec.{key} missing: {s}"))
+}
+
+#[test]
+fn t90_codec_accounts_for_every_page_and_byte() {
+    // A fixed level runs the whole pipeline (duplicates, deltas, zstd)
+    // whatever the machine's speed; two streams pin two page ranges.
+    let (s, d) = migrate_dirtied_guest(
+        "t90-codec",
+        &["--streams", "2", "--compression-level", "1"],
+        &[],
+    );
+    let (pages, bytes) = kind_sums(&s);
+    assert_eq!(pages, s.u64("pages_sent"), "every page has a kind: {s}");
+    let encoded = codec_u64(&s, "encoded_bytes");
+    assert_eq!(
+        bytes + codec_u64(&s, "control_bytes"),
+        encoded,
+        "kinds and control add up to the encoded bytes: {s}"
+    );
+    assert!(
+        encoded < s.u64("bytes_on_wire"),
+        "frames add headers and tags: {s}"
+    );
+    let codec = &s.0["codec"];
+    for kind in ["zero", "duplicate", "zstd"] {
+        assert!(
+            codec["pages_by_kind"][kind].as_u64() > Some(0),
+            "the guest stand-in has {kind} pages: {s}"
+        );
+    }
+    assert!(
+        codec["pages_by_kind"]["delta"].as_u64() > Some(0),
+        "pages dirtied between rounds go as deltas: {s}"
+    );
+    assert_eq!(codec["level_final"].as_i64(), Some(1), "fixed level: {s}");
+    assert!(
+        s.u64("bytes_on_wire") < s.u64("memory_bytes"),
+        "the encoded migration moves fewer bytes than the image: {s}"
+    );
+    assert!(
+        d.0["decode_cpu_ms"].as_u64().is_some(),
+        "the destination reports its decode time: {d}"
+    );
+}
+
+#[test]
+fn t90_codec_internet_tier_three_streams() {
+    // Three streams split the pages unevenly; the internet tier starts at
+    // its strongest level and adapts.
+    let (s, _) = migrate_dirtied_guest(
+        "t90-internet",
+        &["--streams", "3", "--link-tier", "internet"],
+        &["--verify", "full"],
+    );
+    let (pages, _) = kind_sums(&s);
+    assert_eq!(pages, s.u64("pages_sent"), "{s}");
+    assert!(codec_u64(&s, "batches") > 0, "{s}");
+}
+
+#[test]
+fn t90_codec_off_sends_raw_pages() {
+    let (s, d) = migrate_dirtied_guest("t90-off", &["--codec", "off"], &[]);
+    assert!(s.0["codec"].is_null(), "no codec figures without it: {s}");
+    assert!(d.0["decode_cpu_ms"].is_null(), "{d}");
+}
