@@ -805,11 +805,10 @@ fn full_batch_of_incompressible_literals_fits() {
     }
 }
 
-/// Runs: 64 zero pages are one record, a batch of fewer than 32 bytes;
-/// consecutive duplicates with the same distance and consecutive literals
-/// are one record each.
+/// 64 zero pages (pushed as content or with `push_zero`) are one record,
+/// a batch of fewer than 32 bytes.
 #[test]
-fn runs_are_one_record() {
+fn zero_pages_are_one_record() {
     let pages = 2 * BATCH_PAGES_MAX;
     for by_content in [false, true] {
         let mut pair = Pair::new(EncoderConfig::DEFAULTS, pages, None);
@@ -825,7 +824,13 @@ fn runs_are_one_record() {
         assert!(pair.last.len < 32, "{} bytes", pair.last.len);
         assert_eq!(trailer(&pair.last_batch).control_len, 3);
     }
+}
 
+/// Consecutive literals and consecutive duplicates with the same distance
+/// are one record each.
+#[test]
+fn literal_and_duplicate_runs_are_one_record() {
+    let pages = 2 * BATCH_PAGES_MAX;
     let mut pair = Pair::new(EncoderConfig::DEFAULTS, pages, None);
     for i in 0..32 {
         pair.send(i, &random_page(200 + i as u64));
@@ -838,7 +843,7 @@ fn runs_are_one_record() {
         assert_eq!(pair.send(40 + i, &p), EncodingKind::Duplicate);
     }
     pair.flush();
-    // index delta (40), tag, distance, run.
+    // index delta, tag, distance (-40), run.
     assert_eq!(trailer(&pair.last_batch).control_len, 4);
     assert!(pair.last.len < 32, "{} bytes", pair.last.len);
 }
