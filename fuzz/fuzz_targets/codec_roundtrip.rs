@@ -208,7 +208,7 @@ fuzz_target!(|data: &[u8]| {
         // A baseline the destination already holds.
         for (k, p) in image.chunks_exact_mut(PAGE_SIZE).enumerate() {
             let b = input.byte();
-            if b % 3 != 0 {
+            if !b.is_multiple_of(3) {
                 for (j, x) in p.iter_mut().enumerate() {
                     *x = b.wrapping_mul(u8::try_from(j % 251).expect("< 251"))
                         ^ u8::try_from(k).expect("< 8");
@@ -249,7 +249,7 @@ fuzz_target!(|data: &[u8]| {
                 // same distance or each derived the same way.
                 let (from, to) = (input.index(), input.index());
                 let n = 1 + usize::from(input.byte() % 8);
-                let copy = input.byte() % 2 == 0;
+                let copy = input.byte().is_multiple_of(2);
                 for k in 0..n {
                     if to + k >= PAGES || from + k >= PAGES {
                         break;

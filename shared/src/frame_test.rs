@@ -122,8 +122,8 @@ fn rejects_kind_invalid_zero() {
 #[test]
 fn rejects_kind_unknown() {
     assert!(matches!(
-        FrameHeader::decode(&encoded_with(4, &[7])),
-        Err(WireError::UnknownFrameKind(7))
+        FrameHeader::decode(&encoded_with(4, &[8])),
+        Err(WireError::UnknownFrameKind(8))
     ));
 }
 
