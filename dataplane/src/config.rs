@@ -4,9 +4,11 @@
 //! `validate` that returns the config only if every value is in range;
 //! errors name the flag, the value and the bound.
 
+use dwcp_dataplane_core::keys::PreSharedKey;
 use dwcp_hugepages::HugepagePolicy;
 use dwcp_shared::limits::STREAMS_MAX;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -207,6 +209,8 @@ pub struct SourceConfig {
     pub destination: String,
     /// Pre-shared key file.
     pub key_file: Option<PathBuf>,
+    /// The pre-shared key in memory (the serve loop's jobs), used when there is no key file.
+    pub key: Option<Arc<PreSharedKey>>,
     /// Explicit plaintext mode.
     pub insecure_plaintext: bool,
     /// Streams; `None` derives them from the bandwidth-delay product.
@@ -260,6 +264,7 @@ impl SourceConfig {
         memory: PathBuf::new(),
         destination: String::new(),
         key_file: None,
+        key: None,
         insecure_plaintext: false,
         streams: None,
         link_mbps: 10_000,
@@ -288,7 +293,10 @@ impl SourceConfig {
 
     /// Checks every value; returns the config unchanged when valid.
     pub fn validate(self, cores: &[usize]) -> Result<Self, ConfigError> {
-        check_key(self.key_file.is_some(), self.insecure_plaintext)?;
+        check_key(
+            self.key_file.is_some() || self.key.is_some(),
+            self.insecure_plaintext,
+        )?;
         check_address("--to", &self.destination)?;
         if let Some(streams) = self.streams {
             if streams == 0 || streams > STREAMS_MAX {
@@ -409,6 +417,8 @@ pub struct DestinationConfig {
     pub memory_size: Option<u64>,
     /// Pre-shared key file.
     pub key_file: Option<PathBuf>,
+    /// The pre-shared key in memory (the serve loop's jobs), used when there is no key file.
+    pub key: Option<Arc<PreSharedKey>>,
     /// Explicit plaintext mode.
     pub insecure_plaintext: bool,
     /// How the image is verified.
@@ -436,6 +446,7 @@ impl DestinationConfig {
         memory: PathBuf::new(),
         memory_size: None,
         key_file: None,
+        key: None,
         insecure_plaintext: false,
         verify: VerifyMode::Incremental,
         decoder_core: None,
@@ -449,7 +460,10 @@ impl DestinationConfig {
 
     /// Checks every value; returns the config unchanged when valid.
     pub fn validate(self, cores: &[usize]) -> Result<Self, ConfigError> {
-        check_key(self.key_file.is_some(), self.insecure_plaintext)?;
+        check_key(
+            self.key_file.is_some() || self.key.is_some(),
+            self.insecure_plaintext,
+        )?;
         check_address("--listen", &self.listen)?;
         check_timeout("--peer-timeout-ms", self.peer_timeout_ms)?;
         if self.accept_timeout_ms > TIMEOUT_MS_MAX {

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Transfer,
     /// The destination's image did not verify.
     Verify,
+    /// An operator cancelled it.
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -34,6 +36,9 @@ impl ErrorKind {
 /// Why a migration (either side) failed.
 #[derive(Debug, Error)]
 pub enum MigrationError {
+    /// An operator cancelled the migration.
+    #[error("cancelled by the operator")]
+    Cancelled,
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
@@ -143,6 +148,7 @@ impl MigrationError {
             | MigrationError::Failed(_)
             | MigrationError::DestinationAborted { .. } => ErrorKind::Transfer,
             MigrationError::VerifyMismatch { .. } => ErrorKind::Verify,
+            MigrationError::Cancelled => ErrorKind::Cancelled,
         }
     }
 }

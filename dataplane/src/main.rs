@@ -39,6 +39,8 @@ enum Command {
     Migrate(MigrateArgs),
     /// Destination: receive one migration into a memory file.
     Receive(ReceiveArgs),
+    /// Long-running data plane: take jobs from the control plane's shared-memory tables.
+    Serve(ServeArgs),
     /// Write a new random pre-shared key file (hex, mode 0600).
     Keygen {
         /// Where to write the key.
@@ -48,6 +50,16 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The shared-memory tables file (created mode 0600 if missing).
+    #[arg(long)]
+    tables: PathBuf,
+    /// Replace an existing file at --tables that is not a valid table.
+    #[arg(long)]
+    replace_invalid: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -215,6 +227,7 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
         memory: args.memory,
         destination: args.to,
         key_file: args.key_file,
+        key: None,
         insecure_plaintext: args.insecure_plaintext,
         streams: args.streams,
         link_mbps: args.link_mbps,
@@ -265,6 +278,7 @@ fn destination_config(args: ReceiveArgs) -> DestinationConfig {
         memory: args.memory,
         memory_size: args.memory_size,
         key_file: args.key_file,
+        key: None,
         insecure_plaintext: args.insecure_plaintext,
         verify: match args.verify {
             VerifyArg::Incremental => VerifyMode::Incremental,
@@ -326,6 +340,32 @@ fn keygen(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Set by SIGTERM/SIGINT: the serve loop stops, cancelling its jobs.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // Async-signal-safe: one atomic store.
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let handler: extern "C" fn(libc::c_int) = on_stop_signal;
+        // SAFETY: installs a handler that only does an atomic store; the
+        // previous handler is not needed.
+        unsafe { libc::signal(signal, handler as libc::sighandler_t) };
+    }
+    let config = dwcp_dataplane::serve::ServeConfig {
+        tables: args.tables.clone(),
+        replace_invalid: args.replace_invalid,
+    };
+    let result = dwcp_dataplane::serve::Server::open(&config).and_then(|server| server.run(&STOP));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => usage_error(format!("{:#}", anyhow::Error::from(err))),
+    }
+}
+
 fn main() -> ExitCode {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("DWCP_LOG").unwrap_or_else(|_| "info".into());
@@ -351,6 +391,7 @@ fn main() -> ExitCode {
             }
             report(&dwcp_dataplane::destination::receive(config))
         }
+        Command::Serve(args) => serve(&args),
         Command::Keygen { out, force } => match keygen(&out, force) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => usage_error(format!("{err:#}")),

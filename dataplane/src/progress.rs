@@ -2,7 +2,7 @@
 //! `Relaxed` stores) and the printing thread (reader).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the progress line is redrawn on a terminal.
@@ -22,6 +22,10 @@ pub enum Phase {
     Verifying = 2,
     /// Over.
     Done = 3,
+    /// Connecting and handshaking (source) or setting up (destination).
+    Starting = 4,
+    /// Destination: listening for the source.
+    Listening = 5,
 }
 
 impl Phase {
@@ -30,6 +34,8 @@ impl Phase {
             0 => "pre-copy",
             1 => "paused",
             2 => "verifying",
+            4 => "starting",
+            5 => "listening",
             _ => "done",
         }
     }
@@ -50,6 +56,34 @@ pub struct Progress {
     pub throughput_bytes_per_s: AtomicU64,
     /// [`Phase`] as u8.
     pub phase: AtomicU8,
+    /// Bytes written to the transport so far (source).
+    pub bytes_on_wire: AtomicU64,
+    /// Guest memory size, once known.
+    pub memory_bytes: AtomicU64,
+    /// Streams of the migration, once known.
+    pub streams: AtomicU16,
+    /// Pages by encoding kind (zero, duplicate, delta, zstd, raw), codec on.
+    pub pages_by_kind: [AtomicU64; 5],
+    /// Bytes by encoding kind, codec on.
+    pub bytes_by_kind: [AtomicU64; 5],
+    /// Pacing rate in effect, bytes per second (0: unpaced).
+    pub pacing_bytes_per_s: AtomicU64,
+    /// The codec's zstd level in effect (0: none; -1 is stored as 255).
+    pub codec_level: AtomicU8,
+}
+
+impl Progress {
+    /// Reads [`Phase`] back.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::PreCopy,
+            1 => Phase::Paused,
+            2 => Phase::Verifying,
+            4 => Phase::Starting,
+            5 => Phase::Listening,
+            _ => Phase::Done,
+        }
+    }
 }
 
 impl Progress {

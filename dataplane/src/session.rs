@@ -21,13 +21,16 @@ use std::time::{Duration, Instant};
 /// Read/write timeout of a handshake step.
 pub const HANDSHAKE_IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Loads the key, or `None` in explicit plaintext mode.
+/// The key given in memory, else the key file's, or `None` in explicit
+/// plaintext mode.
 pub fn load_key(
+    key: Option<&Arc<PreSharedKey>>,
     key_file: Option<&std::path::Path>,
 ) -> Result<Option<Arc<PreSharedKey>>, MigrationError> {
-    match key_file {
-        None => Ok(None),
-        Some(path) => Ok(Some(Arc::new(PreSharedKey::load(path)?))),
+    match (key, key_file) {
+        (Some(key), _) => Ok(Some(Arc::clone(key))),
+        (None, None) => Ok(None),
+        (None, Some(path)) => Ok(Some(Arc::new(PreSharedKey::load(path)?))),
     }
 }
 

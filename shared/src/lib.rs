@@ -19,7 +19,7 @@
 //! The specification is `docs/protocol.md`.
 
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod batch;
 pub mod checksum;
@@ -30,6 +30,7 @@ pub mod frame;
 pub mod handshake;
 pub mod keys;
 pub mod limits;
+pub mod tables;
 
 mod reason;
 mod wire_reader;

@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-const BINARIES: [&str; 2] = ["dwcp-dataplane", "dwcp-guest-sim"];
+const BINARIES: [&str; 4] = [
+    "dwcp-dataplane",
+    "dwcp-guest-sim",
+    "dwcp-controlplane",
+    "dwcpctl",
+];
 
 /// The workspace root (the parent of this package).
 pub fn workspace_root() -> PathBuf {
@@ -110,6 +115,8 @@ fn build(dir: &Path) -> Result<(), String> {
             "dwcp-dataplane",
             "-p",
             "dwcp-guest-sim",
+            "-p",
+            "dwcp-controlplane",
         ])
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -146,4 +153,14 @@ pub fn dataplane() -> PathBuf {
 /// `dwcp-guest-sim`.
 pub fn guest_sim() -> PathBuf {
     binary("dwcp-guest-sim")
+}
+
+/// `dwcp-controlplane`.
+pub fn controlplane() -> PathBuf {
+    binary("dwcp-controlplane")
+}
+
+/// `dwcpctl`.
+pub fn dwcpctl() -> PathBuf {
+    binary("dwcpctl")
 }

@@ -8,6 +8,7 @@
 pub mod bins;
 pub mod checks;
 pub mod compare;
+pub mod hosts;
 pub mod net;
 pub mod netns;
 pub mod proc;
@@ -17,6 +18,7 @@ pub mod tempdir;
 
 pub use checks::{assert_failed_with, assert_verified_pair};
 pub use compare::{assert_same_bytes, first_difference, nonzero_pages};
+pub use hosts::{Host, HostOptions, HostPair};
 pub use net::{free_port, wait_listening};
 pub use netns::NetnsPair;
 pub use proc::{wait_all, wait_pair, Finished, Proc};

@@ -7,7 +7,8 @@ pub mod decoder;
 use crate::config::DestinationConfig;
 use crate::error::MigrationError;
 use crate::guest_memory::{MemoryError, PendingMemory};
-use crate::progress::{self, Progress};
+use crate::live::{LiveControl, MigrationHandles};
+use crate::progress;
 use crate::session::{self, serve_handshake};
 use crate::source::error_chain;
 use crate::summary::{self, Summary};
@@ -32,6 +33,9 @@ use std::time::{Duration, Instant};
 pub const FRAME_QUEUE_MAX: usize = 64;
 /// Frame buffers beyond the queue: one being read per stream plus slack.
 pub const POOL_SLACK_BUFFERS: u32 = 4;
+
+/// How often a listening destination checks for a connection or a cancel.
+const ACCEPT_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Admits stream 0 and creates (but does not yet allocate) its memory image.
 struct PrimaryCheck {
@@ -78,19 +82,17 @@ impl SessionCheck for PrimaryCheck {
     }
 }
 
-fn accept_primary(listener: &TcpListener, timeout_ms: u64) -> Result<TcpStream, MigrationError> {
+fn accept_primary(
+    listener: &TcpListener,
+    timeout_ms: u64,
+    live: &LiveControl,
+) -> Result<TcpStream, MigrationError> {
     let listen_error = |cause| MigrationError::Listen {
         addr: format!("{:?}", listener.local_addr().ok()),
         cause,
     };
-    if timeout_ms == 0 {
-        return listener
-            .accept()
-            .map(|(socket, _)| socket)
-            .map_err(listen_error);
-    }
     listener.set_nonblocking(true).map_err(listen_error)?;
-    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+    let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
     loop {
         match listener.accept() {
             Ok((socket, _)) => {
@@ -98,15 +100,17 @@ fn accept_primary(listener: &TcpListener, timeout_ms: u64) -> Result<TcpStream, 
                 listener.set_nonblocking(false).map_err(listen_error)?;
                 return Ok(socket);
             }
-            Err(err)
-                if err.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
             Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                return Err(MigrationError::Failed(format!(
-                    "no source connected within {timeout_ms} ms"
-                )))
+                if live.is_cancelled() {
+                    return Err(MigrationError::Cancelled);
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(MigrationError::Failed(format!(
+                        "no source connected within {timeout_ms} ms"
+                    )));
+                }
+                // Cold path (before the migration): a short sleep is the back-off.
+                std::thread::sleep(ACCEPT_POLL_INTERVAL);
             }
             Err(err) => return Err(listen_error(err)),
         }
@@ -115,9 +119,15 @@ fn accept_primary(listener: &TcpListener, timeout_ms: u64) -> Result<TcpStream, 
 
 /// Receives one migration into `config.memory`. Always returns a summary.
 pub fn receive(config: DestinationConfig) -> Summary {
+    receive_with(config, &MigrationHandles::default())
+}
+
+/// [`receive`], supervised: `handles` carry cancellation in and progress out.
+pub fn receive_with(config: DestinationConfig, handles: &MigrationHandles) -> Summary {
     let start = Instant::now();
     let mut summary = Summary::new("destination", !config.insecure_plaintext);
-    if let Err(err) = run(config, &mut summary, start) {
+    handles.progress.set_phase(crate::progress::Phase::Starting);
+    if let Err(err) = run(config, &mut summary, start, handles) {
         summary.error = Some(error_chain(&err));
         summary.error_kind = Some(err.kind());
     }
@@ -130,18 +140,22 @@ fn run(
     config: DestinationConfig,
     summary: &mut Summary,
     start: Instant,
+    handles: &MigrationHandles,
 ) -> Result<(), MigrationError> {
     let cores = threads::available_core_ids();
     let config = config.validate(&cores)?;
     let (auto_decoder, auto_transport) = threads::default_cores(&cores);
     let decoder_core = config.decoder_core.or(auto_decoder);
     let transport_core = config.transport_core.or(auto_transport);
-    let psk = session::load_key(config.key_file.as_deref())?;
+    let psk = session::load_key(config.key.as_ref(), config.key_file.as_deref())?;
     let listener = TcpListener::bind(&config.listen).map_err(|cause| MigrationError::Listen {
         addr: config.listen.clone(),
         cause,
     })?;
     tracing::info!(listen = %config.listen, "waiting for the source");
+    handles
+        .progress
+        .set_phase(crate::progress::Phase::Listening);
     // A connection that never sends a ClientHello (a port probe, a stray
     // client) is logged and skipped; a real handshake that fails ends the run.
     let accept_deadline = (config.accept_timeout_ms > 0)
@@ -153,7 +167,7 @@ fn run(
                 crate::millis(deadline.saturating_duration_since(Instant::now())).max(1)
             }
         };
-        let mut primary = accept_primary(&listener, remaining_ms)?;
+        let mut primary = accept_primary(&listener, remaining_ms, &handles.live)?;
         let mut check = PrimaryCheck {
             path: config.memory.clone(),
             expected_bytes: config.memory_size,
@@ -264,7 +278,12 @@ fn run(
             return Err(err.into());
         }
     };
-    let progress = Arc::new(Progress::default());
+    let progress = Arc::clone(&handles.progress);
+    progress
+        .memory_bytes
+        .store(hello.memory_bytes, Ordering::Relaxed);
+    progress.streams.store(streams, Ordering::Relaxed);
+    progress.set_phase(crate::progress::Phase::PreCopy);
     let openers = session::openers(secret.as_ref(), streams, Direction::ClientToServer);
     let decoder_thread = {
         let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
@@ -288,7 +307,13 @@ fn run(
                 start.elapsed(),
             )
         },
-        || decoder_thread.is_finished(),
+        || {
+            progress.bytes_on_wire.store(
+                link.counters.bytes_read.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            decoder_thread.is_finished()
+        },
     );
     let outcome = decoder_thread
         .join()

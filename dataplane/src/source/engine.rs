@@ -23,6 +23,7 @@
 use crate::error::MigrationError;
 use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
+use crate::live::LiveControl;
 use crate::progress::{Phase, Progress};
 use crate::source::page_codec::PageCodec;
 use crate::summary::CodecSummary;
@@ -40,7 +41,7 @@ use dwcp_dataplane_core::switchover::{
 use dwcp_dataplane_core::throughput::ThroughputEstimator;
 use dwcp_hugepages::BufferId;
 use dwcp_shared::batch::BatchWriter;
-use dwcp_shared::control::{Final, RoundEnd};
+use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd};
 use dwcp_shared::limits::{
     ENCODED_BATCH_HEADER_LEN, FRAME_BODY_LEN_MAX, FRAME_HEADER_LEN, FRAME_TAG_LEN,
     PAGES_PER_BATCH_MAX,
@@ -61,6 +62,12 @@ const _: () = assert!(dwcp_codec::BATCH_PAGES_MAX == PAGES_PER_BATCH_MAX as usiz
 
 /// Waits shorter than this yield instead of sleeping (sleeps overshoot by tens of µs).
 const PACE_SLEEP_MIN: Duration = Duration::from_micros(200);
+
+/// How often a held engine looks for new live settings.
+const HOLD_POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// How long a cancelled engine waits for its `Abort` frame to be written.
+const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Engine settings.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +116,17 @@ pub struct EngineFailure {
     pub codec: Option<Box<CodecSummary>>,
 }
 
+/// What the engine shares with the thread that supervises the migration.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineShared<'a> {
+    /// Counters the engine publishes.
+    pub progress: &'a Progress,
+    /// Pauses and resumes the guest.
+    pub hook: &'a PauseHook,
+    /// Settings that may change while the engine runs.
+    pub live: &'a LiveControl,
+}
+
 /// The engine; [`Engine::run`] is the thread body.
 pub struct Engine<'a> {
     memory: &'a SourceMemory,
@@ -135,6 +153,9 @@ pub struct Engine<'a> {
     round: u32,
     /// Time spent waiting on the transport or the pacer since the codec last looked.
     blocked: Duration,
+    /// Live settings, and the version of them last applied.
+    live: &'a LiveControl,
+    live_seen: u64,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -151,11 +172,20 @@ impl<'a> Engine<'a> {
         memory: &'a SourceMemory,
         link: &'a SourceLink,
         sealers: Vec<FrameSealer>,
-        progress: &'a Progress,
-        hook: &'a PauseHook,
+        shared: EngineShared<'a>,
         config: EngineConfig,
         codec: Option<PageCodec>,
     ) -> Self {
+        let EngineShared {
+            progress,
+            hook,
+            live,
+        } = shared;
+        progress.pacing_bytes_per_s.store(
+            config.rate_limit_bytes_per_s.unwrap_or(0),
+            Ordering::Relaxed,
+        );
+        progress.set_phase(Phase::PreCopy);
         assert_eq!(sealers.len(), link.tx.len(), "one sealer per stream");
         let pages = memory.page_count();
         Self {
@@ -181,7 +211,47 @@ impl<'a> Engine<'a> {
             pacer: config
                 .rate_limit_bytes_per_s
                 .map(|rate| Pacer::new(rate, Instant::now())),
+            live,
+            live_seen: 0,
         }
+    }
+
+    /// Applies changed live settings; a cancellation is an error. While
+    /// the settings say "held", waits here (the time counts as blocked).
+    fn poll_live(&mut self) -> Result<(), MigrationError> {
+        let version = self.live.version();
+        if version == self.live_seen {
+            return Ok(());
+        }
+        self.live_seen = version;
+        let settings = self.live.settings();
+        if settings.cancelled {
+            return Err(MigrationError::Cancelled);
+        }
+        let now = Instant::now();
+        if let Some(rate) = settings.pacing_bytes_per_s {
+            self.pacer = (rate > 0).then(|| Pacer::new(rate, now));
+            self.progress
+                .pacing_bytes_per_s
+                .store(rate, Ordering::Relaxed);
+        }
+        if let (Some(tier), Some(codec)) = (settings.tier, self.codec.as_mut()) {
+            codec.set_tier(tier, now);
+        }
+        tracing::info!(
+            pacing_bytes_per_s = ?settings.pacing_bytes_per_s,
+            tier = ?settings.tier,
+            held = settings.held,
+            "live settings applied"
+        );
+        if settings.held {
+            while self.live.version() == self.live_seen {
+                std::thread::sleep(HOLD_POLL_INTERVAL);
+            }
+            self.blocked += now.elapsed();
+            return self.poll_live();
+        }
+        Ok(())
     }
 
     /// Runs the whole migration from the engine's side.
@@ -191,7 +261,7 @@ impl<'a> Engine<'a> {
         let switchover = loop {
             let report = self
                 .run_round(round)
-                .map_err(|e| self.failure(e, None, round))?;
+                .map_err(|e| self.fail(e, None, round))?;
             let decision = policy.decide(&report, self.throughput.bytes_per_s());
             tracing::info!(
                 round,
@@ -212,19 +282,19 @@ impl<'a> Engine<'a> {
             if let Err(resume) = self.hook.resume() {
                 tracing::error!(%resume, "could not resume the guest after a failed pause");
             }
-            return Err(self.failure(err.into(), None, round));
+            return Err(self.fail(err.into(), None, round));
         }
         let paused_at = Instant::now();
         self.progress.set_phase(Phase::Paused);
         let final_round = round + 1;
         self.run_round(final_round)
-            .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
+            .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         let digest = image_digest(&self.sent_hashes);
         self.send_final(final_round, digest)
-            .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
+            .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         self.progress.set_phase(Phase::Verifying);
         self.await_verdict(digest)
-            .map_err(|e| self.failure(e, Some(paused_at), final_round))?;
+            .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         let verified_at = Instant::now();
         let downtime = verified_at.duration_since(paused_at);
         self.progress.set_phase(Phase::Done);
@@ -239,12 +309,15 @@ impl<'a> Engine<'a> {
         })
     }
 
-    fn failure(
-        &self,
+    fn fail(
+        &mut self,
         error: MigrationError,
         paused_at: Option<Instant>,
         round: u32,
     ) -> EngineFailure {
+        if matches!(error, MigrationError::Cancelled) {
+            self.abort_destination("cancelled by the operator");
+        }
         EngineFailure {
             error,
             paused_at,
@@ -254,7 +327,25 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn check_fatal(&self) -> Result<(), MigrationError> {
+    /// Tells the destination to stop (best effort: the migration is failing
+    /// anyway), and gives the transport [`ABORT_FLUSH_TIMEOUT`] to write it.
+    fn abort_destination(&mut self, reason: &str) {
+        let abort = Abort::new(AbortCode::Shutdown, reason);
+        let before = self.link.counters.bytes_written.load(Ordering::Relaxed);
+        if let Err(err) = self.send_control(FrameKind::Abort, |body| abort.encode(body)) {
+            tracing::debug!(%err, "could not send Abort to the destination");
+            return;
+        }
+        let deadline = Instant::now() + ABORT_FLUSH_TIMEOUT;
+        while self.link.counters.bytes_written.load(Ordering::Relaxed) == before
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn check_fatal(&mut self) -> Result<(), MigrationError> {
+        self.poll_live()?;
         if let Some(SourceEvent::Aborted(abort)) = self.link.events.pop() {
             return Err(MigrationError::DestinationAborted {
                 code: abort.code,
@@ -419,6 +510,10 @@ impl<'a> Engine<'a> {
         self.progress
             .pages_remaining
             .store(pages_remaining as u64, Ordering::Relaxed);
+        self.progress.bytes_on_wire.store(
+            self.link.counters.bytes_written.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         self.progress.throughput_bytes_per_s.store(
             crate::saturating_u64(self.throughput.bytes_per_s()),
             Ordering::Relaxed,
@@ -534,6 +629,7 @@ impl<'a> Engine<'a> {
         let blocked = std::mem::take(&mut self.blocked);
         let codec = self.codec.as_mut().expect("codec path");
         codec.batch_done(&report, Instant::now(), blocked);
+        codec.publish(self.progress);
         Ok(())
     }
 
@@ -586,6 +682,7 @@ impl<'a> Engine<'a> {
         body_len: usize,
         stream: Option<usize>,
     ) -> Result<(), MigrationError> {
+        self.poll_live()?;
         let streams = self.sealers.len();
         let mut backoff = IdleBackoff::new();
         let mut waiting_since: Option<Instant> = None;

@@ -7,7 +7,8 @@ use crate::config::SourceConfig;
 use crate::error::MigrationError;
 use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
-use crate::progress::{self, Progress};
+use crate::live::MigrationHandles;
+use crate::progress;
 use crate::session::{self, SourceSession};
 use crate::summary::{self, LatencySummary, Summary};
 use crate::threads::{self, ThreadRole};
@@ -20,7 +21,7 @@ use dwcp_shared::limits::CAP_PAGE_CODEC;
 use dwcp_uring::source_io::{
     ConnectFn, Reconnector, SourceFaults, SourceTransport, SourceTransportConfig,
 };
-use engine::{Engine, EngineConfig};
+use engine::{Engine, EngineConfig, EngineShared};
 use page_codec::{CodecSettings, PageCodec};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,9 +33,15 @@ pub const POOL_SLACK_BUFFERS: u32 = 4;
 /// Migrates the guest memory in `config.memory` to `config.destination`.
 /// Always returns a summary; `verified` is true only on a verified success.
 pub fn migrate(config: SourceConfig) -> Summary {
+    migrate_with(config, &MigrationHandles::default())
+}
+
+/// [`migrate`], supervised: `handles` carry live settings in and progress out.
+pub fn migrate_with(config: SourceConfig, handles: &MigrationHandles) -> Summary {
     let start = Instant::now();
     let mut summary = Summary::new("source", !config.insecure_plaintext);
-    if let Err(err) = run(config, start, &mut summary) {
+    handles.progress.set_phase(crate::progress::Phase::Starting);
+    if let Err(err) = run(config, start, &mut summary, handles) {
         summary.error = Some(error_chain(&err));
         summary.error_kind = Some(err.kind());
     }
@@ -58,15 +65,22 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<(), MigrationError> {
+fn run(
+    config: SourceConfig,
+    start: Instant,
+    summary: &mut Summary,
+    handles: &MigrationHandles,
+) -> Result<(), MigrationError> {
     let cores = threads::available_core_ids();
     let config = config.validate(&cores)?;
     let (auto_engine, auto_transport) = threads::default_cores(&cores);
     let engine_core = config.engine_core.or(auto_engine);
     let transport_core = config.transport_core.or(auto_transport);
-    let psk = session::load_key(config.key_file.as_deref())?;
+    let psk = session::load_key(config.key.as_ref(), config.key_file.as_deref())?;
     let memory = SourceMemory::open(&config.memory)?;
     summary.memory_bytes = memory.len();
+    let progress = Arc::clone(&handles.progress);
+    progress.memory_bytes.store(memory.len(), Ordering::Relaxed);
     let addr = SourceSession::resolve(&config.destination)?;
     let mut session_id = [0u8; 16];
     rand::Rng::fill(&mut rand::thread_rng(), &mut session_id[..]);
@@ -90,6 +104,7 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     }
     session.stream_count = streams;
     summary.streams = streams;
+    progress.streams.store(streams, Ordering::Relaxed);
     tracing::info!(
         streams,
         rtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
@@ -106,6 +121,12 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     let mut connections = vec![primary];
     for stream_id in 1..streams {
         connections.push(session.open(stream_id)?.0);
+    }
+    if handles.live.is_cancelled() {
+        return Err(MigrationError::Cancelled);
+    }
+    for connection in &connections {
+        handles.share_socket(connection);
     }
 
     let buffers = u32::from(streams)
@@ -159,7 +180,6 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     })?;
 
     let memory = Arc::new(memory);
-    let progress = Arc::new(Progress::default());
     let hook = Arc::new(PauseHook::new(config.pause.clone()));
     let engine_config = EngineConfig {
         switchover: SwitchoverConfig {
@@ -191,19 +211,23 @@ fn run(config: SourceConfig, start: Instant, summary: &mut Summary) -> Result<()
     let transfer_start = Instant::now();
     summary.setup_ms = Some(crate::millis(transfer_start.duration_since(start)));
     let engine_thread = {
-        let (memory, link, progress, hook) = (
+        let (memory, link, progress, hook, live) = (
             Arc::clone(&memory),
             Arc::clone(&link),
             Arc::clone(&progress),
             Arc::clone(&hook),
+            Arc::clone(&handles.live),
         );
         threads::spawn(ThreadRole::Engine, engine_core, move || {
             Engine::new(
                 &memory,
                 &link,
                 sealers,
-                &progress,
-                &hook,
+                EngineShared {
+                    progress: &progress,
+                    hook: &hook,
+                    live: &live,
+                },
                 engine_config,
                 codec,
             )

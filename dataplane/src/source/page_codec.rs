@@ -20,11 +20,14 @@
 //! it steps back up to the link tier's strongest level.
 
 use crate::error::MigrationError;
+use crate::live::LiveTier;
+use crate::progress::Progress;
 use crate::summary::CodecSummary;
 use dwcp_codec::{BatchReport, Encoder, EncoderConfig, EncodingKind};
 use dwcp_dataplane_core::level_control::{Level, LevelControlConfig, LevelController, LinkTier};
 use dwcp_shared::limits::stream_pages;
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What the operator chose for the codec.
@@ -146,6 +149,39 @@ impl PageCodec {
                     .expect("ladder levels are valid zstd levels");
             }
         }
+    }
+
+    /// Moves to `tier`'s ladder (at its starting rung), or to no zstd for
+    /// [`LiveTier::Off`]; replaces a fixed level.
+    pub fn set_tier(&mut self, tier: LiveTier, now: Instant) {
+        self.control = match tier {
+            LiveTier::Datacenter => {
+                LevelController::new(LinkTier::Datacenter, LevelControlConfig::DEFAULTS, now)
+            }
+            LiveTier::Internet => {
+                LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now)
+            }
+            LiveTier::Off => LevelController::fixed(None),
+        };
+        let level = zstd_level(self.control.level());
+        for encoder in &mut self.encoders {
+            encoder
+                .set_level(level)
+                .expect("ladder levels are valid zstd levels");
+        }
+    }
+
+    /// Publishes the per-kind totals and the level for the supervisor.
+    pub fn publish(&self, progress: &Progress) {
+        for kind in EncodingKind::ALL {
+            let slot = kind.slot();
+            progress.pages_by_kind[slot].store(self.totals.pages_by_kind[slot], Ordering::Relaxed);
+            progress.bytes_by_kind[slot].store(self.totals.bytes_by_kind[slot], Ordering::Relaxed);
+        }
+        progress.codec_level.store(
+            zstd_level(self.control.level()).to_le_bytes()[0],
+            Ordering::Relaxed,
+        );
     }
 
     /// The figures for the migration summary.

@@ -1,0 +1,235 @@
+//! JSON bodies of the control plane's HTTP API (`/v1/...`), shared by the
+//! server and `dwcpctl`. docs/operations.md lists the endpoints.
+//!
+//! Units are in the names: `_bytes`, `_mbps` (megabits per second, 10^6 bit/s),
+//! `_ms`, `_s`. Every field a client may omit has `#[serde(default)]`; unknown
+//! fields in a request are refused, so a typo is an error and not a silent
+//! default.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/migrations`: migrate a VM's memory to another host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartMigration {
+    /// The VM's id (1..=64 characters of `[A-Za-z0-9._-]`).
+    pub vm_id: String,
+    /// The guest memory file on this host (QEMU memory-backend-file).
+    pub memory_file: String,
+    /// The destination host's id, as in the `[[peers]]` of the configuration.
+    pub destination: String,
+    /// Parallel TCP streams (`None`: chosen from the link mode).
+    #[serde(default)]
+    pub streams: Option<u16>,
+    /// Downtime budget for the switch-over.
+    #[serde(default)]
+    pub downtime_ms: Option<u64>,
+    /// Pacing rate, Mbit/s (`None`: the configuration's default; 0: unpaced).
+    #[serde(default)]
+    pub pacing_mbps: Option<u64>,
+    /// Compression tier (`None`: chosen from the link mode).
+    #[serde(default)]
+    pub compression_tier: Option<CompressionTier>,
+    /// Process to stop (SIGSTOP) for the switch-over and to continue
+    /// (SIGCONT) if the migration fails after it: the VM's process.
+    #[serde(default)]
+    pub pause_pid: Option<u32>,
+}
+
+/// `PATCH /v1/migrations/{id}`: change a running migration; each field that
+/// is present is applied within 100 ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMigration {
+    /// New pacing rate, Mbit/s (0: unpaced).
+    #[serde(default)]
+    pub pacing_mbps: Option<u64>,
+    /// New compression tier.
+    #[serde(default)]
+    pub compression_tier: Option<CompressionTier>,
+    /// New number of active streams (at most the number established).
+    #[serde(default)]
+    pub streams: Option<u16>,
+}
+
+/// The page codec's ladder of levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressionTier {
+    /// Fast levels: the link is about as fast as the encoder.
+    Datacenter,
+    /// Strong levels: bytes on the wire cost more than CPU.
+    Internet,
+    /// No compression, only zero pages are elided.
+    Off,
+}
+
+/// A peer link's class (see `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkModeName {
+    /// Low latency, high bandwidth, no loss.
+    Datacenter,
+    /// High latency, low bandwidth or loss.
+    Internet,
+    /// In between.
+    Hybrid,
+    /// No samples yet.
+    Unknown,
+}
+
+/// Which end of a migration this host is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationRole {
+    /// This host sends the memory.
+    Source,
+    /// This host receives it.
+    Destination,
+}
+
+/// Where a migration is. `completed`, `failed` and `cancelled` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationState {
+    /// Accepted by the control plane, not yet taken by the data plane.
+    Pending,
+    /// Destination: listening for the source.
+    Listening,
+    /// Pre-copy rounds while the guest runs.
+    Running,
+    /// Guest paused, final round.
+    Paused,
+    /// Waiting for the destination's verdict.
+    Verifying,
+    /// Verified by the destination.
+    Completed,
+    /// Failed; `error` says why.
+    Failed,
+    /// Cancelled by an operator.
+    Cancelled,
+}
+
+impl MigrationState {
+    /// Whether the migration is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// A migration as the API shows it (`GET /v1/migrations/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Migration {
+    /// The migration's id: 16 hex digits.
+    pub id: String,
+    /// The VM's id.
+    pub vm_id: String,
+    /// Which end this host is.
+    pub role: MigrationRole,
+    /// The memory file on this host.
+    pub memory_file: String,
+    /// The other host's id.
+    pub peer: String,
+    /// Where it is.
+    pub state: MigrationState,
+    /// Pre-copy round, 1-based (0 before the first).
+    pub round: u32,
+    /// Share of the memory sent in this round, 0..=100.
+    pub percent: f64,
+    /// Guest memory size.
+    pub memory_bytes: u64,
+    /// Pages sent (source) or written (destination) so far.
+    pub pages: u64,
+    /// Bytes on the wire so far.
+    pub bytes_on_wire: u64,
+    /// Current throughput, Mbit/s.
+    pub throughput_mbps: f64,
+    /// Guest dirty rate seen by the last round, Mbit/s.
+    pub dirty_rate_mbps: f64,
+    /// Estimated seconds to the end of the migration, when there is one.
+    pub eta_s: Option<f64>,
+    /// The peer link's mode when the migration started.
+    pub mode: LinkModeName,
+    /// Pacing rate in effect, Mbit/s (0: unpaced).
+    pub pacing_mbps: u64,
+    /// Compression tier in effect.
+    pub compression_tier: CompressionTier,
+    /// Streams active.
+    pub streams: u16,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The data plane's JSON summary once final (with `mode` added).
+    pub summary: Option<serde_json::Value>,
+}
+
+/// `GET /v1/migrations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationList {
+    /// Newest first.
+    pub migrations: Vec<Migration>,
+}
+
+/// A peer's link as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// The peer host's id.
+    pub id: String,
+    /// Its control plane's address.
+    pub control_address: String,
+    /// The link's class.
+    pub mode: LinkModeName,
+    /// Last round-trip time sample, ms.
+    pub rtt_ms: Option<f64>,
+    /// Last throughput sample, Mbit/s.
+    pub throughput_mbps: Option<f64>,
+    /// Last loss sample, percent of segments retransmitted.
+    pub loss_percent: Option<f64>,
+}
+
+/// The data plane process as the control plane sees it through the tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataPlaneStatus {
+    /// Heartbeat seen within the configured time-out.
+    pub healthy: bool,
+    /// Its process id (0 when the tables are not attached).
+    pub pid: u32,
+    /// How often the data plane (re)started on these tables.
+    pub generation: u64,
+    /// Age of its last heartbeat, ms.
+    pub heartbeat_age_ms: Option<u64>,
+    /// Why it is unhealthy.
+    pub problem: Option<String>,
+}
+
+/// `GET /v1/node`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// This host's id.
+    pub node_id: String,
+    /// Control plane version.
+    pub version: String,
+    /// Seconds since this control plane process started.
+    pub uptime_s: u64,
+    /// The data plane.
+    pub dataplane: DataPlaneStatus,
+    /// Configured peers.
+    pub peers: Vec<PeerStatus>,
+    /// Migrations not yet final.
+    pub migrations_active: u32,
+}
+
+/// `GET /health`: 200 when healthy, 503 otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` or `unhealthy`.
+    pub status: String,
+    /// Each component and its state (`ok` or a reason).
+    pub components: std::collections::BTreeMap<String, String>,
+}
+
+/// Body of every 4xx/5xx answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What was wrong, naming the field or id.
+    pub error: String,
+}

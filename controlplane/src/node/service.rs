@@ -1,0 +1,889 @@
+//! The control plane's core: what the API, the peer link and the supervisor
+//! loop do, over the shared-memory tables.
+//!
+//! # Design
+//! The tables are the state. Every migration this host takes part in is a
+//! job spec (written here) and a status record (written by the data
+//! plane); nothing else needs to survive a restart, so a restarted control
+//! plane re-attaches and shows every migration, its progress and its
+//! result. What lives only in this process is derived or advisory: the
+//! mode detectors (they refill from link samples within a window), the set
+//! of results already reported to peers, and the job ids whose failure this
+//! process inferred from a dead data plane.
+//!
+//! Lock order: `tables` before `state`; neither is held across an `.await`.
+
+use super::error::ServiceError;
+use super::view::{self, migration_view, parse_migration_id};
+use crate::api_types::{
+    DataPlaneStatus, Health, LinkModeName, Migration, NodeStatus, PeerStatus, StartMigration,
+    UpdateMigration,
+};
+use crate::config::{pacing_bytes_per_s, ControlPlaneConfig};
+use crate::mode::{LinkMode as DetectedMode, LinkObservation, ModeDetector};
+use crate::peer::{PeerClient, PeerRequest, PeerResponse};
+use dwcp_shared::tables::{
+    CompressionTier, JobRole, JobSpec, JobStatus, LinkMode, LinkSample, NodeInfo, PeerEntry,
+    RequestedState, Tables, JOBS_MAX, LINKS_MAX, PEERS_MAX,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a destination waits for its data plane to listen.
+pub const PREPARE_LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Streams for a migration over an internet link when not configured.
+pub const INTERNET_STREAMS: u16 = 8;
+/// Streams for a migration over a hybrid link when not configured.
+pub const HYBRID_STREAMS: u16 = 4;
+/// Largest guest memory file accepted (the tables' limits aside): 16 TiB.
+pub const MEMORY_BYTES_MAX: u64 = 16 << 40;
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn table_mode(mode: DetectedMode) -> LinkMode {
+    match mode {
+        DetectedMode::Datacenter => LinkMode::Datacenter,
+        DetectedMode::Internet => LinkMode::Internet,
+        DetectedMode::Hybrid => LinkMode::Hybrid,
+    }
+}
+
+/// One job as read from the tables.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    /// Its slot.
+    pub slot: usize,
+    /// The control plane's spec.
+    pub spec: JobSpec,
+    /// The data plane's status, once it took the job.
+    pub status: Option<JobStatus>,
+}
+
+impl JobRecord {
+    fn is_final(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.job_id == self.spec.job_id && s.state.is_final())
+    }
+}
+
+/// Per-peer link knowledge.
+#[derive(Debug)]
+struct PeerLink {
+    detector: ModeDetector,
+    last: Option<LinkSample>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    links: HashMap<String, PeerLink>,
+    /// Link samples already fed to a detector (slot → sample time).
+    seen_samples: HashMap<usize, u64>,
+    /// Source jobs whose result was sent to the destination's control plane.
+    reported: HashSet<u64>,
+    /// Next port to try for a receive job.
+    next_port: u16,
+    /// Why the data plane is considered dead, if it is.
+    dataplane_problem: Option<String>,
+}
+
+/// The control plane.
+#[derive(Debug)]
+pub struct ControlPlane {
+    config: ControlPlaneConfig,
+    tables: Mutex<Option<Tables>>,
+    state: Mutex<State>,
+    peers: PeerClient,
+    started: Instant,
+}
+
+impl ControlPlane {
+    /// A control plane for `config`; the tables are attached by
+    /// [`ControlPlane::tick`] as soon as the data plane created them.
+    pub fn new(config: ControlPlaneConfig, peers: PeerClient) -> Self {
+        let state = State {
+            links: config
+                .peers
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.clone(),
+                        PeerLink {
+                            detector: ModeDetector::new(config.mode.clone()),
+                            last: None,
+                        },
+                    )
+                })
+                .collect(),
+            next_port: config.receive.port_min,
+            ..State::default()
+        };
+        Self {
+            config,
+            tables: Mutex::new(None),
+            state: Mutex::new(state),
+            peers,
+            started: Instant::now(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ControlPlaneConfig {
+        &self.config
+    }
+
+    /// Attaches to the tables if not attached yet; writes node and peers.
+    fn attach(&self) -> Result<(), ServiceError> {
+        let mut tables = lock(&self.tables);
+        if tables.is_some() {
+            return Ok(());
+        }
+        let path: &Path = &self.config.node.tables;
+        let attached = Tables::attach(path).map_err(|e| {
+            ServiceError::Unavailable(format!(
+                "the data plane's tables at {} are not usable: {e}",
+                path.display()
+            ))
+        })?;
+        attached.write_node(&NodeInfo {
+            node_id: self.config.node.id.clone(),
+        })?;
+        for slot in 0..PEERS_MAX {
+            let entry = self.config.peers.get(slot).map(|p| PeerEntry {
+                peer_id: p.id.clone(),
+                data_address: p.control.clone(),
+                mode: None,
+            });
+            attached.write_peer(slot, entry.as_ref())?;
+        }
+        tracing::info!(
+            tables = %path.display(),
+            generation = attached.generation(),
+            dataplane_pid = attached.dataplane_pid(),
+            "attached to the data plane's tables"
+        );
+        *tables = Some(attached);
+        Ok(())
+    }
+
+    fn with_tables<R>(
+        &self,
+        f: impl FnOnce(&Tables) -> Result<R, ServiceError>,
+    ) -> Result<R, ServiceError> {
+        self.attach()?;
+        let tables = lock(&self.tables);
+        f(tables.as_ref().expect("attached above"))
+    }
+
+    /// Every job in the tables.
+    pub fn jobs(&self) -> Result<Vec<JobRecord>, ServiceError> {
+        self.with_tables(|tables| {
+            let mut jobs = Vec::new();
+            for slot in 0..JOBS_MAX {
+                let spec = match tables.read_job_spec(slot) {
+                    Ok(Some(spec)) => spec,
+                    Ok(None) => continue,
+                    Err(err) => {
+                        tracing::warn!(slot, error = %err, "skipping an unreadable job spec");
+                        continue;
+                    }
+                };
+                let status = tables
+                    .read_job_status(slot)
+                    .unwrap_or_else(|err| {
+                        tracing::warn!(slot, error = %err, "unreadable job status");
+                        None
+                    })
+                    .filter(|s| s.job_id == spec.job_id);
+                jobs.push(JobRecord { slot, spec, status });
+            }
+            Ok(jobs)
+        })
+    }
+
+    fn find(&self, id: &str) -> Result<JobRecord, ServiceError> {
+        let job_id = parse_migration_id(id).ok_or_else(|| {
+            ServiceError::BadRequest(format!(
+                "migration id {id:?} is not 16 hex digits (see GET /v1/migrations)"
+            ))
+        })?;
+        self.jobs()?
+            .into_iter()
+            .find(|j| j.spec.job_id == job_id)
+            .ok_or_else(|| ServiceError::NotFound(id.to_owned()))
+    }
+
+    fn view(&self, job: &JobRecord) -> Migration {
+        let problem = lock(&self.state).dataplane_problem.clone();
+        migration_view(&job.spec, job.status.as_ref(), problem.as_deref())
+    }
+
+    /// `GET /v1/migrations`: newest first.
+    pub fn list(&self) -> Result<Vec<Migration>, ServiceError> {
+        let mut jobs = self.jobs()?;
+        jobs.sort_by_key(|j| {
+            std::cmp::Reverse(j.status.as_ref().map_or(u64::MAX, |s| s.started_unix_ms))
+        });
+        Ok(jobs.iter().map(|j| self.view(j)).collect())
+    }
+
+    /// `GET /v1/migrations/{id}`.
+    pub fn show(&self, id: &str) -> Result<Migration, ServiceError> {
+        let job = self.find(id)?;
+        Ok(self.view(&job))
+    }
+
+    /// A slot for a new job: an empty one, else the one whose job finished
+    /// longest ago.
+    fn free_slot(&self, jobs: &[JobRecord]) -> Result<usize, ServiceError> {
+        let used: HashSet<usize> = jobs.iter().map(|j| j.slot).collect();
+        if let Some(slot) = (0..JOBS_MAX).find(|s| !used.contains(s)) {
+            return Ok(slot);
+        }
+        jobs.iter()
+            .filter(|j| j.is_final())
+            .min_by_key(|j| j.status.as_ref().map_or(0, |s| s.finished_unix_ms))
+            .map(|j| j.slot)
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!(
+                    "all {JOBS_MAX} job slots hold running migrations; wait for one to finish"
+                ))
+            })
+    }
+
+    fn check_dataplane(&self) -> Result<(), ServiceError> {
+        let status = self.dataplane_status();
+        if status.healthy {
+            Ok(())
+        } else {
+            Err(ServiceError::Unavailable(format!(
+                "the data plane is not healthy: {}",
+                status.problem.unwrap_or_default()
+            )))
+        }
+    }
+
+    /// The mode of the link to `peer`, if measured.
+    pub fn peer_mode(&self, peer: &str) -> Option<DetectedMode> {
+        lock(&self.state)
+            .links
+            .get(peer)
+            .and_then(|l| l.detector.mode())
+    }
+
+    /// `POST /v1/migrations`: prepares the destination through its control
+    /// plane, then writes the send job for the data plane.
+    pub async fn start_migration(
+        &self,
+        request: StartMigration,
+    ) -> Result<Migration, ServiceError> {
+        check_vm_id(&request.vm_id)?;
+        let peer = self
+            .config
+            .peer(&request.destination)
+            .ok_or_else(|| {
+                ServiceError::BadRequest(format!(
+                    "destination {:?} is not a configured peer (configured: {})",
+                    request.destination,
+                    self.config
+                        .peers
+                        .iter()
+                        .map(|p| p.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?
+            .clone();
+        let memory_bytes = check_memory_file(Path::new(&request.memory_file))?;
+        if let Some(streams) = request.streams {
+            if streams == 0 || streams > dwcp_shared::limits::STREAMS_MAX {
+                return Err(ServiceError::BadRequest(format!(
+                    "streams = {streams} is out of range (allowed 1..={})",
+                    dwcp_shared::limits::STREAMS_MAX
+                )));
+            }
+        }
+        if let Some(downtime) = request.downtime_ms {
+            if downtime == 0 || downtime > 60_000 {
+                return Err(ServiceError::BadRequest(format!(
+                    "downtime_ms = {downtime} is out of range (allowed 1..=60000)"
+                )));
+            }
+        }
+        check_pacing(request.pacing_mbps)?;
+        self.check_dataplane()?;
+
+        let mode = self.peer_mode(&peer.id);
+        let defaults = &self.config.migration;
+        let streams = request.streams.unwrap_or(match (defaults.streams, mode) {
+            (n, _) if n > 0 => n,
+            (_, Some(DetectedMode::Internet)) => INTERNET_STREAMS,
+            (_, Some(DetectedMode::Hybrid)) => HYBRID_STREAMS,
+            _ => 0,
+        });
+        let compression = request
+            .compression_tier
+            .map(view::table_tier)
+            .unwrap_or(match mode {
+                Some(DetectedMode::Internet | DetectedMode::Hybrid) => CompressionTier::Internet,
+                _ => CompressionTier::Datacenter,
+            });
+        let job_id = loop {
+            let id: u64 = rand::random();
+            if id != 0 {
+                break id;
+            }
+        };
+        let key: [u8; 32] = rand::random();
+        let key_id: u64 = rand::random::<u64>().max(1);
+        let span = tracing::info_span!("migration", id = %view::migration_id(job_id), vm = %request.vm_id, to = %peer.id);
+        let _entered = span.enter();
+        tracing::info!(memory_bytes, streams, ?mode, "preparing the destination");
+        let prepare = PeerRequest::PrepareReceive {
+            migration_id: job_id,
+            vm_id: request.vm_id.clone(),
+            memory_bytes,
+            key_id,
+            key_hex: key.iter().map(|b| format!("{b:02x}")).collect(),
+            streams,
+            codec: defaults.codec,
+        };
+        drop(_entered);
+        let response = self
+            .peers
+            .request(&peer.control, &peer.id, &prepare)
+            .await
+            .map_err(|e| ServiceError::Peer {
+                peer: peer.id.clone(),
+                message: e.to_string(),
+            })?;
+        let data_address = match response {
+            PeerResponse::Prepared { data_address } => data_address,
+            PeerResponse::Error { message } => {
+                return Err(ServiceError::Peer {
+                    peer: peer.id.clone(),
+                    message,
+                })
+            }
+            other => {
+                return Err(ServiceError::Peer {
+                    peer: peer.id.clone(),
+                    message: format!("unexpected answer {other:?} to PrepareReceive"),
+                })
+            }
+        };
+        let spec = JobSpec {
+            job_id,
+            spec_version: 1,
+            role: JobRole::Send,
+            requested: RequestedState::Run,
+            vm_id: request.vm_id.clone(),
+            peer_id: peer.id.clone(),
+            memory_path: request.memory_file.clone(),
+            address: data_address,
+            memory_bytes: 0,
+            streams,
+            pacing_bytes_per_s: pacing_bytes_per_s(
+                request.pacing_mbps.unwrap_or(defaults.pacing_mbps),
+            ),
+            compression,
+            codec: defaults.codec,
+            downtime_ms: u32::try_from(request.downtime_ms.unwrap_or(defaults.downtime_ms))
+                .expect("checked: at most 60000"),
+            max_rounds: defaults.max_rounds,
+            key_id,
+            key,
+            pause_pid: request.pause_pid.unwrap_or(0),
+            link_mode: mode.map(table_mode),
+        };
+        let record = self.with_tables(|tables| {
+            let jobs = self.jobs_in(tables);
+            let slot = self.free_slot(&jobs)?;
+            tables.write_job_status(slot, None)?;
+            tables.write_job_spec(slot, Some(&spec))?;
+            Ok(JobRecord {
+                slot,
+                spec: spec.clone(),
+                status: None,
+            })
+        })?;
+        span.in_scope(
+            || tracing::info!(slot = record.slot, address = %spec.address, "migration started"),
+        );
+        Ok(self.view(&record))
+    }
+
+    fn jobs_in(&self, tables: &Tables) -> Vec<JobRecord> {
+        (0..JOBS_MAX)
+            .filter_map(|slot| {
+                let spec = tables.read_job_spec(slot).ok().flatten()?;
+                let status = tables
+                    .read_job_status(slot)
+                    .ok()
+                    .flatten()
+                    .filter(|s| s.job_id == spec.job_id);
+                Some(JobRecord { slot, spec, status })
+            })
+            .collect()
+    }
+
+    /// Rewrites a job's spec with `change` applied and its version bumped.
+    fn rewrite(
+        &self,
+        job: &JobRecord,
+        change: impl FnOnce(&mut JobSpec),
+    ) -> Result<JobRecord, ServiceError> {
+        let mut spec = job.spec.clone();
+        change(&mut spec);
+        spec.spec_version = spec.spec_version.wrapping_add(1).max(1);
+        self.with_tables(|tables| {
+            tables.write_job_spec(job.slot, Some(&spec))?;
+            Ok(())
+        })?;
+        Ok(JobRecord {
+            slot: job.slot,
+            spec,
+            status: job.status.clone(),
+        })
+    }
+
+    /// `POST /v1/migrations/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> Result<Migration, ServiceError> {
+        let job = self.find(id)?;
+        if job.is_final() {
+            return Err(ServiceError::Conflict(format!(
+                "migration {id} is already {:?}",
+                view::api_state(job.status.as_ref())
+            )));
+        }
+        let job = self.rewrite(&job, |spec| spec.requested = RequestedState::Cancel)?;
+        tracing::info!(id, "cancel requested");
+        if let Some(peer) = self.config.peer(&job.spec.peer_id) {
+            let request = PeerRequest::Cancel {
+                migration_id: job.spec.job_id,
+            };
+            if let Err(err) = self.peers.request(&peer.control, &peer.id, &request).await {
+                tracing::warn!(id, peer = %peer.id, error = %err, "could not tell the peer about the cancel");
+            }
+        }
+        Ok(self.view(&job))
+    }
+
+    /// Cancels the job `job_id` if it runs here (a peer asked).
+    pub fn cancel_by_peer(&self, job_id: u64) -> Result<(), ServiceError> {
+        let id = view::migration_id(job_id);
+        let job = self.find(&id)?;
+        if !job.is_final() {
+            self.rewrite(&job, |spec| spec.requested = RequestedState::Cancel)?;
+        }
+        Ok(())
+    }
+
+    /// `PATCH /v1/migrations/{id}`.
+    pub fn update(&self, id: &str, update: UpdateMigration) -> Result<Migration, ServiceError> {
+        let job = self.find(id)?;
+        if job.is_final() {
+            return Err(ServiceError::Conflict(format!(
+                "migration {id} is over; nothing to change"
+            )));
+        }
+        if job.spec.role != JobRole::Send {
+            return Err(ServiceError::Conflict(format!(
+                "migration {id} is received here; change it on the source host"
+            )));
+        }
+        if let Some(streams) = update.streams {
+            let active = job.status.as_ref().map_or(0, |s| s.streams_active);
+            if streams != active {
+                return Err(ServiceError::Conflict(format!(
+                    "streams = {streams}: a running migration keeps the {active} streams it connected (each stream owns a fixed page range of the codec); set streams when starting"
+                )));
+            }
+        }
+        check_pacing(update.pacing_mbps)?;
+        let job = self.rewrite(&job, |spec| {
+            if let Some(mbps) = update.pacing_mbps {
+                spec.pacing_bytes_per_s = pacing_bytes_per_s(mbps);
+            }
+            if let Some(tier) = update.compression_tier {
+                spec.compression = view::table_tier(tier);
+            }
+        })?;
+        Ok(self.view(&job))
+    }
+
+    /// Destination side of `PrepareReceive`: writes a receive job and waits
+    /// until the data plane listens. Returns the address the source dials.
+    pub async fn prepare_receive(
+        &self,
+        peer_id: &str,
+        request: PeerRequest,
+    ) -> Result<String, ServiceError> {
+        let PeerRequest::PrepareReceive {
+            migration_id,
+            vm_id,
+            memory_bytes,
+            key_id,
+            key_hex,
+            streams,
+            codec,
+        } = request
+        else {
+            return Err(ServiceError::BadRequest("not a PrepareReceive".into()));
+        };
+        check_vm_id(&vm_id)?;
+        if memory_bytes == 0 || memory_bytes % 4096 != 0 || memory_bytes > MEMORY_BYTES_MAX {
+            return Err(ServiceError::BadRequest(format!(
+                "memory_bytes = {memory_bytes} must be a non-zero multiple of 4096 up to {MEMORY_BYTES_MAX}"
+            )));
+        }
+        let key = decode_key(&key_hex)?;
+        self.check_dataplane()?;
+        let memory_path = self.config.receive.memory_dir.join(format!("{vm_id}.ram"));
+        let (slot, address) = self.with_tables(|tables| {
+            let jobs = self.jobs_in(tables);
+            if jobs.iter().any(|j| j.spec.job_id == migration_id) {
+                return Err(ServiceError::Conflict(format!(
+                    "migration {} is already known here",
+                    view::migration_id(migration_id)
+                )));
+            }
+            let busy: HashSet<&str> = jobs
+                .iter()
+                .filter(|j| !j.is_final() && j.spec.role == JobRole::Receive)
+                .map(|j| j.spec.address.as_str())
+                .collect();
+            let address = self.next_receive_address(&busy)?;
+            let slot = self.free_slot(&jobs)?;
+            let spec = JobSpec {
+                job_id: migration_id,
+                spec_version: 1,
+                role: JobRole::Receive,
+                requested: RequestedState::Run,
+                vm_id: vm_id.clone(),
+                peer_id: peer_id.to_owned(),
+                memory_path: memory_path.display().to_string(),
+                address: address.clone(),
+                memory_bytes,
+                streams,
+                pacing_bytes_per_s: 0,
+                compression: CompressionTier::Datacenter,
+                codec,
+                downtime_ms: 1,
+                max_rounds: 1,
+                key_id,
+                key,
+                pause_pid: 0,
+                link_mode: self.peer_mode(peer_id).map(table_mode),
+            };
+            tables.write_job_status(slot, None)?;
+            tables.write_job_spec(slot, Some(&spec))?;
+            Ok((slot, address))
+        })?;
+        tracing::info!(id = %view::migration_id(migration_id), vm = %vm_id, from = peer_id, %address, "receiving");
+        let deadline = Instant::now() + PREPARE_LISTEN_TIMEOUT;
+        loop {
+            let status = self.with_tables(|t| Ok(t.read_job_status(slot)?))?;
+            if let Some(status) = status.filter(|s| s.job_id == migration_id) {
+                use dwcp_shared::tables::JobState;
+                match status.state {
+                    JobState::Listening | JobState::Running => return Ok(address),
+                    state if state.is_final() => {
+                        return Err(ServiceError::Unavailable(format!(
+                            "the data plane could not receive: {}",
+                            status.error.unwrap_or_else(|| format!("{state:?}"))
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(ServiceError::Unavailable(format!(
+                    "the data plane did not start listening within {} ms",
+                    PREPARE_LISTEN_TIMEOUT.as_millis()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn next_receive_address(&self, busy: &HashSet<&str>) -> Result<String, ServiceError> {
+        let receive = &self.config.receive;
+        let mut state = lock(&self.state);
+        for _ in 0..receive.port_count() {
+            let port = state.next_port;
+            state.next_port = if port >= receive.port_max {
+                receive.port_min
+            } else {
+                port + 1
+            };
+            let address = if receive.data_host.contains(':') {
+                format!("[{}]:{port}", receive.data_host)
+            } else {
+                format!("{}:{port}", receive.data_host)
+            };
+            if !busy.contains(address.as_str()) {
+                return Ok(address);
+            }
+        }
+        Err(ServiceError::Unavailable(format!(
+            "every receive port {}..={} is in use",
+            receive.port_min, receive.port_max
+        )))
+    }
+
+    /// The data plane's health from its heartbeat.
+    pub fn dataplane_status(&self) -> DataPlaneStatus {
+        if let Err(err) = self.attach() {
+            return DataPlaneStatus {
+                healthy: false,
+                pid: 0,
+                generation: 0,
+                heartbeat_age_ms: None,
+                problem: Some(err.to_string()),
+            };
+        }
+        let tables = lock(&self.tables);
+        let tables = tables.as_ref().expect("attached");
+        let beat = tables.dataplane_heartbeat_unix_ms();
+        let age = unix_ms().saturating_sub(beat);
+        let timeout = self.config.node.dataplane_heartbeat_timeout_ms;
+        let healthy = beat > 0 && age <= timeout;
+        DataPlaneStatus {
+            healthy,
+            pid: tables.dataplane_pid(),
+            generation: tables.generation(),
+            heartbeat_age_ms: (beat > 0).then_some(age),
+            problem: (!healthy)
+                .then(|| format!("no data plane heartbeat for {age} ms (time-out {timeout} ms)")),
+        }
+    }
+
+    /// `GET /v1/node`.
+    pub fn node_status(&self) -> NodeStatus {
+        let dataplane = self.dataplane_status();
+        let migrations_active = self
+            .jobs()
+            .map(|jobs| jobs.iter().filter(|j| !j.is_final()).count())
+            .unwrap_or(0);
+        let state = lock(&self.state);
+        let peers = self
+            .config
+            .peers
+            .iter()
+            .map(|p| {
+                let link = state.links.get(&p.id);
+                let last = link.and_then(|l| l.last.as_ref());
+                PeerStatus {
+                    id: p.id.clone(),
+                    control_address: p.control.clone(),
+                    mode: view::mode_name(link.and_then(|l| l.detector.mode()).map(table_mode)),
+                    rtt_ms: last.map(|s| f64::from(s.rtt_us) / 1000.0),
+                    throughput_mbps: last.map(|s| view::mbps(s.throughput_bytes_per_s)),
+                    loss_percent: last.map(|s| f64::from(s.loss_ppm) / 10_000.0),
+                }
+            })
+            .collect();
+        NodeStatus {
+            node_id: self.config.node.id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_s: self.started.elapsed().as_secs(),
+            dataplane,
+            peers,
+            migrations_active: u32::try_from(migrations_active).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// `GET /health`.
+    pub fn health(&self) -> Health {
+        let dataplane = self.dataplane_status();
+        let mut components = BTreeMap::new();
+        components.insert("controlplane".to_owned(), "ok".to_owned());
+        components.insert(
+            "dataplane".to_owned(),
+            dataplane.problem.clone().unwrap_or_else(|| "ok".to_owned()),
+        );
+        Health {
+            status: if dataplane.healthy { "ok" } else { "unhealthy" }.to_owned(),
+            components,
+        }
+    }
+
+    /// Link modes per peer, for metrics.
+    pub fn peer_links(&self) -> Vec<(String, LinkModeName, Option<LinkSample>)> {
+        let state = lock(&self.state);
+        self.config
+            .peers
+            .iter()
+            .map(|p| {
+                let link = state.links.get(&p.id);
+                (
+                    p.id.clone(),
+                    view::mode_name(link.and_then(|l| l.detector.mode()).map(table_mode)),
+                    link.and_then(|l| l.last.clone()),
+                )
+            })
+            .collect()
+    }
+
+    /// One supervisor pass: heartbeat, data plane liveness, link samples
+    /// into the mode detectors. Returns source jobs whose final result has
+    /// not been reported to the destination yet.
+    pub fn tick(&self) -> Vec<JobRecord> {
+        let dataplane = self.dataplane_status();
+        {
+            let mut state = lock(&self.state);
+            if dataplane.healthy != state.dataplane_problem.is_none() {
+                match &dataplane.problem {
+                    Some(problem) => tracing::error!(
+                        problem,
+                        "data plane unhealthy; its running migrations are reported failed"
+                    ),
+                    None => tracing::info!("data plane healthy"),
+                }
+            }
+            state.dataplane_problem = dataplane.problem.clone();
+        }
+        let Ok(()) = self.attach() else {
+            return Vec::new();
+        };
+        let samples: Vec<(usize, LinkSample)> = {
+            let tables = lock(&self.tables);
+            let tables = tables.as_ref().expect("attached");
+            tables.beat_controlplane(unix_ms());
+            (0..LINKS_MAX)
+                .filter_map(|slot| Some((slot, tables.read_link_sample(slot).ok().flatten()?)))
+                .collect()
+        };
+        let jobs = self.jobs().unwrap_or_default();
+        self.feed_samples(&samples, &jobs);
+        let state = lock(&self.state);
+        jobs.into_iter()
+            .filter(|j| j.spec.role == JobRole::Send && j.is_final())
+            .filter(|j| !state.reported.contains(&j.spec.job_id))
+            .collect()
+    }
+
+    fn feed_samples(&self, samples: &[(usize, LinkSample)], jobs: &[JobRecord]) {
+        let now = Instant::now();
+        let mut state = lock(&self.state);
+        for (slot, sample) in samples {
+            if state.seen_samples.get(slot) == Some(&sample.sample_unix_ms) {
+                continue;
+            }
+            state.seen_samples.insert(*slot, sample.sample_unix_ms);
+            // A sample names the data address a send job dials; the job names the peer.
+            let Some(peer) = jobs
+                .iter()
+                .find(|j| j.spec.role == JobRole::Send && j.spec.address == sample.peer_address)
+                .map(|j| j.spec.peer_id.clone())
+            else {
+                continue;
+            };
+            let Some(link) = state.links.get_mut(&peer) else {
+                continue;
+            };
+            let observation = LinkObservation {
+                rtt_ms: f64::from(sample.rtt_us) / 1000.0,
+                bandwidth_mbps: view::mbps(sample.throughput_bytes_per_s),
+                loss_percent: f64::from(sample.loss_ppm) / 10_000.0,
+            };
+            link.last = Some(sample.clone());
+            if let Some(change) = link.detector.observe(now, observation) {
+                tracing::info!(peer, from = ?change.from, to = ?change.to, reason = %change.reason, "link mode changed");
+            }
+        }
+    }
+
+    /// Sends a final source job's result to the destination's control plane.
+    pub async fn report(&self, job: &JobRecord) {
+        let Some(peer) = self.config.peer(&job.spec.peer_id) else {
+            lock(&self.state).reported.insert(job.spec.job_id);
+            return;
+        };
+        let migration = self.view(job);
+        let request = PeerRequest::Report {
+            migration_id: job.spec.job_id,
+            completed: migration.state == crate::api_types::MigrationState::Completed,
+            summary: migration.summary.unwrap_or(serde_json::Value::Null),
+        };
+        match self.peers.request(&peer.control, &peer.id, &request).await {
+            Ok(_) => {
+                lock(&self.state).reported.insert(job.spec.job_id);
+            }
+            Err(err) => {
+                tracing::warn!(peer = %peer.id, error = %err, "could not report a result; will retry");
+            }
+        }
+    }
+}
+
+fn check_vm_id(vm_id: &str) -> Result<(), ServiceError> {
+    if crate::config::is_valid_id(vm_id) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!(
+            "vm_id {vm_id:?} must be 1..=64 characters of [A-Za-z0-9._-]"
+        )))
+    }
+}
+
+fn check_pacing(mbps: Option<u64>) -> Result<(), ServiceError> {
+    match mbps {
+        Some(m) if m > 100_000 => Err(ServiceError::BadRequest(format!(
+            "pacing_mbps = {m} is out of range (allowed 0 = unpaced, or 1..=100000 Mbit/s)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The size of a usable guest memory file.
+fn check_memory_file(path: &Path) -> Result<u64, ServiceError> {
+    if !path.is_absolute() {
+        return Err(ServiceError::BadRequest(format!(
+            "memory_file {} must be an absolute path",
+            path.display()
+        )));
+    }
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ServiceError::BadRequest(format!("memory_file {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(ServiceError::BadRequest(format!(
+            "memory_file {} is not a regular file",
+            path.display()
+        )));
+    }
+    let len = meta.len();
+    if len == 0 || len % 4096 != 0 || len > MEMORY_BYTES_MAX {
+        return Err(ServiceError::BadRequest(format!(
+            "memory_file {} is {len} bytes; it must be a non-zero multiple of 4096 up to {MEMORY_BYTES_MAX}",
+            path.display()
+        )));
+    }
+    Ok(len)
+}
+
+fn decode_key(hex: &str) -> Result<[u8; 32], ServiceError> {
+    let bad = || ServiceError::BadRequest("key_hex must be 64 hex digits".into());
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
+    }
+    Ok(key)
+}
