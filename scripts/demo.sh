@@ -3,16 +3,20 @@
 # "hosts" (two network namespaces joined by a veth pair, or loopback).
 #
 #   scripts/demo.sh [--size 1G] [--dirty-rate 32M] [--streams N] [--downtime-ms MS]
-#                   [--loopback] [--keep] [--help]
+#                   [--loopback] [--direct] [--keep] [--help]
 #
 # What it does: installs missing system packages (apt-get, only if needed),
-# builds the two binaries in release mode, starts a guest stand-in
-# (dwcp-guest-sim) on host A that dirties its memory, a receiver on host B, and
-# migrates the guest's memory from A to B with live progress on stderr. Then it
-# compares the two memory files byte for byte.
+# builds the binaries in release mode, starts a guest stand-in
+# (dwcp-guest-sim) on host A that dirties its memory, starts each host's data
+# plane (`dwcp-dataplane serve`) and control plane (`dwcp-controlplane run`,
+# mTLS between them with a demo CA), and runs `dwcpctl migrate` on host A,
+# with live progress on stderr. Then it compares the two memory files byte
+# for byte. `--direct` skips the control planes and runs
+# `dwcp-dataplane migrate`/`receive` (DWCP_DEMO_MIGRATE_ARGS adds flags there).
 #
 # Output contract: everything human-readable goes to stderr; the LAST (and
-# only) line on stdout is the source's one-line JSON summary. Exit status: the
+# only) line on stdout is the source's one-line JSON summary (with `mode` and
+# `migration_id` when it ran through the control planes). Exit status: the
 # migrate command's (0 = verified by the destination); 1 as well when the
 # byte-for-byte comparison fails; 2 for bad usage or a failed setup.
 #
@@ -29,6 +33,7 @@ STREAMS=""
 DOWNTIME_MS=""
 FORCE_LOOPBACK=0
 KEEP=0
+DIRECT=0
 
 usage() {
     cat <<EOF
@@ -45,6 +50,8 @@ options:
   --streams N         parallel TCP streams (default: chosen by dwcp-dataplane)
   --downtime-ms MS    downtime budget for the switch-over (default: dwcp-dataplane's, 300)
   --loopback          use 127.0.0.1 even when network namespaces are available
+  --direct            drive the data planes directly (dwcp-dataplane migrate/receive)
+                      instead of through the control planes and dwcpctl
   --keep              keep the memory files and the temp dir (logs, key) afterwards
   -h, --help          show this help
 
@@ -96,6 +103,10 @@ while [[ $# -gt 0 ]]; do
         KEEP=1
         shift
         ;;
+    --direct)
+        DIRECT=1
+        shift
+        ;;
     -h | --help)
         usage
         exit 0
@@ -119,6 +130,12 @@ RECV_PID=""
 MIGRATE_PID=""
 SRC_MEM=""
 DST_MEM=""
+DP_A_PID=""
+DP_B_PID=""
+CP_A_PID=""
+CP_B_PID=""
+TABLES_A=""
+TABLES_B=""
 
 # alive PID -> true if the process exists and is not a zombie we already reaped
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
@@ -147,6 +164,12 @@ cleanup() {
     set +e
     stop_process "$MIGRATE_PID" "migrate"
     stop_process "$RECV_PID" "receiver"
+    stop_process "$CP_A_PID" "control plane A"
+    stop_process "$CP_B_PID" "control plane B"
+    stop_process "$DP_A_PID" "data plane A"
+    stop_process "$DP_B_PID" "data plane B"
+    [[ -n $TABLES_A ]] && rm -f "$TABLES_A"
+    [[ -n $TABLES_B ]] && rm -f "$TABLES_B"
     # The guest may still be stopped by the migration's pause hook: stop_process
     # sends SIGCONT before SIGTERM so that it can exit.
     stop_process "$GUEST_PID" "guest"
@@ -269,12 +292,12 @@ size_bytes() { # size_bytes 1G -> 1073741824 (binary units, as dwcp-guest-sim re
 #   cc (build-essential): the linker for rustc and the C compiler for `ring`.
 #   ip (iproute2): the network namespaces and the veth pair.
 #   cmp (diffutils): the byte-for-byte comparison (essential on Debian).
-ensure_commands cc:build-essential ip:iproute2 cmp:diffutils
+ensure_commands cc:build-essential ip:iproute2 cmp:diffutils openssl:openssl
 ensure_cargo
 
-log "building dwcp-dataplane and dwcp-guest-sim (release; the first build takes about 2 minutes)"
+log "building dwcp-dataplane, dwcp-controlplane, dwcpctl and dwcp-guest-sim (release; the first build takes a few minutes)"
 build_start=$SECONDS
-(cd "$ROOT" && cargo build --release -p dwcp-dataplane -p dwcp-guest-sim >&2) || {
+(cd "$ROOT" && cargo build --release -p dwcp-dataplane -p dwcp-guest-sim -p dwcp-controlplane >&2) || {
     echo "demo: error: cargo build failed" >&2
     exit 2
 }
@@ -283,7 +306,9 @@ target_dir=${CARGO_TARGET_DIR:-$ROOT/target}
 [[ $target_dir == /* ]] || target_dir=$ROOT/$target_dir
 DATAPLANE=$target_dir/release/dwcp-dataplane
 GUEST_SIM=$target_dir/release/dwcp-guest-sim
-[[ -x $DATAPLANE && -x $GUEST_SIM ]] || die "built binaries not found in $target_dir/release"
+CONTROLPLANE=$target_dir/release/dwcp-controlplane
+DWCPCTL=$target_dir/release/dwcpctl
+[[ -x $DATAPLANE && -x $GUEST_SIM && -x $CONTROLPLANE && -x $DWCPCTL ]] || die "built binaries not found in $target_dir/release"
 
 # ---------------------------------------------------------------- 2. hosts
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dwcp-demo.XXXXXX")
@@ -309,11 +334,6 @@ else
     RUN_B=()
     log "hosts: falling back to loopback: source and destination both on 127.0.0.1 (no network namespaces)"
 fi
-
-# ---------------------------------------------------------------- 3. key
-KEY=$TMP/dwcp.key
-"$DATAPLANE" keygen --out "$KEY" >&2 || die "keygen failed"
-log "pre-shared key: $KEY (both hosts use the same file)"
 
 # ---------------------------------------------------------------- 4. guest on host A
 SRC_MEM=/dev/shm/dwcp-demo-src-$$
@@ -343,63 +363,176 @@ done
 [[ -e $READY ]] || die "the guest stand-in was not ready after 120 s (log: $TMP/guest.log)"
 log "guest ready (pid $GUEST_PID)"
 
-# ---------------------------------------------------------------- 5. receiver on host B
-log "starting the receiver on host B, listening on $DST_IP:$PORT, memory $DST_MEM (log: $TMP/receiver.log)"
-"${RUN_B[@]}" "$DATAPLANE" receive --listen "$DST_IP:$PORT" --memory "$DST_MEM" --key-file "$KEY" \
-    --no-progress --accept-timeout-ms 60000 \
-    </dev/null >"$TMP/receiver.json" 2>"$TMP/receiver.log" &
-RECV_PID=$!
-ns_b=${NS_B:-}
-for ((i = 0; i < 200; i++)); do
-    listening "$ns_b" "$PORT" && break
-    if ! alive "$RECV_PID"; then
-        wait "$RECV_PID" 2>/dev/null || true
-        RECV_PID=""
-        sed 's/^/receiver: /' "$TMP/receiver.log" >&2
-        die "the receiver exited before it listened"
+# ---------------------------------------------------------------- 5. migrate A -> B
+# write_host_config FILE ID ADDR API_PORT PEER_PORT TABLES OTHER_ID OTHER_ADDR OTHER_PEER_PORT DATA_PORT CERTS
+write_host_config() {
+    cat >"$1" <<EOF
+[node]
+id = "$2"
+tables = "$6"
+
+[api]
+listen = "127.0.0.1:$4"
+
+[peer]
+listen = "$3:$5"
+ca = "${11}/ca.pem"
+cert = "${11}/$2.pem"
+key = "${11}/$2.key"
+
+[[peers]]
+id = "$7"
+control = "$8:$9"
+
+[receive]
+data_host = "$3"
+port_min = ${10}
+port_max = ${10}
+memory_dir = "/dev/shm"
+EOF
+}
+
+run_direct() {
+    KEY=$TMP/dwcp.key
+    "$DATAPLANE" keygen --out "$KEY" >&2 || die "keygen failed"
+    log "pre-shared key: $KEY (both hosts use the same file)"
+
+    log "starting the receiver on host B, listening on $DST_IP:$PORT, memory $DST_MEM (log: $TMP/receiver.log)"
+    "${RUN_B[@]}" "$DATAPLANE" receive --listen "$DST_IP:$PORT" --memory "$DST_MEM" --key-file "$KEY" \
+        --no-progress --accept-timeout-ms 60000 \
+        </dev/null >"$TMP/receiver.json" 2>"$TMP/receiver.log" &
+    RECV_PID=$!
+    ns_b=${NS_B:-}
+    for ((i = 0; i < 200; i++)); do
+        listening "$ns_b" "$PORT" && break
+        if ! alive "$RECV_PID"; then
+            wait "$RECV_PID" 2>/dev/null || true
+            RECV_PID=""
+            sed 's/^/receiver: /' "$TMP/receiver.log" >&2
+            die "the receiver exited before it listened"
+        fi
+        sleep 0.05
+    done
+    listening "$ns_b" "$PORT" || die "the receiver is not listening on port $PORT after 10 s"
+
+    migrate_args=(migrate --memory "$SRC_MEM" --to "$DST_IP:$PORT" --key-file "$KEY" --pause-pid "$GUEST_PID")
+    [[ -n $STREAMS ]] && migrate_args+=(--streams "$STREAMS")
+    [[ -n $DOWNTIME_MS ]] && migrate_args+=(--downtime-ms "$DOWNTIME_MS")
+    # Extra migrate flags for experiments, e.g. DWCP_DEMO_MIGRATE_ARGS="--codec off".
+    if [[ -n ${DWCP_DEMO_MIGRATE_ARGS:-} ]]; then
+        read -ra extra_args <<<"$DWCP_DEMO_MIGRATE_ARGS"
+        migrate_args+=("${extra_args[@]}")
     fi
-    sleep 0.05
-done
-listening "$ns_b" "$PORT" || die "the receiver is not listening on port $PORT after 10 s"
+    log "migrating $SRC_IP -> $DST_IP:$PORT ($MODE): dwcp-dataplane ${migrate_args[*]}"
+    # In the background plus `wait`, so that Ctrl-C reaches the trap at once.
+    "${RUN_A[@]}" "$DATAPLANE" "${migrate_args[@]}" </dev/null >"$TMP/source.json" &
+    MIGRATE_PID=$!
+    migrate_rc=0
+    wait "$MIGRATE_PID" || migrate_rc=$?
+    MIGRATE_PID=""
 
-# ---------------------------------------------------------------- 6. migrate A -> B
-migrate_args=(migrate --memory "$SRC_MEM" --to "$DST_IP:$PORT" --key-file "$KEY" --pause-pid "$GUEST_PID")
-[[ -n $STREAMS ]] && migrate_args+=(--streams "$STREAMS")
-[[ -n $DOWNTIME_MS ]] && migrate_args+=(--downtime-ms "$DOWNTIME_MS")
-# Extra migrate flags for experiments, e.g. DWCP_DEMO_MIGRATE_ARGS="--codec off".
-if [[ -n ${DWCP_DEMO_MIGRATE_ARGS:-} ]]; then
-    read -ra extra_args <<<"$DWCP_DEMO_MIGRATE_ARGS"
-    migrate_args+=("${extra_args[@]}")
-fi
-log "migrating $SRC_IP -> $DST_IP:$PORT ($MODE): dwcp-dataplane ${migrate_args[*]}"
-# In the background plus `wait`, so that Ctrl-C reaches the trap at once.
-"${RUN_A[@]}" "$DATAPLANE" "${migrate_args[@]}" </dev/null >"$TMP/source.json" &
-MIGRATE_PID=$!
-migrate_rc=0
-wait "$MIGRATE_PID" || migrate_rc=$?
-MIGRATE_PID=""
+    # The receiver exits after its one migration; give it a moment to write its summary.
+    recv_rc=""
+    for ((i = 0; i < 100; i++)); do
+        alive "$RECV_PID" || break
+        sleep 0.1
+    done
+    if alive "$RECV_PID"; then
+        log "the receiver is still running 10 s after the source finished; stopping it"
+    else
+        recv_rc=0
+        wait "$RECV_PID" || recv_rc=$?
+        RECV_PID=""
+    fi
 
-# The receiver exits after its one migration; give it a moment to write its summary.
-recv_rc=""
-for ((i = 0; i < 100; i++)); do
-    alive "$RECV_PID" || break
-    sleep 0.1
-done
-if alive "$RECV_PID"; then
-    log "the receiver is still running 10 s after the source finished; stopping it"
+    source_line=$(tail -n 1 "$TMP/source.json" 2>/dev/null || true)
+    dest_line=$(tail -n 1 "$TMP/receiver.json" 2>/dev/null || true)
+    log "migrate exited with status $migrate_rc"
+    log "destination exited with status ${recv_rc:-"(still running)"}; its summary: ${dest_line:-"(none)"}"
+    if [[ $migrate_rc -ne 0 || ${recv_rc:-1} -ne 0 ]]; then
+        log "last lines of the receiver's log:"
+        tail -n 20 "$TMP/receiver.log" | sed 's/^/  receiver: /' >&2
+    fi
+}
+
+run_through_control_planes() {
+    local certs=$TMP/certs api_a api_b peer_a peer_b data_port vm_id i id
+    log "certificates for host-a and host-b from a demo CA: $certs"
+    bash "$ROOT/scripts/gen-certs.sh" --out "$certs" host-a host-b >&2 || die "gen-certs.sh failed"
+    if [[ $MODE == netns ]]; then
+        api_a=7700 api_b=7700 peer_a=7701 peer_b=7701 data_port=$PORT
+    else
+        api_a=$(free_port)
+        api_b=$((api_a + 1))
+        peer_a=$((api_a + 2))
+        peer_b=$((api_a + 3))
+        data_port=$((api_a + 4))
+        for i in "$api_b" "$peer_a" "$peer_b" "$data_port"; do
+            if listening "" "$i"; then die "port $i is in use; try again"; fi
+        done
+    fi
+    vm_id=dwcp-demo-$$
+    DST_MEM=/dev/shm/$vm_id.ram
+    TABLES_A=/dev/shm/dwcp-demo-$$-a.tables
+    TABLES_B=/dev/shm/dwcp-demo-$$-b.tables
+    write_host_config "$TMP/host-a.toml" host-a "$SRC_IP" "$api_a" "$peer_a" "$TABLES_A" host-b "$DST_IP" "$peer_b" "$data_port" "$certs"
+    write_host_config "$TMP/host-b.toml" host-b "$DST_IP" "$api_b" "$peer_b" "$TABLES_B" host-a "$SRC_IP" "$peer_a" "$data_port" "$certs"
+    log "host A: data plane + control plane (API 127.0.0.1:$api_a, peer link $SRC_IP:$peer_a); host B: the same on $DST_IP (logs in $TMP)"
+    "${RUN_A[@]}" "$DATAPLANE" serve --tables "$TABLES_A" </dev/null >"$TMP/dataplane-a.log" 2>&1 &
+    DP_A_PID=$!
+    "${RUN_B[@]}" "$DATAPLANE" serve --tables "$TABLES_B" </dev/null >"$TMP/dataplane-b.log" 2>&1 &
+    DP_B_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        [[ -e $TABLES_A && -e $TABLES_B ]] && break
+        sleep 0.05
+    done
+    "${RUN_A[@]}" "$CONTROLPLANE" run --config "$TMP/host-a.toml" </dev/null >"$TMP/controlplane-a.log" 2>&1 &
+    CP_A_PID=$!
+    "${RUN_B[@]}" "$CONTROLPLANE" run --config "$TMP/host-b.toml" </dev/null >"$TMP/controlplane-b.log" 2>&1 &
+    CP_B_PID=$!
+    CTL_A=("${RUN_A[@]}" "$DWCPCTL" --api "http://127.0.0.1:$api_a")
+    CTL_B=("${RUN_B[@]}" "$DWCPCTL" --api "http://127.0.0.1:$api_b")
+    for ((i = 0; i < 300; i++)); do
+        "${CTL_A[@]}" status >/dev/null 2>&1 && "${CTL_B[@]}" status >/dev/null 2>&1 && break
+        if ! { alive "$CP_A_PID" && alive "$CP_B_PID" && alive "$DP_A_PID" && alive "$DP_B_PID"; }; then
+            tail -n 5 "$TMP"/dataplane-*.log "$TMP"/controlplane-*.log >&2
+            die "a data plane or control plane exited during start-up (logs above)"
+        fi
+        sleep 0.1
+    done
+    "${CTL_A[@]}" status >&2 || die "host A's control plane is not healthy after 30 s (log: $TMP/controlplane-a.log)"
+
+    local args=(migrate --vm "$vm_id" --memory "$SRC_MEM" --to host-b --pause-pid "$GUEST_PID")
+    [[ -n $STREAMS ]] && args+=(--streams "$STREAMS")
+    [[ -n $DOWNTIME_MS ]] && args+=(--downtime-ms "$DOWNTIME_MS")
+    log "migrating through the control planes ($MODE): dwcpctl ${args[*]}"
+    "${CTL_A[@]}" "${args[@]}" </dev/null >"$TMP/source.json" &
+    MIGRATE_PID=$!
+    migrate_rc=0
+    wait "$MIGRATE_PID" || migrate_rc=$?
+    MIGRATE_PID=""
+    source_line=$(tail -n 1 "$TMP/source.json" 2>/dev/null || true)
+    id=$(grep -o '"migration_id":"[0-9a-f]*"' <<<"$source_line" | cut -d'"' -f4 || true)
+    dest_line=""
+    if [[ -n $id ]]; then
+        # Host B's own view of the same migration: its data plane's summary.
+        for ((i = 0; i < 100; i++)); do
+            dest_line=$("${CTL_B[@]}" --json show "$id" 2>/dev/null | grep -o '"summary":{.*}' | sed 's/^"summary"://; s/}$//' || true)
+            [[ -n $dest_line ]] && break
+            sleep 0.1
+        done
+    fi
+    log "dwcpctl migrate exited with status $migrate_rc; host B's summary: ${dest_line:-"(none)"}"
+    if [[ $migrate_rc -ne 0 ]]; then
+        log "last lines of the control plane and data plane logs:"
+        tail -n 10 "$TMP"/dataplane-*.log "$TMP"/controlplane-*.log | sed 's/^/  /' >&2
+    fi
+}
+
+if [[ $DIRECT -eq 1 ]]; then
+    run_direct
 else
-    recv_rc=0
-    wait "$RECV_PID" || recv_rc=$?
-    RECV_PID=""
-fi
-
-source_line=$(tail -n 1 "$TMP/source.json" 2>/dev/null || true)
-dest_line=$(tail -n 1 "$TMP/receiver.json" 2>/dev/null || true)
-log "migrate exited with status $migrate_rc"
-log "destination exited with status ${recv_rc:-"(still running)"}; its summary: ${dest_line:-"(none)"}"
-if [[ $migrate_rc -ne 0 || ${recv_rc:-1} -ne 0 ]]; then
-    log "last lines of the receiver's log:"
-    tail -n 20 "$TMP/receiver.log" | sed 's/^/  receiver: /' >&2
+    run_through_control_planes
 fi
 
 # ---------------------------------------------------------------- 7. byte-for-byte check

@@ -323,6 +323,14 @@ impl ControlPlane {
             }
         }
         check_pacing(request.pacing_mbps)?;
+        if let Some(pid) = request.pause_pid {
+            if pid == 0 || i32::try_from(pid).is_err() {
+                return Err(ServiceError::BadRequest(format!(
+                    "pause_pid = {pid} is not a process id (allowed 1..={})",
+                    i32::MAX
+                )));
+            }
+        }
         self.check_dataplane()?;
 
         let mode = self.peer_mode(&peer.id);
