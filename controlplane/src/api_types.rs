@@ -47,7 +47,8 @@ pub struct UpdateMigration {
     /// New compression tier.
     #[serde(default)]
     pub compression_tier: Option<CompressionTier>,
-    /// New number of active streams (at most the number established).
+    /// The stream count: only the current count is accepted (a running
+    /// migration keeps the streams it connected; anything else is 409).
     #[serde(default)]
     pub streams: Option<u16>,
 }

@@ -22,7 +22,8 @@ pub enum LiveTier {
     Datacenter,
     /// The internet ladder.
     Internet,
-    /// No zstd: zero pages, duplicates and deltas only.
+    /// No zstd: the codec's level 0 (zero-page detection, other pages sent
+    /// as literals).
     Off,
 }
 

@@ -60,6 +60,9 @@ struct ServeArgs {
     /// Replace an existing file at --tables that is not a valid table.
     #[arg(long)]
     replace_invalid: bool,
+    /// This host's id, for the logs (the control plane writes the node table).
+    #[arg(long)]
+    node_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -354,6 +357,9 @@ fn serve(args: &ServeArgs) -> ExitCode {
         // SAFETY: installs a handler that only does an atomic store; the
         // previous handler is not needed.
         unsafe { libc::signal(signal, handler as libc::sighandler_t) };
+    }
+    if let Some(node) = &args.node_id {
+        tracing::info!(node = %node, "data plane of this host");
     }
     let config = dwcp_dataplane::serve::ServeConfig {
         tables: args.tables.clone(),

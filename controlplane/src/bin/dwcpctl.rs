@@ -103,7 +103,7 @@ struct SetArgs {
     /// New compression tier
     #[arg(long, value_enum)]
     tier: Option<TierArg>,
-    /// New number of active streams (at most the number established)
+    /// The stream count (only the current count is accepted: a running migration keeps its streams)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     streams: Option<u16>,
 }

@@ -1,8 +1,9 @@
 //! Prometheus metrics at `/metrics`, read from the tables at scrape time
 //! (so a restarted control plane reports the same numbers at once).
 //!
-//! Names follow the original's (`dwcp_..._total`, `dwcp_system_component_health`
-//! with 0 down / 2 healthy) where it had one; units are in the names.
+//! Names follow the original's (`dwcp_system_component_health` with 0 down /
+//! 2 healthy) where it had one; units are in the names. Migrations are shown
+//! as the API shows them (failed when the data plane is dead).
 
 use super::service::ControlPlane;
 use super::view;
@@ -81,9 +82,10 @@ impl Metrics {
         let active = GaugeF64::default();
 
         let jobs = node.jobs().unwrap_or_default();
+        let problem = node.dataplane_problem();
         let mut active_count = 0u32;
         for job in &jobs {
-            let m = view::migration_view(&job.spec, job.status.as_ref(), None);
+            let m = view::migration_view(&job.spec, job.status.as_ref(), problem.as_deref());
             if !m.state.is_final() {
                 active_count += 1;
             }

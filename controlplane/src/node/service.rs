@@ -8,8 +8,8 @@
 //! plane re-attaches and shows every migration, its progress and its
 //! result. What lives only in this process is derived or advisory: the
 //! mode detectors (they refill from link samples within a window), the set
-//! of results already reported to peers, and the job ids whose failure this
-//! process inferred from a dead data plane.
+//! of results already reported to peers, and whether the data plane's
+//! heartbeat is stale (then every unfinished job is shown failed).
 //!
 //! Lock order: `tables` before `state`; neither is held across an `.await`.
 
@@ -37,6 +37,8 @@ pub const PREPARE_LISTEN_TIMEOUT: Duration = Duration::from_secs(5);
 pub const INTERNET_STREAMS: u16 = 8;
 /// Streams for a migration over a hybrid link when not configured.
 pub const HYBRID_STREAMS: u16 = 4;
+/// How long to wait before re-sending a result the destination did not take.
+pub const REPORT_RETRY_INTERVAL: Duration = Duration::from_secs(5);
 /// Largest guest memory file accepted (the tables' limits aside): 16 TiB.
 pub const MEMORY_BYTES_MAX: u64 = 16 << 40;
 
@@ -93,10 +95,14 @@ struct State {
     seen_samples: HashMap<usize, u64>,
     /// Source jobs whose result was sent to the destination's control plane.
     reported: HashSet<u64>,
+    /// When each unreported result was last tried.
+    report_tried: HashMap<u64, Instant>,
     /// Next port to try for a receive job.
     next_port: u16,
     /// Why the data plane is considered dead, if it is.
     dataplane_problem: Option<String>,
+    /// The tables' generation when last attached (logged on change only).
+    attached_generation: Option<u64>,
 }
 
 /// The control plane.
@@ -168,12 +174,17 @@ impl ControlPlane {
             });
             attached.write_peer(slot, entry.as_ref())?;
         }
-        tracing::info!(
-            tables = %path.display(),
-            generation = attached.generation(),
-            dataplane_pid = attached.dataplane_pid(),
-            "attached to the data plane's tables"
-        );
+        let generation = attached.generation();
+        let mut state = lock(&self.state);
+        if state.attached_generation != Some(generation) {
+            state.attached_generation = Some(generation);
+            tracing::info!(
+                tables = %path.display(),
+                generation,
+                dataplane_pid = attached.dataplane_pid(),
+                "attached to the data plane's tables"
+            );
+        }
         *tables = Some(attached);
         Ok(())
     }
@@ -273,6 +284,11 @@ impl ControlPlane {
                 status.problem.unwrap_or_default()
             )))
         }
+    }
+
+    /// Why the data plane is considered dead, if it is.
+    pub fn dataplane_problem(&self) -> Option<String> {
+        lock(&self.state).dataplane_problem.clone()
     }
 
     /// The mode of the link to `peer`, if measured.
@@ -529,7 +545,16 @@ impl ControlPlane {
                 spec.compression = view::table_tier(tier);
             }
         })?;
-        Ok(self.view(&job))
+        // The answer shows what was asked; GET shows what the data plane
+        // applied (within 100 ms).
+        let mut migration = self.view(&job);
+        if let Some(mbps) = update.pacing_mbps {
+            migration.pacing_mbps = mbps;
+        }
+        if let Some(tier) = update.compression_tier {
+            migration.compression_tier = tier;
+        }
+        Ok(migration)
     }
 
     /// Destination side of `PrepareReceive`: writes a receive job and waits
@@ -764,6 +789,10 @@ impl ControlPlane {
             }
             state.dataplane_problem = dataplane.problem.clone();
         }
+        if !dataplane.healthy {
+            // A restarted data plane may have replaced the file: map it afresh.
+            *lock(&self.tables) = None;
+        }
         let Ok(()) = self.attach() else {
             return Vec::new();
         };
@@ -777,11 +806,23 @@ impl ControlPlane {
         };
         let jobs = self.jobs().unwrap_or_default();
         self.feed_samples(&samples, &jobs);
-        let state = lock(&self.state);
-        jobs.into_iter()
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        let due: Vec<JobRecord> = jobs
+            .into_iter()
             .filter(|j| j.spec.role == JobRole::Send && j.is_final())
             .filter(|j| !state.reported.contains(&j.spec.job_id))
-            .collect()
+            .filter(|j| {
+                state
+                    .report_tried
+                    .get(&j.spec.job_id)
+                    .is_none_or(|t| now.duration_since(*t) >= REPORT_RETRY_INTERVAL)
+            })
+            .collect();
+        for job in &due {
+            state.report_tried.insert(job.spec.job_id, now);
+        }
+        due
     }
 
     fn feed_samples(&self, samples: &[(usize, LinkSample)], jobs: &[JobRecord]) {
@@ -793,19 +834,31 @@ impl ControlPlane {
             }
             state.seen_samples.insert(*slot, sample.sample_unix_ms);
             // A sample names the data address a send job dials; the job names the peer.
-            let Some(peer) = jobs
+            let Some(job) = jobs
                 .iter()
                 .find(|j| j.spec.role == JobRole::Send && j.spec.address == sample.peer_address)
-                .map(|j| j.spec.peer_id.clone())
             else {
                 continue;
+            };
+            let peer = job.spec.peer_id.clone();
+            // A migration's throughput shows the link's capacity only when
+            // nothing else limits it: not when paced, not before it sends.
+            let paced = job
+                .status
+                .as_ref()
+                .map_or(job.spec.pacing_bytes_per_s, |s| s.pacing_bytes_per_s)
+                > 0;
+            let bandwidth_mbps = if paced || sample.throughput_bytes_per_s == 0 {
+                f64::NAN
+            } else {
+                view::mbps(sample.throughput_bytes_per_s)
             };
             let Some(link) = state.links.get_mut(&peer) else {
                 continue;
             };
             let observation = LinkObservation {
                 rtt_ms: f64::from(sample.rtt_us) / 1000.0,
-                bandwidth_mbps: view::mbps(sample.throughput_bytes_per_s),
+                bandwidth_mbps,
                 loss_percent: f64::from(sample.loss_ppm) / 10_000.0,
             };
             link.last = Some(sample.clone());
@@ -829,7 +882,9 @@ impl ControlPlane {
         };
         match self.peers.request(&peer.control, &peer.id, &request).await {
             Ok(_) => {
-                lock(&self.state).reported.insert(job.spec.job_id);
+                let mut state = lock(&self.state);
+                state.reported.insert(job.spec.job_id);
+                state.report_tried.remove(&job.spec.job_id);
             }
             Err(err) => {
                 tracing::warn!(peer = %peer.id, error = %err, "could not report a result; will retry");

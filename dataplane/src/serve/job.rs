@@ -108,18 +108,20 @@ impl RunningJob {
         };
         job.apply(spec);
         let name = format!("dwcp-job-{:016x}", spec.job_id);
+        // One span per migration: the supervisor thread's log lines carry its id.
+        let span = tracing::info_span!("migration", id = %format!("{:016x}", spec.job_id), vm = %spec.vm_id);
         let thread = match spec.role {
             JobRole::Send => {
                 let config = source_config(spec);
-                std::thread::Builder::new()
-                    .name(name)
-                    .spawn(move || crate::source::migrate_with(config, &handles))?
+                std::thread::Builder::new().name(name).spawn(move || {
+                    span.in_scope(|| crate::source::migrate_with(config, &handles))
+                })?
             }
             JobRole::Receive => {
                 let config = destination_config(spec);
-                std::thread::Builder::new()
-                    .name(name)
-                    .spawn(move || crate::destination::receive_with(config, &handles))?
+                std::thread::Builder::new().name(name).spawn(move || {
+                    span.in_scope(|| crate::destination::receive_with(config, &handles))
+                })?
             }
         };
         job.thread = Some(thread);
@@ -226,7 +228,9 @@ impl RunningJob {
                 status.bytes_on_wire = summary.bytes_on_wire;
                 status.downtime_ms = summary.downtime_ms.unwrap_or(0);
                 status.round = summary.rounds;
-                status.pages_remaining = 0;
+                if summary.verified {
+                    status.pages_remaining = 0;
+                }
                 status.summary_json = Some(summary.to_json_line());
             }
         }

@@ -42,7 +42,7 @@ pub const PEERS_MAX: usize = 32;
 pub const JOBS_MAX: usize = 32;
 /// Slots in the worker table.
 pub const WORKERS_MAX: usize = 16;
-/// Slots in the link sample table (the same index as the peer slot).
+/// Slots in the link sample table (one per destination data address).
 pub const LINKS_MAX: usize = 32;
 const _: () = assert!(LINKS_MAX == PEERS_MAX, "a link sample per peer slot");
 // Payload integers are stored in native order, which the layout defines as

@@ -17,7 +17,7 @@
 //! | job specs ([`JobSpec`]) | [`JOBS_MAX`] | control plane |
 //! | job statuses ([`JobStatus`], same slot as the spec) | [`JOBS_MAX`] | data plane |
 //! | workers ([`WorkerCounters`]) | [`WORKERS_MAX`] | data plane |
-//! | link samples ([`LinkSample`], same slot as the peer) | [`LINKS_MAX`] | data plane |
+//! | link samples ([`LinkSample`], one per destination address) | [`LINKS_MAX`] | data plane |
 //!
 //! Header fields: `generation` (data plane, +1 per create or re-attach),
 //! `dataplane_pid` and `dataplane_heartbeat_unix_ms` (data plane, at least
