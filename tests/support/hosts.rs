@@ -17,14 +17,7 @@ pub const HEALTHY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A command run inside `netns` (if any).
 pub fn command_in(binary: &Path, netns: Option<&str>) -> Command {
-    match netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.arg("netns").arg("exec").arg(ns).arg(binary);
-            c
-        }
-        None => Command::new(binary),
-    }
+    crate::scenario::command(binary, netns)
 }
 
 /// Runs `scripts/gen-certs.sh --out DIR ids...`.
@@ -233,15 +226,7 @@ impl Host {
 
     /// `GET path` on the API with curl: (status, body).
     pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let curl = PathBuf::from("curl");
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.arg("netns").arg("exec").arg(ns).arg(&curl);
-                c
-            }
-            None => Command::new(&curl),
-        };
+        let mut cmd = command_in(Path::new("curl"), self.netns.as_deref());
         cmd.args(["-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
         if let Some(body) = body {
             cmd.args([

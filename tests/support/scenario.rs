@@ -17,7 +17,8 @@ pub const LISTEN_DEADLINE: Duration = Duration::from_secs(30);
 /// every wait in the tests has its own, shorter deadline).
 pub const RECEIVER_ACCEPT_TIMEOUT_MS: &str = "90000";
 
-fn command(binary: PathBuf, netns: Option<&str>) -> Command {
+/// `binary` as a command, run inside `netns` when given.
+pub fn command(binary: impl AsRef<std::ffi::OsStr>, netns: Option<&str>) -> Command {
     match netns {
         Some(ns) => {
             let mut c = Command::new("ip");

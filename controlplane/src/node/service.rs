@@ -200,28 +200,7 @@ impl ControlPlane {
 
     /// Every job in the tables.
     pub fn jobs(&self) -> Result<Vec<JobRecord>, ServiceError> {
-        self.with_tables(|tables| {
-            let mut jobs = Vec::new();
-            for slot in 0..JOBS_MAX {
-                let spec = match tables.read_job_spec(slot) {
-                    Ok(Some(spec)) => spec,
-                    Ok(None) => continue,
-                    Err(err) => {
-                        tracing::warn!(slot, error = %err, "skipping an unreadable job spec");
-                        continue;
-                    }
-                };
-                let status = tables
-                    .read_job_status(slot)
-                    .unwrap_or_else(|err| {
-                        tracing::warn!(slot, error = %err, "unreadable job status");
-                        None
-                    })
-                    .filter(|s| s.job_id == spec.job_id);
-                jobs.push(JobRecord { slot, spec, status });
-            }
-            Ok(jobs)
-        })
+        self.with_tables(|tables| Ok(read_jobs(tables)))
     }
 
     fn find(&self, id: &str) -> Result<JobRecord, ServiceError> {
@@ -433,7 +412,7 @@ impl ControlPlane {
             link_mode: mode.map(table_mode),
         };
         let record = self.with_tables(|tables| {
-            let jobs = self.jobs_in(tables);
+            let jobs = read_jobs(tables);
             let slot = self.free_slot(&jobs)?;
             tables.write_job_status(slot, None)?;
             tables.write_job_spec(slot, Some(&spec))?;
@@ -447,20 +426,6 @@ impl ControlPlane {
             || tracing::info!(slot = record.slot, address = %spec.address, "migration started"),
         );
         Ok(self.view(&record))
-    }
-
-    fn jobs_in(&self, tables: &Tables) -> Vec<JobRecord> {
-        (0..JOBS_MAX)
-            .filter_map(|slot| {
-                let spec = tables.read_job_spec(slot).ok().flatten()?;
-                let status = tables
-                    .read_job_status(slot)
-                    .ok()
-                    .flatten()
-                    .filter(|s| s.job_id == spec.job_id);
-                Some(JobRecord { slot, spec, status })
-            })
-            .collect()
     }
 
     /// Rewrites a job's spec with `change` applied and its version bumped.
@@ -586,7 +551,7 @@ impl ControlPlane {
         self.check_dataplane()?;
         let memory_path = self.config.receive.memory_dir.join(format!("{vm_id}.ram"));
         let (slot, address) = self.with_tables(|tables| {
-            let jobs = self.jobs_in(tables);
+            let jobs = read_jobs(tables);
             if jobs.iter().any(|j| j.spec.job_id == migration_id) {
                 return Err(ServiceError::Conflict(format!(
                     "migration {} is already known here",
@@ -891,6 +856,26 @@ impl ControlPlane {
             }
         }
     }
+}
+
+/// Every job in `tables`; an unreadable record is logged and skipped.
+fn read_jobs(tables: &Tables) -> Vec<JobRecord> {
+    (0..JOBS_MAX)
+        .filter_map(|slot| {
+            let spec = tables.read_job_spec(slot).unwrap_or_else(|err| {
+                tracing::warn!(slot, error = %err, "skipping an unreadable job spec");
+                None
+            })?;
+            let status = tables
+                .read_job_status(slot)
+                .unwrap_or_else(|err| {
+                    tracing::warn!(slot, error = %err, "unreadable job status");
+                    None
+                })
+                .filter(|s| s.job_id == spec.job_id);
+            Some(JobRecord { slot, spec, status })
+        })
+        .collect()
 }
 
 fn check_vm_id(vm_id: &str) -> Result<(), ServiceError> {
