@@ -18,9 +18,13 @@ pub struct StartMigration {
     pub memory_file: String,
     /// The destination host's id, as in the `[[peers]]` of the configuration.
     pub destination: String,
-    /// Parallel TCP streams (`None`: chosen from the link mode).
+    /// Parallel TCP streams carrying data (`None`: chosen from the link mode).
     #[serde(default)]
     pub streams: Option<u16>,
+    /// TCP streams to open, at least `streams`, so that the live count can
+    /// later be raised up to it (`None`: open exactly `streams`).
+    #[serde(default)]
+    pub streams_max: Option<u16>,
     /// Downtime budget for the switch-over.
     #[serde(default)]
     pub downtime_ms: Option<u64>,
@@ -47,8 +51,8 @@ pub struct UpdateMigration {
     /// New compression tier.
     #[serde(default)]
     pub compression_tier: Option<CompressionTier>,
-    /// The stream count: only the current count is accepted (a running
-    /// migration keeps the streams it connected; anything else is 409).
+    /// How many of the streams the migration opened carry data, 1 to
+    /// `streams_connected` (more is 409: streams are opened at the start).
     #[serde(default)]
     pub streams: Option<u16>,
 }
@@ -155,8 +159,11 @@ pub struct Migration {
     pub pacing_mbps: u64,
     /// Compression tier in effect.
     pub compression_tier: CompressionTier,
-    /// Streams active.
+    /// Streams carrying data (the live setting in effect).
     pub streams: u16,
+    /// Streams the migration opened: the most `streams` can be raised to
+    /// (0: not yet known).
+    pub streams_connected: u16,
     /// Why it failed.
     pub error: Option<String>,
     /// The data plane's JSON summary once final (with `mode` added).
@@ -217,6 +224,29 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// Migrations not yet final.
     pub migrations_active: u32,
+    /// The data plane's worker threads (empty when it is down).
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// One data-plane thread, from the tables' worker records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    /// `engine`, `transport`, `decoder` or `serve`.
+    pub role: String,
+    /// The core it is pinned to, if it is.
+    pub core: Option<u16>,
+    /// The migration it works for (`None`: the serve loop).
+    pub migration: Option<String>,
+    /// Seconds spent working.
+    pub busy_s: f64,
+    /// Seconds spent idle (spinning, yielding, sleeping for lack of work).
+    pub idle_s: f64,
+    /// busy / (busy + idle): how close the thread is to limiting the migration.
+    pub busy_fraction: f64,
+    /// Frames handled.
+    pub frames: u64,
+    /// Bytes handled.
+    pub bytes: u64,
 }
 
 /// `GET /health`: 200 when healthy, 503 otherwise.

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use dwcp_controlplane::api_types::{
     CompressionTier, DataPlaneStatus, Health, LinkModeName, Migration, MigrationRole,
-    MigrationState, NodeStatus, PeerStatus,
+    MigrationState, NodeStatus, PeerStatus, WorkerStatus,
 };
 use dwcp_controlplane::cli::client::{self, ApiClient};
 use dwcp_controlplane::cli::error::ClientError;
@@ -49,6 +49,7 @@ fn sample_migration() -> Migration {
         pacing_mbps: 0,
         compression_tier: CompressionTier::Datacenter,
         streams: 4,
+        streams_connected: 8,
         error: None,
         summary: None,
     }
@@ -329,6 +330,7 @@ fn sample_node(peers: Vec<PeerStatus>) -> NodeStatus {
         },
         peers,
         migrations_active: 1,
+        workers: Vec::new(),
     }
 }
 
@@ -387,6 +389,41 @@ host-b  192.0.2.2:7701  internet  48.12 ms           -  0.50%
         "{text}"
     );
     assert!(text.ends_with("\nno peers configured\n"), "{text}");
+
+    let mut node = sample_node(Vec::new());
+    node.workers = vec![
+        WorkerStatus {
+            role: "serve".to_string(),
+            core: None,
+            migration: None,
+            busy_s: 0.01,
+            idle_s: 9.99,
+            busy_fraction: 0.001,
+            frames: 0,
+            bytes: 0,
+        },
+        WorkerStatus {
+            role: "engine".to_string(),
+            core: Some(3),
+            migration: Some("00000000000000a1".to_string()),
+            busy_s: 3.0,
+            idle_s: 1.0,
+            busy_fraction: 0.75,
+            frames: 4096,
+            bytes: 3 << 29,
+        },
+    ];
+    let text = render::status_text(&node, &health);
+    assert!(
+        text.ends_with(
+            "\n\
+WORKER     CORE MIGRATION          BUSY     FRAMES        MIB
+serve         - -                  0.1%          0        0.0
+engine        3 00000000000000a1  75.0%       4096     1536.0
+"
+        ),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------- client and exit codes

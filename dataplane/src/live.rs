@@ -1,5 +1,6 @@
 //! Settings of a running migration that the control plane may change while
-//! it runs: pacing rate, compression tier, cancellation.
+//! it runs: pacing rate, compression tier, how many streams carry data,
+//! hold, cancellation.
 //!
 //! # Design
 //! The serve loop (`serve`) writes, the engine reads. Every change bumps
@@ -12,7 +13,7 @@
 
 use crate::progress::Progress;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The codec's ladder of levels as the control plane names it.
@@ -57,10 +58,15 @@ pub struct LiveSettings {
     pub cancelled: bool,
     /// An operator asked to hold sending (the guest keeps running).
     pub held: bool,
+    /// How many of the opened streams carry data (0 = all); `None` = as
+    /// the migration was configured (all).
+    pub streams_active: Option<u16>,
 }
 
 /// `pacing_bytes_per_s` before the first [`LiveControl::set_pacing`].
 const PACING_UNSET: u64 = u64::MAX;
+/// `streams_active` before the first [`LiveControl::set_streams_active`].
+const STREAMS_UNSET: u16 = u16::MAX;
 
 /// Live settings shared between the serve loop and one migration.
 #[derive(Debug)]
@@ -70,6 +76,7 @@ pub struct LiveControl {
     tier: AtomicU8,
     cancelled: AtomicBool,
     held: AtomicBool,
+    streams_active: AtomicU16,
 }
 
 impl Default for LiveControl {
@@ -87,6 +94,7 @@ impl LiveControl {
             tier: AtomicU8::new(0),
             cancelled: AtomicBool::new(false),
             held: AtomicBool::new(false),
+            streams_active: AtomicU16::new(STREAMS_UNSET),
         }
     }
 
@@ -103,6 +111,8 @@ impl LiveControl {
             tier: LiveTier::from_code(self.tier.load(Ordering::Relaxed)),
             cancelled: self.cancelled.load(Ordering::Relaxed),
             held: self.held.load(Ordering::Relaxed),
+            streams_active: Some(self.streams_active.load(Ordering::Relaxed))
+                .filter(|&n| n != STREAMS_UNSET),
         }
     }
 
@@ -123,6 +133,13 @@ impl LiveControl {
     /// waits; pre-copy resumes where it stopped.
     pub fn set_held(&self, held: bool) {
         self.held.store(held, Ordering::Relaxed);
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Sets how many of the opened streams carry data (0: all of them).
+    pub fn set_streams_active(&self, streams: u16) {
+        self.streams_active
+            .store(streams.min(STREAMS_UNSET - 1), Ordering::Relaxed);
         self.version.fetch_add(1, Ordering::Release);
     }
 
@@ -181,17 +198,26 @@ mod tests {
                 tier: None,
                 cancelled: false,
                 held: false,
+                streams_active: None,
             }
         );
         live.set_pacing(12_500_000);
         live.set_tier(LiveTier::Internet);
-        assert_eq!(live.version(), 2);
+        live.set_streams_active(3);
+        assert_eq!(live.version(), 3);
         let s = live.settings();
         assert_eq!(s.pacing_bytes_per_s, Some(12_500_000));
         assert_eq!(s.tier, Some(LiveTier::Internet));
+        assert_eq!(s.streams_active, Some(3));
+        live.set_streams_active(0);
+        assert_eq!(
+            live.settings().streams_active,
+            Some(0),
+            "0 = all, still set"
+        );
         assert!(!live.is_cancelled());
         live.cancel();
-        assert_eq!(live.version(), 3);
+        assert_eq!(live.version(), 5);
         assert!(live.is_cancelled() && live.settings().cancelled);
     }
 }

@@ -1,6 +1,7 @@
 //! Live progress of a migration, shared by the working threads (writers,
 //! `Relaxed` stores) and the printing thread (reader).
 
+use dwcp_dataplane_core::worker_meter::WorkerMeter;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -60,8 +61,10 @@ pub struct Progress {
     pub bytes_on_wire: AtomicU64,
     /// Guest memory size, once known.
     pub memory_bytes: AtomicU64,
-    /// Streams of the migration, once known.
+    /// Streams carrying data (source: the live setting), once known.
     pub streams: AtomicU16,
+    /// Streams (connections) the migration opened, once known.
+    pub streams_connected: AtomicU16,
     /// Pages by encoding kind (zero, duplicate, delta, zstd, raw), codec on.
     pub pages_by_kind: [AtomicU64; 5],
     /// Bytes by encoding kind, codec on.
@@ -70,7 +73,15 @@ pub struct Progress {
     pub pacing_bytes_per_s: AtomicU64,
     /// The codec's zstd level in effect (0: none; -1 is stored as 255).
     pub codec_level: AtomicU8,
+    /// The migration's worker threads: [`COMPUTE_WORKER`] (engine or
+    /// decoder) and [`TRANSPORT_WORKER`].
+    pub workers: [WorkerMeter; 2],
 }
+
+/// Index in [`Progress::workers`] of the engine (source) or decoder (destination).
+pub const COMPUTE_WORKER: usize = 0;
+/// Index in [`Progress::workers`] of the transport thread.
+pub const TRANSPORT_WORKER: usize = 1;
 
 impl Progress {
     /// Reads [`Phase`] back.

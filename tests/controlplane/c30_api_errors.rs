@@ -95,6 +95,15 @@ fn c30_api_error_cases() {
             "POST",
             "/v1/migrations".into(),
             Some(format!(
+                r#"{{"vm_id":"v","memory_file":"{memory}","destination":"host-b","streams":4,"streams_max":2}}"#
+            )),
+            400,
+            "streams_max = 2 is out of range (allowed 4..=64",
+        ),
+        (
+            "POST",
+            "/v1/migrations".into(),
+            Some(format!(
                 r#"{{"vm_id":"v","memory_file":"{memory}","destination":"host-b","pacing_mbps":100001}}"#
             )),
             400,

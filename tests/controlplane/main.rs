@@ -7,6 +7,7 @@ mod c20_restart;
 mod c30_api_errors;
 mod c40_mtls;
 mod c50_live_changes;
+mod c51_live_streams;
 mod c60_dead_dataplane;
 
 use dwcp_tests::{Host, Summary};

@@ -72,9 +72,13 @@ struct MigrateArgs {
     /// Destination host id, as in the configuration's [[peers]]
     #[arg(long = "to", value_name = "HOST")]
     destination: String,
-    /// Parallel TCP streams [default: from the link mode]
+    /// Parallel TCP streams carrying data [default: from the link mode]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     streams: Option<u16>,
+    /// TCP streams to open, so that `set --streams` can later raise the
+    /// count up to this [default: --streams]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    streams_max: Option<u16>,
     /// Downtime budget for the switch-over [default: the configuration's]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     downtime_ms: Option<u64>,
@@ -103,7 +107,8 @@ struct SetArgs {
     /// New compression tier
     #[arg(long, value_enum)]
     tier: Option<TierArg>,
-    /// The stream count (only the current count is accepted: a running migration keeps its streams)
+    /// How many of the migration's open streams carry data (1 to the
+    /// streams it opened, see `show`)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     streams: Option<u16>,
 }
@@ -205,6 +210,7 @@ fn migrate(client: &ApiClient, output: Output, args: MigrateArgs) -> anyhow::Res
         memory_file: memory_file.to_string(),
         destination: args.destination,
         streams: args.streams,
+        streams_max: args.streams_max,
         downtime_ms: args.downtime_ms,
         pacing_mbps: args.pacing_mbps,
         compression_tier: args.tier.map(CompressionTier::from),
@@ -293,11 +299,12 @@ fn set(client: &ApiClient, output: Output, args: SetArgs) -> anyhow::Result<u8> 
 
 fn updated_text(migration: &Migration) -> String {
     format!(
-        "migration {}: pacing {}, compression {}, streams {} ({})\n",
+        "migration {}: pacing {}, compression {}, streams {} of {} ({})\n",
         migration.id,
         render::format_pacing(migration.pacing_mbps),
         render::tier_name(migration.compression_tier),
         migration.streams,
+        migration.streams_connected,
         render::state_name(migration.state),
     )
 }

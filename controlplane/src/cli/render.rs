@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use crate::api_types::{
     CompressionTier, DataPlaneStatus, Health, LinkModeName, Migration, MigrationRole,
-    MigrationState, NodeStatus, PeerStatus,
+    MigrationState, NodeStatus, PeerStatus, WorkerStatus,
 };
 
 /// Shown for a value that is absent, negative or not finite.
@@ -399,7 +399,13 @@ pub fn migration_text(migration: &Migration) -> String {
             "compression",
             tier_name(migration.compression_tier).to_string(),
         ),
-        ("streams", migration.streams.to_string()),
+        (
+            "streams",
+            format!(
+                "{} carrying data of {} opened",
+                migration.streams, migration.streams_connected
+            ),
+        ),
     ];
     if let Some(error) = &migration.error {
         fields.push(("error", error.clone()));
@@ -495,5 +501,30 @@ pub fn status_text(node: &NodeStatus, health: &Health) -> String {
     let mut out = render_fields(&fields);
     out.push('\n');
     out.push_str(&peers_table(&node.peers));
+    if !node.workers.is_empty() {
+        out.push('\n');
+        out.push_str(&workers_table(&node.workers));
+    }
+    out
+}
+
+/// The data plane's threads: role, core, migration, busy share, frames, bytes.
+pub fn workers_table(workers: &[WorkerStatus]) -> String {
+    let mut out = format!(
+        "{:<10} {:>4} {:<16} {:>6} {:>10} {:>10}\n",
+        "WORKER", "CORE", "MIGRATION", "BUSY", "FRAMES", "MIB"
+    );
+    for w in workers {
+        out.push_str(&format!(
+            "{:<10} {:>4} {:<16} {:>5.1}% {:>10} {:>10.1}\n",
+            w.role,
+            w.core
+                .map_or_else(|| MISSING.to_string(), |c| c.to_string()),
+            w.migration.as_deref().unwrap_or(MISSING),
+            w.busy_fraction * 100.0,
+            w.frames,
+            w.bytes as f64 / 1_048_576.0,
+        ));
+    }
     out
 }

@@ -54,6 +54,14 @@ struct ModeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabels {
+    /// Slot in the worker table: tells apart two threads of one role.
+    slot: String,
+    role: String,
+    migration: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ComponentLabels {
     component: String,
 }
@@ -80,6 +88,23 @@ impl Metrics {
         let mode = Family::<ModeLabels, GaugeF64>::default();
         let health = Family::<ComponentLabels, GaugeF64>::default();
         let active = GaugeF64::default();
+        let worker_busy = Family::<WorkerLabels, GaugeF64>::default();
+        let worker_idle = Family::<WorkerLabels, GaugeF64>::default();
+        let worker_frames = Family::<WorkerLabels, GaugeF64>::default();
+        let worker_bytes = Family::<WorkerLabels, GaugeF64>::default();
+        for (slot, worker) in node.workers().iter().enumerate() {
+            let labels = WorkerLabels {
+                slot: slot.to_string(),
+                role: worker.role.clone(),
+                migration: worker.migration.clone().unwrap_or_default(),
+            };
+            worker_busy.get_or_create(&labels).set(worker.busy_s);
+            worker_idle.get_or_create(&labels).set(worker.idle_s);
+            worker_frames
+                .get_or_create(&labels)
+                .set(worker.frames as f64);
+            worker_bytes.get_or_create(&labels).set(worker.bytes as f64);
+        }
 
         let jobs = node.jobs().unwrap_or_default();
         let problem = node.dataplane_problem();
@@ -181,8 +206,28 @@ impl Metrics {
         );
         registry.register(
             "migration_streams_active",
-            "TCP streams of the migration",
+            "TCP streams of the migration carrying data",
             streams,
+        );
+        registry.register(
+            "worker_busy_seconds",
+            "Data-plane thread time spent working",
+            worker_busy,
+        );
+        registry.register(
+            "worker_idle_seconds",
+            "Data-plane thread time spent idle for lack of work",
+            worker_idle,
+        );
+        registry.register(
+            "worker_frames",
+            "Frames a data-plane thread handled",
+            worker_frames,
+        );
+        registry.register(
+            "worker_bytes",
+            "Bytes a data-plane thread handled",
+            worker_bytes,
         );
         registry.register(
             "migration_state",

@@ -17,14 +17,14 @@ use super::error::ServiceError;
 use super::view::{self, migration_view, parse_migration_id};
 use crate::api_types::{
     DataPlaneStatus, Health, LinkModeName, Migration, NodeStatus, PeerStatus, StartMigration,
-    UpdateMigration,
+    UpdateMigration, WorkerStatus,
 };
 use crate::config::{pacing_bytes_per_s, ControlPlaneConfig};
 use crate::mode::{LinkMode as DetectedMode, LinkObservation, ModeDetector};
 use crate::peer::{PeerClient, PeerRequest, PeerResponse};
 use dwcp_shared::tables::{
     CompressionTier, JobRole, JobSpec, JobStatus, LinkMode, LinkSample, NodeInfo, PeerEntry,
-    RequestedState, Tables, JOBS_MAX, LINKS_MAX, PEERS_MAX,
+    RequestedState, Tables, JOBS_MAX, LINKS_MAX, PEERS_MAX, WORKERS_MAX,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -310,6 +310,15 @@ impl ControlPlane {
                 )));
             }
         }
+        if let Some(most) = request.streams_max {
+            let least = request.streams.unwrap_or(1);
+            if most < least || most > dwcp_shared::limits::STREAMS_MAX {
+                return Err(ServiceError::BadRequest(format!(
+                    "streams_max = {most} is out of range (allowed {least}..={}: at least streams)",
+                    dwcp_shared::limits::STREAMS_MAX
+                )));
+            }
+        }
         if let Some(downtime) = request.downtime_ms {
             if downtime == 0 || downtime > 60_000 {
                 return Err(ServiceError::BadRequest(format!(
@@ -330,12 +339,14 @@ impl ControlPlane {
 
         let mode = self.peer_mode(&peer.id);
         let defaults = &self.config.migration;
-        let streams = request.streams.unwrap_or(match (defaults.streams, mode) {
+        let streams_active = request.streams.unwrap_or(match (defaults.streams, mode) {
             (n, _) if n > 0 => n,
             (_, Some(DetectedMode::Internet)) => INTERNET_STREAMS,
             (_, Some(DetectedMode::Hybrid)) => HYBRID_STREAMS,
             _ => 0,
         });
+        // Streams to open; the data plane derives the count when it is 0.
+        let streams = request.streams_max.unwrap_or(streams_active);
         let compression = request
             .compression_tier
             .map(view::table_tier)
@@ -398,6 +409,11 @@ impl ControlPlane {
             address: data_address,
             memory_bytes: 0,
             streams,
+            streams_active: if streams_active == streams {
+                0
+            } else {
+                streams_active
+            },
             pacing_bytes_per_s: pacing_bytes_per_s(
                 request.pacing_mbps.unwrap_or(defaults.pacing_mbps),
             ),
@@ -494,10 +510,18 @@ impl ControlPlane {
             )));
         }
         if let Some(streams) = update.streams {
-            let active = job.status.as_ref().map_or(0, |s| s.streams_active);
-            if streams != active {
+            let connected = match job.spec.streams {
+                0 => job.status.as_ref().map_or(0, |s| s.streams_connected),
+                opened => opened,
+            };
+            if connected == 0 {
                 return Err(ServiceError::Conflict(format!(
-                    "streams = {streams}: a running migration keeps the {active} streams it connected (each stream owns a fixed page range of the codec); set streams when starting"
+                    "streams = {streams}: the migration has not opened its streams yet; try again once it runs"
+                )));
+            }
+            if streams == 0 || streams > connected {
+                return Err(ServiceError::Conflict(format!(
+                    "streams = {streams} is out of range: the migration opened {connected} streams, so 1..={connected} can carry data (start it with streams_max to open more)"
                 )));
             }
         }
@@ -509,6 +533,9 @@ impl ControlPlane {
             if let Some(tier) = update.compression_tier {
                 spec.compression = view::table_tier(tier);
             }
+            if let Some(streams) = update.streams {
+                spec.streams_active = streams;
+            }
         })?;
         // The answer shows what was asked; GET shows what the data plane
         // applied (within 100 ms).
@@ -518,6 +545,9 @@ impl ControlPlane {
         }
         if let Some(tier) = update.compression_tier {
             migration.compression_tier = tier;
+        }
+        if let Some(streams) = update.streams {
+            migration.streams = streams;
         }
         Ok(migration)
     }
@@ -576,6 +606,7 @@ impl ControlPlane {
                 address: address.clone(),
                 memory_bytes,
                 streams,
+                streams_active: 0,
                 pacing_bytes_per_s: 0,
                 compression: CompressionTier::Datacenter,
                 codec,
@@ -701,7 +732,19 @@ impl ControlPlane {
             dataplane,
             peers,
             migrations_active: u32::try_from(migrations_active).unwrap_or(u32::MAX),
+            workers: self.workers(),
         }
+    }
+
+    /// The data plane's worker records (empty when its tables are not there).
+    pub fn workers(&self) -> Vec<WorkerStatus> {
+        self.with_tables(|tables| {
+            Ok((0..WORKERS_MAX)
+                .filter_map(|slot| tables.read_worker(slot).ok().flatten())
+                .map(|w| view::worker_view(&w))
+                .collect())
+        })
+        .unwrap_or_default()
     }
 
     /// `GET /health`.

@@ -3,8 +3,11 @@
 
 use crate::api_types::{
     CompressionTier as ApiTier, LinkModeName, Migration, MigrationRole, MigrationState,
+    WorkerStatus,
 };
-use dwcp_shared::tables::{CompressionTier, JobRole, JobSpec, JobState, JobStatus, LinkMode};
+use dwcp_shared::tables::{
+    CompressionTier, JobRole, JobSpec, JobState, JobStatus, LinkMode, WorkerCounters, WorkerRole,
+};
 
 /// Bytes of a guest page.
 const PAGE_BYTES: u64 = 4096;
@@ -141,9 +144,42 @@ pub fn migration_view(
         pacing_mbps: status.map_or(spec.pacing_bytes_per_s, |s| s.pacing_bytes_per_s) * 8
             / 1_000_000,
         compression_tier: api_tier(status.map_or(spec.compression, |s| s.compression)),
-        streams: status.map_or(spec.streams, |s| s.streams_active),
+        streams: status.map_or(
+            match spec.streams_active {
+                0 => spec.streams,
+                active => active,
+            },
+            |s| s.streams_active,
+        ),
+        streams_connected: status
+            .map(|s| s.streams_connected)
+            .filter(|&n| n > 0)
+            .unwrap_or(spec.streams),
         error,
         summary,
+    }
+}
+
+/// The API's view of a worker record.
+pub fn worker_view(worker: &WorkerCounters) -> WorkerStatus {
+    let busy_s = worker.busy_ns as f64 / 1e9;
+    let idle_s = worker.idle_ns as f64 / 1e9;
+    let total = busy_s + idle_s;
+    WorkerStatus {
+        role: match worker.role {
+            WorkerRole::Engine => "engine",
+            WorkerRole::Transport => "transport",
+            WorkerRole::Decoder => "decoder",
+            WorkerRole::Serve => "serve",
+        }
+        .to_owned(),
+        core: worker.core,
+        migration: (worker.job_id != 0).then(|| migration_id(worker.job_id)),
+        busy_s,
+        idle_s,
+        busy_fraction: if total > 0.0 { busy_s / total } else { 0.0 },
+        frames: worker.frames,
+        bytes: worker.bytes,
     }
 }
 

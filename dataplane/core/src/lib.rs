@@ -26,6 +26,7 @@
 //!   transport thread, the one interface every transport implements.
 //! - [`doorbell`]: waking a sleeping stage when work is published.
 //! - [`backoff`]: the idle back-off of polling loops.
+//! - [`worker_meter`]: busy and idle time of each worker thread.
 #![warn(missing_docs)]
 
 pub mod backoff;
@@ -43,3 +44,4 @@ mod stream_sim_test;
 pub mod stream_tx;
 pub mod switchover;
 pub mod throughput;
+pub mod worker_meter;

@@ -18,16 +18,18 @@
 
 use crate::config::VerifyMode;
 use crate::guest_memory::DestinationMemory;
-use crate::progress::{Phase, Progress};
+use crate::progress::{Phase, Progress, COMPUTE_WORKER};
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{DestinationLink, Outbound, ReceivedFrame};
 use dwcp_dataplane_core::scan::{image_digest, page_hash, zero_page_hash, PAGE_LEN};
 use dwcp_dataplane_core::seal::FrameOpener;
+use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_shared::batch::{BatchView, PageEncoding};
 use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd, VerifyResult};
 use dwcp_shared::limits::{stream_pages, ENCODED_BATCH_HEADER_LEN};
 use dwcp_shared::FrameKind;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 /// What the decoder ends with.
 #[derive(Debug)]
@@ -97,6 +99,9 @@ impl<'a> Decoder<'a> {
     /// Runs until the verdict is sent or the migration fails.
     pub fn run(mut self) -> DecoderOutcome {
         let mut backoff = IdleBackoff::new();
+        let progress: &'a Progress = self.progress;
+        let meter = &progress.workers[COMPUTE_WORKER];
+        let mut clock = IdleClock::start(meter, Instant::now());
         let result = loop {
             if self.link.fatal.is_raised() {
                 break Err(self
@@ -106,11 +111,14 @@ impl<'a> Decoder<'a> {
                     .unwrap_or_else(|| "transport failed".into()));
             }
             let Some(frame) = self.link.frames.pop() else {
+                clock.idle_from(Instant::now());
                 let link = self.link;
                 backoff.idle_on(&link.decoder_bell, || !link.frames.is_empty());
                 continue;
             };
             backoff.reset();
+            clock.busy_from(Instant::now());
+            meter.count(1, u64::from(frame.len));
             let handled = self.handle_frame(frame);
             self.link.pool.put(frame.buffer);
             // The transport may be waiting for this buffer, a queue slot, or the ack.
@@ -132,6 +140,7 @@ impl<'a> Decoder<'a> {
                 }
             }
         };
+        clock.stop(Instant::now());
         self.progress.set_phase(Phase::Done);
         let (verified, digest, error) = match result {
             Ok((ok, digest)) => (

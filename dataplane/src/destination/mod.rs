@@ -239,9 +239,13 @@ fn run(
     control
         .send(Control::Attach(0, primary))
         .expect("the receiver is alive: the transport is not started yet");
-    let transport_thread = threads::spawn(ThreadRole::Transport, transport_core, move || {
-        transport.run()
-    })
+    let transport_thread = {
+        let progress = Arc::clone(&handles.progress);
+        progress.workers[progress::TRANSPORT_WORKER].set_core(transport_core);
+        threads::spawn(ThreadRole::Transport, transport_core, move || {
+            transport.run(&progress.workers[progress::TRANSPORT_WORKER])
+        })
+    }
     .map_err(|cause| MigrationError::Spawn {
         role: "transport",
         cause,
@@ -283,11 +287,13 @@ fn run(
         .memory_bytes
         .store(hello.memory_bytes, Ordering::Relaxed);
     progress.streams.store(streams, Ordering::Relaxed);
+    progress.streams_connected.store(streams, Ordering::Relaxed);
     progress.set_phase(crate::progress::Phase::PreCopy);
     let openers = session::openers(secret.as_ref(), streams, Direction::ClientToServer);
     let decoder_thread = {
         let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
         let verify = config.verify;
+        progress.workers[progress::COMPUTE_WORKER].set_core(decoder_core);
         threads::spawn(ThreadRole::Decoder, decoder_core, move || {
             Decoder::new(&link, memory, openers, verify, &progress).run()
         })

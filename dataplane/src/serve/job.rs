@@ -128,8 +128,8 @@ impl RunningJob {
         Ok(job)
     }
 
-    /// Applies `spec`'s live fields (pacing, tier, hold, cancel) if its
-    /// version moved.
+    /// Applies `spec`'s live fields (pacing, tier, active streams, hold,
+    /// cancel) if its version moved.
     pub fn apply(&mut self, spec: &JobSpec) {
         if spec.spec_version == self.applied_spec_version {
             return;
@@ -145,6 +145,10 @@ impl RunningJob {
         let hold = spec.requested == RequestedState::Pause;
         if now.held != hold {
             live.set_held(hold);
+        }
+        // Unset and 0 both mean "every stream opened".
+        if spec.role == JobRole::Send && now.streams_active.unwrap_or(0) != spec.streams_active {
+            live.set_streams_active(spec.streams_active);
         }
         if spec.requested == RequestedState::Cancel && !now.cancelled {
             tracing::info!(job_id = spec.job_id, "cancel requested");
@@ -195,6 +199,7 @@ impl RunningJob {
             dirty_bytes_per_s: load(&p.dirty_bytes_per_s),
             throughput_bytes_per_s: load(&p.throughput_bytes_per_s),
             streams_active: p.streams.load(Ordering::Relaxed),
+            streams_connected: p.streams_connected.load(Ordering::Relaxed),
             pacing_bytes_per_s: load(&p.pacing_bytes_per_s),
             compression: compression(live.tier.unwrap_or(LiveTier::Datacenter)),
             started_unix_ms: self.started_unix_ms,

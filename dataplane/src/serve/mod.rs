@@ -20,10 +20,13 @@
 
 pub mod job;
 pub mod link_sample;
+pub mod workers;
 
+use crate::progress::{COMPUTE_WORKER, TRANSPORT_WORKER};
+use dwcp_dataplane_core::worker_meter::{WorkerSnapshot, WorkerState};
 use dwcp_shared::tables::{
     JobRole, JobSpec, JobState, JobStatus, LinkSample, RequestedState, Tables, TablesError,
-    JOBS_MAX, LINKS_MAX,
+    JOBS_MAX, LINKS_MAX, WORKERS_MAX,
 };
 use job::RunningJob;
 use std::collections::HashMap;
@@ -31,6 +34,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
+use workers::JobWorkers;
 
 /// How often the loop runs: the bound on how late a spec change is seen.
 pub const SERVE_TICK: Duration = Duration::from_millis(10);
@@ -83,6 +87,13 @@ pub struct Server {
     bad_slots: [bool; JOBS_MAX],
     last_status: Instant,
     last_links: Instant,
+    /// When the loop started, and its time spent in `tick` (the rest it sleeps).
+    started: Instant,
+    busy: Duration,
+    /// Worker slots written with a record (the rest are empty).
+    worker_slots_used: usize,
+    /// Whether "workers left out of the table" was logged.
+    workers_overflow_logged: bool,
 }
 
 impl Server {
@@ -106,6 +117,10 @@ impl Server {
             bad_slots: [false; JOBS_MAX],
             last_status: now,
             last_links: now,
+            started: now,
+            busy: Duration::ZERO,
+            worker_slots_used: 0,
+            workers_overflow_logged: false,
         })
     }
 
@@ -129,6 +144,13 @@ impl Server {
 
     /// One pass of the loop.
     pub fn tick(&mut self) -> Result<(), ServeError> {
+        let tick_start = Instant::now();
+        let result = self.tick_inner();
+        self.busy += tick_start.elapsed();
+        result
+    }
+
+    fn tick_inner(&mut self) -> Result<(), ServeError> {
         let now_ms = unix_ms();
         self.tables.beat_dataplane(now_ms);
         for slot in 0..JOBS_MAX {
@@ -142,6 +164,7 @@ impl Server {
                     .write_job_status(slot, Some(&job.status(now_ms)))
                     .map_err(ServeError::Write)?;
             }
+            self.write_workers()?;
         }
         if self.last_links.elapsed() >= LINK_SAMPLE_INTERVAL {
             self.last_links = Instant::now();
@@ -258,6 +281,55 @@ impl Server {
             .map_err(ServeError::Write)
     }
 
+    /// Rewrites the worker table: this loop, then each running job's threads.
+    fn write_workers(&mut self) -> Result<(), ServeError> {
+        let elapsed = self.started.elapsed();
+        let serve = WorkerSnapshot {
+            busy_ns: nanos(self.busy),
+            idle_ns: nanos(elapsed.saturating_sub(self.busy)),
+            frames: 0,
+            bytes: 0,
+            core: None,
+            state: WorkerState::Running,
+        };
+        let mut slots: Vec<usize> = self.jobs.keys().copied().collect();
+        slots.sort_unstable();
+        let jobs: Vec<JobWorkers> = slots
+            .iter()
+            .map(|slot| {
+                let job = &self.jobs[slot];
+                let workers = &job.handles.progress.workers;
+                JobWorkers {
+                    job_id: job.job_id,
+                    role: job.role,
+                    compute: workers[COMPUTE_WORKER].snapshot(),
+                    transport: workers[TRANSPORT_WORKER].snapshot(),
+                }
+            })
+            .collect();
+        let (records, left_out) = workers::worker_records(&serve, &jobs);
+        if left_out > 0 && !self.workers_overflow_logged {
+            tracing::warn!(
+                left_out,
+                slots = WORKERS_MAX,
+                "worker table full: some jobs' threads are not shown"
+            );
+        }
+        self.workers_overflow_logged = left_out > 0;
+        for (slot, record) in records.iter().enumerate() {
+            self.tables
+                .write_worker(slot, Some(record))
+                .map_err(ServeError::Write)?;
+        }
+        for slot in records.len()..self.worker_slots_used {
+            self.tables
+                .write_worker(slot, None)
+                .map_err(ServeError::Write)?;
+        }
+        self.worker_slots_used = records.len();
+        Ok(())
+    }
+
     /// One link sample per destination a send job is talking to.
     fn sample_links(&mut self, now_ms: u64) -> Result<(), ServeError> {
         let mut used = [false; LINKS_MAX];
@@ -327,6 +399,7 @@ fn empty_status(spec: &JobSpec, state: JobState, now_ms: u64, error: Option<Stri
         dirty_bytes_per_s: 0,
         throughput_bytes_per_s: 0,
         streams_active: 0,
+        streams_connected: 0,
         pacing_bytes_per_s: spec.pacing_bytes_per_s,
         compression: spec.compression,
         started_unix_ms: now_ms,
@@ -336,4 +409,8 @@ fn empty_status(spec: &JobSpec, state: JobState, now_ms: u64, error: Option<Stri
         error,
         summary_json: None,
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -24,8 +24,9 @@ use crate::error::MigrationError;
 use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
 use crate::live::LiveControl;
-use crate::progress::{Phase, Progress};
+use crate::progress::{Phase, Progress, COMPUTE_WORKER};
 use crate::source::page_codec::PageCodec;
+use crate::source::range_schedule::RangeSchedule;
 use crate::summary::CodecSummary;
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
@@ -39,6 +40,7 @@ use dwcp_dataplane_core::switchover::{
     Decision, RoundReport, SwitchoverConfig, SwitchoverPolicy, SwitchoverReason,
 };
 use dwcp_dataplane_core::throughput::ThroughputEstimator;
+use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_hugepages::BufferId;
 use dwcp_shared::batch::BatchWriter;
 use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd};
@@ -156,6 +158,12 @@ pub struct Engine<'a> {
     /// Live settings, and the version of them last applied.
     live: &'a LiveControl,
     live_seen: u64,
+    /// How many streams carry data (1 to the streams opened): the live setting.
+    streams_active: usize,
+    /// This thread's busy and idle time, published into `progress.workers`.
+    idle_clock: IdleClock<'a>,
+    /// Bytes of the frames sealed so far.
+    bytes_sealed: u64,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -188,6 +196,11 @@ impl<'a> Engine<'a> {
         progress.set_phase(Phase::PreCopy);
         assert_eq!(sealers.len(), link.tx.len(), "one sealer per stream");
         let pages = memory.page_count();
+        let streams_active = sealers.len();
+        progress.streams.store(
+            u16::try_from(streams_active).expect("bounded by STREAMS_MAX"),
+            Ordering::Relaxed,
+        );
         Self {
             memory,
             link,
@@ -213,7 +226,17 @@ impl<'a> Engine<'a> {
                 .map(|rate| Pacer::new(rate, Instant::now())),
             live,
             live_seen: 0,
+            streams_active,
+            idle_clock: IdleClock::start(&progress.workers[COMPUTE_WORKER], Instant::now()),
+            bytes_sealed: 0,
         }
+    }
+
+    /// Time blocked on the transport, the pacer or a hold: the codec's
+    /// back-pressure signal, and this thread's idle time.
+    fn add_blocked(&mut self, blocked: Duration) {
+        self.blocked += blocked;
+        self.idle_clock.add_idle(blocked);
     }
 
     /// Applies changed live settings; a cancellation is an error. While
@@ -238,9 +261,22 @@ impl<'a> Engine<'a> {
         if let (Some(tier), Some(codec)) = (settings.tier, self.codec.as_mut()) {
             codec.set_tier(tier, now);
         }
+        if let Some(active) = settings.streams_active {
+            let opened = self.sealers.len();
+            self.streams_active = match usize::from(active) {
+                0 => opened,
+                n => n.min(opened),
+            };
+            self.next_stream %= self.streams_active;
+            self.progress.streams.store(
+                u16::try_from(self.streams_active).expect("bounded by STREAMS_MAX"),
+                Ordering::Relaxed,
+            );
+        }
         tracing::info!(
             pacing_bytes_per_s = ?settings.pacing_bytes_per_s,
             tier = ?settings.tier,
+            streams_active = self.streams_active,
             held = settings.held,
             "live settings applied"
         );
@@ -248,7 +284,7 @@ impl<'a> Engine<'a> {
             while self.live.version() == self.live_seen {
                 std::thread::sleep(HOLD_POLL_INTERVAL);
             }
-            self.blocked += now.elapsed();
+            self.add_blocked(now.elapsed());
             return self.poll_live();
         }
         Ok(())
@@ -297,6 +333,7 @@ impl<'a> Engine<'a> {
             .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         let verified_at = Instant::now();
         let downtime = verified_at.duration_since(paused_at);
+        self.publish_worker(verified_at, true);
         self.progress.set_phase(Phase::Done);
         Ok(EngineOutcome {
             rounds: final_round + 1,
@@ -318,6 +355,7 @@ impl<'a> Engine<'a> {
         if matches!(error, MigrationError::Cancelled) {
             self.abort_destination("cancelled by the operator");
         }
+        self.publish_worker(Instant::now(), true);
         EngineFailure {
             error,
             paused_at,
@@ -374,8 +412,8 @@ impl<'a> Engine<'a> {
         // shared tmpfs mapping would allocate it on the host.
         let mut extents = std::mem::take(&mut self.extents);
         self.memory.data_extents(&mut extents)?;
-        // Raw: one range, in order, batches to any stream with room. Codec:
-        // each stream's range, one window of each in turn.
+        // Raw: one range, in order, batches to any active stream with room.
+        // Codec: each stream's range, the active ones a window each in turn.
         let ranges: Vec<std::ops::Range<usize>> = match &self.codec {
             None => std::iter::once(0..pages).collect(),
             Some(codec) => codec
@@ -387,20 +425,17 @@ impl<'a> Engine<'a> {
                 })
                 .collect(),
         };
-        let longest = ranges.iter().map(|r| r.len()).max().unwrap_or(0);
+        let mut schedule = RangeSchedule::new(ranges);
         let mut sent = 0usize;
-        for offset in (0..longest).step_by(SCAN_WINDOW_PAGES) {
-            for range in &ranges {
-                let first = range.start + offset;
-                let end = (first + SCAN_WINDOW_PAGES).min(range.end);
-                if first >= end {
-                    continue;
-                }
-                self.check_fatal()?;
-                dirty_pages += self.send_span(round, first..end, &extents, &mut scan_duration)?;
-                sent += end - first;
-                self.publish_progress(pages - sent);
-            }
+        loop {
+            self.check_fatal()?;
+            let Some((_, window)) = schedule.next_window(self.streams_active, SCAN_WINDOW_PAGES)
+            else {
+                break;
+            };
+            sent += window.len();
+            dirty_pages += self.send_span(round, window, &extents, &mut scan_duration)?;
+            self.publish_progress(pages - sent);
         }
         self.extents = extents;
         self.flush_batch()?;
@@ -518,6 +553,18 @@ impl<'a> Engine<'a> {
             crate::saturating_u64(self.throughput.bytes_per_s()),
             Ordering::Relaxed,
         );
+    }
+
+    /// Publishes this thread's busy and idle time (if due, or at the
+    /// `end`) and the frames and bytes it sealed.
+    fn publish_worker(&mut self, now: Instant, end: bool) {
+        let meter = &self.progress.workers[COMPUTE_WORKER];
+        meter.set_counts(self.frames_sealed, self.bytes_sealed);
+        if end {
+            self.idle_clock.stop(now);
+        } else {
+            self.idle_clock.publish_if_due(now);
+        }
     }
 
     /// Packs one page: a zero marker if `in_hole` or all zero, else its bytes.
@@ -683,7 +730,7 @@ impl<'a> Engine<'a> {
         stream: Option<usize>,
     ) -> Result<(), MigrationError> {
         self.poll_live()?;
-        let streams = self.sealers.len();
+        let streams = self.streams_active;
         let mut backoff = IdleBackoff::new();
         let mut waiting_since: Option<Instant> = None;
         let chosen = loop {
@@ -704,12 +751,12 @@ impl<'a> Engine<'a> {
             match stream {
                 Some(s) => backoff.idle_on(&link.engine_bell, || !link.tx[s].is_full()),
                 None => backoff.idle_on(&link.engine_bell, || {
-                    link.tx.iter().any(|queue| !queue.is_full())
+                    link.tx[..streams].iter().any(|queue| !queue.is_full())
                 }),
             }
         };
         if let Some(since) = waiting_since {
-            self.blocked += since.elapsed();
+            self.add_blocked(since.elapsed());
         }
         if stream.is_none() {
             self.next_stream = (chosen + 1) % streams;
@@ -721,6 +768,7 @@ impl<'a> Engine<'a> {
             .seal(kind, seq, bytes, body_len)
             .map_err(|e| MigrationError::Failed(e.to_string()))?;
         self.frames_sealed += 1;
+        self.bytes_sealed += len as u64;
         if self.config.tamper_frame == Some(self.frames_sealed) {
             tracing::warn!(
                 stream = chosen,
@@ -732,12 +780,14 @@ impl<'a> Engine<'a> {
         self.last_seq[chosen] = seq;
         let len = u32::try_from(len).expect("frames are bounded by FRAME_LEN_MAX");
         self.pace(len)?;
+        let queued_at = Instant::now();
         let pushed = self.link.tx[chosen].push(InFlight {
             seq,
             buffer,
             len,
-            queued_at: Instant::now(),
+            queued_at,
         });
+        self.publish_worker(queued_at, false);
         self.link.transport_bell.ring();
         assert!(
             pushed.is_ok(),
@@ -756,7 +806,7 @@ impl<'a> Engine<'a> {
             match pacer.try_take(Instant::now(), u64::from(len)) {
                 Ok(()) => {
                     // The pacer stands for the link: waiting on it is blocking.
-                    self.blocked += started.elapsed();
+                    self.add_blocked(started.elapsed());
                     return Ok(());
                 }
                 Err(wait) if wait > PACE_SLEEP_MIN => std::thread::sleep(wait - PACE_SLEEP_MIN / 2),
@@ -772,7 +822,7 @@ impl<'a> Engine<'a> {
         loop {
             if let Some(buffer) = self.link.pool.get() {
                 if let Some(since) = waiting_since {
-                    self.blocked += since.elapsed();
+                    self.add_blocked(since.elapsed());
                 }
                 return Ok(buffer);
             }

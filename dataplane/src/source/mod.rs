@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod page_codec;
+pub mod range_schedule;
 
 use crate::config::SourceConfig;
 use crate::error::MigrationError;
@@ -105,6 +106,7 @@ fn run(
     session.stream_count = streams;
     summary.streams = streams;
     progress.streams.store(streams, Ordering::Relaxed);
+    progress.streams_connected.store(streams, Ordering::Relaxed);
     tracing::info!(
         streams,
         rtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
@@ -171,9 +173,13 @@ fn run(
             },
         },
     )?;
-    let transport_thread = threads::spawn(ThreadRole::Transport, transport_core, move || {
-        transport.run()
-    })
+    let transport_thread = {
+        let progress = Arc::clone(&progress);
+        progress.workers[progress::TRANSPORT_WORKER].set_core(transport_core);
+        threads::spawn(ThreadRole::Transport, transport_core, move || {
+            transport.run(&progress.workers[progress::TRANSPORT_WORKER])
+        })
+    }
     .map_err(|cause| MigrationError::Spawn {
         role: "transport",
         cause,
@@ -218,6 +224,7 @@ fn run(
             Arc::clone(&hook),
             Arc::clone(&handles.live),
         );
+        progress.workers[progress::COMPUTE_WORKER].set_core(engine_core);
         threads::spawn(ThreadRole::Engine, engine_core, move || {
             Engine::new(
                 &memory,

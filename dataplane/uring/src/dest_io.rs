@@ -31,6 +31,7 @@ use dwcp_dataplane_core::backoff::{IdleAction, IdleBackoff};
 use dwcp_dataplane_core::link::{DestinationLink, Outbound, ReceivedFrame};
 use dwcp_dataplane_core::seal::FrameSealer;
 use dwcp_dataplane_core::stream_rx::StreamRecvState;
+use dwcp_dataplane_core::worker_meter::{IdleClock, WorkerMeter};
 use dwcp_hugepages::BufferId;
 use dwcp_shared::control::{Abort, AbortCode, Ack};
 use dwcp_shared::limits::FRAME_HEADER_LEN;
@@ -124,6 +125,8 @@ pub struct DestinationTransport {
     verdict_sent_at: Option<Instant>,
     last_connected: Instant,
     completions: Box<[(u64, i32)]>,
+    /// Frames handed to the decoder.
+    frames_received: u64,
     /// Keeps a read of the decoder-to-transport doorbell in the ring.
     bell: BellRead,
 }
@@ -179,6 +182,7 @@ impl DestinationTransport {
             verdict_sent_at: None,
             last_connected: Instant::now(),
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
+            frames_received: 0,
             bell: BellRead::new(
                 link.transport_bell
                     .eventfd()
@@ -207,8 +211,10 @@ impl DestinationTransport {
     }
 
     /// Runs until the verdict was delivered and the source closed, or a fatal error.
-    pub fn run(mut self) {
+    /// Busy and idle time go to `meter`, as do the frames and bytes received.
+    pub fn run(mut self, meter: &WorkerMeter) {
         let mut backoff = IdleBackoff::new();
+        let mut clock = IdleClock::start(meter, Instant::now());
         loop {
             let now = Instant::now();
             if self.link.fatal.is_raised() {
@@ -233,8 +239,14 @@ impl DestinationTransport {
             worked |= self.reap() > 0;
             if worked {
                 backoff.reset();
+                clock.busy_from(now);
+                meter.set_counts(
+                    self.frames_received,
+                    self.link.counters.bytes_read.load(Ordering::Relaxed),
+                );
                 continue;
             }
+            clock.idle_from(now);
             match backoff.next_action() {
                 IdleAction::Spin => std::hint::spin_loop(),
                 IdleAction::Yield => std::thread::yield_now(),
@@ -253,6 +265,11 @@ impl DestinationTransport {
             }
         }
         self.shutdown();
+        meter.set_counts(
+            self.frames_received,
+            self.link.counters.bytes_read.load(Ordering::Relaxed),
+        );
+        clock.stop(Instant::now());
     }
 
     fn is_finished(&self, now: Instant) -> bool {
@@ -366,6 +383,7 @@ impl DestinationTransport {
         for stream in &mut self.streams {
             if let Some(frame) = stream.accepted_unqueued {
                 if self.link.frames.push(frame).is_ok() {
+                    self.frames_received += 1;
                     stream.accepted_unqueued = None;
                     self.link.decoder_bell.ring();
                     worked = true;
@@ -393,6 +411,7 @@ impl DestinationTransport {
                 }
                 ReadState::NeedQueue(frame) => {
                     if stream.accepted_unqueued.is_none() && self.link.frames.push(frame).is_ok() {
+                        self.frames_received += 1;
                         self.link.decoder_bell.ring();
                         self.link
                             .counters

@@ -29,6 +29,7 @@ use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
 use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_dataplane_core::stream_rx::StreamRecvState;
 use dwcp_dataplane_core::stream_tx::StreamSendState;
+use dwcp_dataplane_core::worker_meter::{IdleClock, WorkerMeter};
 use dwcp_hugepages::BufferId;
 use dwcp_shared::control::{Abort, Ack, VerifyResult};
 use dwcp_shared::limits::FRAME_HEADER_LEN;
@@ -176,6 +177,8 @@ pub struct SourceTransport {
     latency_us: Histogram<u64>,
     /// The clock read of the current pass.
     now: Instant,
+    /// Frames written whole (retransmissions included).
+    frames_written: u64,
     /// Keeps a read of the engine-to-transport doorbell in the ring.
     bell: BellRead,
 }
@@ -234,6 +237,7 @@ impl SourceTransport {
             latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
                 .expect("static, valid histogram bounds"),
             now: Instant::now(),
+            frames_written: 0,
             bell: BellRead::new(
                 link.transport_bell
                     .eventfd()
@@ -245,8 +249,10 @@ impl SourceTransport {
 
     /// Runs until the engine marks the migration finished or a fatal error
     /// is raised; returns the frames' enqueue-to-acknowledged latencies (µs).
-    pub fn run(mut self) -> Histogram<u64> {
+    /// Busy and idle time go to `meter`, as do the frames and bytes written.
+    pub fn run(mut self, meter: &WorkerMeter) -> Histogram<u64> {
         let mut backoff = IdleBackoff::new();
+        let mut clock = IdleClock::start(meter, Instant::now());
         loop {
             self.now = Instant::now();
             if self.link.fatal.is_raised() || self.link.finished.load(Ordering::Acquire) {
@@ -262,8 +268,14 @@ impl SourceTransport {
             worked |= reaped > 0;
             if worked {
                 backoff.reset();
+                clock.busy_from(self.now);
+                meter.set_counts(
+                    self.frames_written,
+                    self.link.counters.bytes_written.load(Ordering::Relaxed),
+                );
                 continue;
             }
+            clock.idle_from(self.now);
             match backoff.next_action() {
                 IdleAction::Spin => std::hint::spin_loop(),
                 IdleAction::Yield => std::thread::yield_now(),
@@ -283,6 +295,11 @@ impl SourceTransport {
             }
         }
         self.shutdown();
+        meter.set_counts(
+            self.frames_written,
+            self.link.counters.bytes_written.load(Ordering::Relaxed),
+        );
+        clock.stop(Instant::now());
         std::mem::replace(&mut self.latency_us, Histogram::new(1).expect("valid"))
     }
 
@@ -461,6 +478,7 @@ impl SourceTransport {
             connection.writing = Some((buffer, offset, len));
         } else {
             stream.send.mark_sent();
+            self.frames_written += 1;
         }
         if let Some((cut_stream, after)) = self.faults.cut_stream_after {
             if cut_stream == stream_id && connection.bytes_written >= after {

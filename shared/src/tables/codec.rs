@@ -130,6 +130,23 @@ impl Ctx {
         Ok(value)
     }
 
+    /// Reader side: the live stream count is at most the opened count (any
+    /// count up to `STREAMS_MAX` when the opened count is automatic).
+    fn streams_active(self, streams: u16, active: u16) -> Result<u16, TablesError> {
+        let most = if streams == 0 {
+            crate::limits::STREAMS_MAX
+        } else {
+            streams
+        };
+        if active > most {
+            return Err(self.field(
+                "streams_active",
+                format!("{active} is more than the {most} streams opened"),
+            ));
+        }
+        Ok(active)
+    }
+
     /// Writer side: the decode of a freshly encoded record must be a record,
     /// not an empty slot.
     fn written<T>(
@@ -204,6 +221,7 @@ pub(crate) fn encode_job_spec(ctx: Ctx, spec: &JobSpec) -> Result<RawJobSpec, Ta
     raw.downtime_ms = spec.downtime_ms;
     raw.max_rounds = spec.max_rounds;
     raw.streams = spec.streams;
+    raw.streams_active = spec.streams_active;
     raw.role = spec.role.code();
     raw.requested = spec.requested.code();
     raw.compression = spec.compression.code();
@@ -237,6 +255,7 @@ pub(crate) fn decode_job_spec(ctx: Ctx, raw: &RawJobSpec) -> Result<Option<JobSp
         address: ctx.address("address", &raw.address)?,
         memory_bytes: raw.memory_bytes,
         streams: raw.streams,
+        streams_active: ctx.streams_active(raw.streams, raw.streams_active)?,
         pacing_bytes_per_s: raw.pacing_bytes_per_s,
         compression: ctx.code("compression", raw.compression, CompressionTier::from_code)?,
         codec: ctx.flag("codec", raw.codec)?,
@@ -273,6 +292,7 @@ pub(crate) fn encode_job_status(ctx: Ctx, status: &JobStatus) -> Result<RawJobSt
     raw.applied_spec_version = status.applied_spec_version;
     raw.round = status.round;
     raw.streams_active = status.streams_active;
+    raw.streams_connected = status.streams_connected;
     raw.state = status.state.code();
     raw.compression = status.compression.code();
     if let Some(error) = &status.error {
@@ -309,6 +329,7 @@ pub(crate) fn decode_job_status(
         dirty_bytes_per_s: raw.dirty_bytes_per_s,
         throughput_bytes_per_s: raw.throughput_bytes_per_s,
         streams_active: raw.streams_active,
+        streams_connected: raw.streams_connected,
         pacing_bytes_per_s: raw.pacing_bytes_per_s,
         compression: ctx.code("compression", raw.compression, CompressionTier::from_code)?,
         started_unix_ms: raw.started_unix_ms,

@@ -84,7 +84,9 @@ pub(crate) struct RawJobSpec {
     pub(crate) pause_pid: u32,
     /// `LinkMode` code when the job started, 0 = unknown.
     pub(crate) link_mode: u8,
-    pub(crate) reserved: [u8; 3],
+    pub(crate) reserved: u8,
+    /// Streams carrying data, 0 = all opened.
+    pub(crate) streams_active: u16,
     /// The other host's id (may be empty).
     pub(crate) peer_id: RawText<NODE_ID_LEN_MAX>,
     pub(crate) reserved_tail: [u8; 6],
@@ -140,7 +142,7 @@ pub(crate) struct RawJobStatus {
     pub(crate) error_present: u8,
     /// 0 = `summary_json` is `None`, 1 = `Some`.
     pub(crate) summary_present: u8,
-    pub(crate) reserved: [u8; 2],
+    pub(crate) streams_connected: u16,
     pub(crate) error: RawText<ERROR_LEN_MAX>,
     pub(crate) summary_json: RawText<SUMMARY_LEN_MAX>,
     pub(crate) reserved_tail: [u8; 4],

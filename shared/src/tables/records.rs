@@ -121,8 +121,12 @@ pub struct JobSpec {
     pub address: String,
     /// Receive: expected guest memory size in bytes (0 = any). Send: must be 0.
     pub memory_bytes: u64,
-    /// Parallel streams; 0 = automatic.
+    /// Streams (TCP connections) to open; 0 = automatic. Fixed for the
+    /// migration's life.
     pub streams: u16,
+    /// Live: how many of the opened streams carry data (1 to `streams`);
+    /// 0 = all of them. A running migration applies a change within 100 ms.
+    pub streams_active: u16,
     /// Sending rate limit in bytes per second; 0 = unpaced.
     pub pacing_bytes_per_s: u64,
     /// Compression tier.
@@ -158,6 +162,7 @@ impl std::fmt::Debug for JobSpec {
             .field("address", &self.address)
             .field("memory_bytes", &self.memory_bytes)
             .field("streams", &self.streams)
+            .field("streams_active", &self.streams_active)
             .field("pacing_bytes_per_s", &self.pacing_bytes_per_s)
             .field("compression", &self.compression)
             .field("codec", &self.codec)
@@ -234,8 +239,10 @@ pub struct JobStatus {
     pub dirty_bytes_per_s: u64,
     /// Transfer rate in bytes per second.
     pub throughput_bytes_per_s: u64,
-    /// Streams open now.
+    /// Streams carrying data now (the live setting in effect).
     pub streams_active: u16,
+    /// Streams (connections) the migration opened; 0 = not yet known.
+    pub streams_connected: u16,
     /// Pacing in effect, bytes per second (0 = unpaced).
     pub pacing_bytes_per_s: u64,
     /// Compression tier in effect.
@@ -352,6 +359,7 @@ mod tests {
             address: "h:1".into(),
             memory_bytes: 0,
             streams: 0,
+            streams_active: 0,
             pacing_bytes_per_s: 0,
             compression: CompressionTier::Off,
             codec: false,

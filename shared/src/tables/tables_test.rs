@@ -45,6 +45,7 @@ fn spec(job_id: u64) -> JobSpec {
         address: "0.0.0.0:7000".into(),
         memory_bytes: 1 << 30,
         streams: 4,
+        streams_active: 2,
         pacing_bytes_per_s: 0,
         compression: CompressionTier::Datacenter,
         codec: true,
@@ -73,6 +74,7 @@ fn status(job_id: u64, n: u64) -> JobStatus {
         dirty_bytes_per_s: n,
         throughput_bytes_per_s: n,
         streams_active: 1,
+        streams_connected: 4,
         pacing_bytes_per_s: n,
         compression: CompressionTier::Off,
         started_unix_ms: n,
@@ -264,6 +266,38 @@ fn invalid_fields_in_the_file_are_typed_errors() {
     l.loss_ppm = LOSS_PPM_MAX;
     store_raw(&dp, Table::Links, 0, &l);
     assert!(dp.read_link_sample(0).expect("valid").is_some());
+}
+
+#[test]
+fn live_stream_count_is_bounded_by_the_streams_opened() {
+    let path = TempPath::new("streams");
+    let dp = Tables::create_or_attach(&path.0, 1, false).expect("create");
+    let mut raw = codec::encode_job_spec(ctx(Table::JobSpecs, 2), &spec(7)).expect("valid spec");
+    raw.streams = 4;
+    raw.streams_active = 5;
+    store_raw(&dp, Table::JobSpecs, 2, &raw);
+    let reason = field_reason(
+        dp.read_job_spec(2).expect_err("5 of 4 streams"),
+        Table::JobSpecs,
+        2,
+        "streams_active",
+    );
+    assert!(
+        reason.contains("5 is more than the 4 streams opened"),
+        "{reason}"
+    );
+    raw.streams_active = 4;
+    store_raw(&dp, Table::JobSpecs, 2, &raw);
+    let read = dp.read_job_spec(2).expect("4 of 4").expect("a job");
+    assert_eq!((read.streams, read.streams_active), (4, 4));
+    // Automatic stream count: any live count up to the protocol's bound.
+    raw.streams = 0;
+    raw.streams_active = crate::limits::STREAMS_MAX + 1;
+    store_raw(&dp, Table::JobSpecs, 2, &raw);
+    assert!(dp.read_job_spec(2).is_err());
+    raw.streams_active = crate::limits::STREAMS_MAX;
+    store_raw(&dp, Table::JobSpecs, 2, &raw);
+    assert!(dp.read_job_spec(2).expect("in range").is_some());
 }
 
 #[test]
