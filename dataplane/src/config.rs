@@ -243,6 +243,8 @@ pub struct SourceConfig {
     pub hugepages: HugepagePolicy,
     /// Live progress on stderr.
     pub progress: bool,
+    /// Write the page path's stage histograms here (HdrHistogram interval log).
+    pub stage_log: Option<PathBuf>,
     /// Test hooks.
     pub faults: SourceFaultConfig,
     /// Encode pages with the page codec (when the destination supports it).
@@ -281,6 +283,7 @@ impl SourceConfig {
         verify_timeout_ms: 60_000,
         hugepages: HugepagePolicy::Prefer,
         progress: false,
+        stage_log: None,
         faults: SourceFaultConfig {
             cut_stream_after: None,
             tamper_frame: None,

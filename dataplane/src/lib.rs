@@ -30,6 +30,7 @@ pub mod progress;
 pub mod serve;
 pub mod session;
 pub mod source;
+pub mod stage_log;
 pub mod summary;
 pub mod threads;
 

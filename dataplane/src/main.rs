@@ -166,6 +166,11 @@ struct MigrateArgs {
     /// No live progress line.
     #[arg(long)]
     no_progress: bool,
+    /// Write the page path's per-stage latency histograms (scan, encode,
+    /// ring_wait, send, acknowledged, total; µs) to FILE as an HdrHistogram
+    /// interval log, one tagged interval per stage
+    #[arg(long, value_name = "FILE")]
+    stage_log: Option<PathBuf>,
     /// Test hook: shut this stream's socket down once (with --fault-cut-after-bytes).
     #[arg(long, hide = true, requires = "fault_cut_after_bytes")]
     fault_cut_stream: Option<u16>,
@@ -247,6 +252,7 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
         verify_timeout_ms: args.verify_timeout_ms,
         hugepages: args.hugepages.into(),
         progress: !args.no_progress,
+        stage_log: args.stage_log,
         faults: SourceFaultConfig {
             cut_stream_after: args.fault_cut_stream.zip(args.fault_cut_after_bytes),
             tamper_frame: args.fault_tamper_frame,

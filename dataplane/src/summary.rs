@@ -45,6 +45,10 @@ pub struct Summary {
     /// Source: per-frame latency from enqueue (sealed frame queued to a
     /// stream) to acknowledged (destination wrote it to guest memory), µs.
     pub latency_us: Option<LatencySummary>,
+    /// Source: percentiles of each stage of the page path, µs, by stage name
+    /// (`scan`, `encode`, `ring_wait`, `send`, `acknowledged`, `total`; see
+    /// `dwcp_dataplane_core::page_stages`).
+    pub stages_us: Option<std::collections::BTreeMap<&'static str, LatencySummary>>,
     /// What went wrong, if anything.
     pub error: Option<String>,
     /// Its class: config, key, memory, resources, connect, transfer, verify.
@@ -134,6 +138,7 @@ impl Summary {
             reconnects: 0,
             digest: None,
             latency_us: None,
+            stages_us: None,
             error: None,
             error_kind: None,
             codec: None,

@@ -18,6 +18,7 @@
 //! - [`stream_tx`], [`stream_rx`]: per-stream sequence, acknowledgement and
 //!   resume bookkeeping.
 //! - [`pacer`]: a byte token bucket for rate-limited sending.
+//! - [`page_stages`]: latency histograms of each stage of the page path.
 //! - [`switchover`]: when to stop pre-copy and pause the guest.
 //! - [`throughput`]: a windowed throughput estimate from acknowledged bytes.
 //! - [`level_control`]: the adaptive compression level, stepped by
@@ -36,6 +37,7 @@ pub mod keys;
 pub mod level_control;
 pub mod link;
 pub mod pacer;
+pub mod page_stages;
 pub mod scan;
 pub mod seal;
 pub mod stream_rx;

@@ -69,19 +69,14 @@ fn simulate(seed: u64) {
         }
         match rng.next() % 6 {
             0 if next_seq <= FRAMES && sender.has_room() => {
-                let frame = InFlight {
-                    seq: next_seq,
-                    buffer: next_seq,
-                    len: 1,
-                    queued_at: now,
-                };
+                let frame = InFlight::queued(next_seq, next_seq, 1, now);
                 sender.push(frame).expect("room checked");
                 next_seq += 1;
             }
             1 => {
                 if let Some(frame) = sender.next_unsent() {
                     wire.push_back(frame.seq);
-                    sender.mark_sent();
+                    sender.mark_sent(now);
                 }
             }
             2 => {

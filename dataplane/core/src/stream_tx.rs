@@ -32,6 +32,24 @@ pub struct InFlight<B> {
     pub len: u32,
     /// When the engine queued it (for enqueue-to-acknowledged latency).
     pub queued_at: Instant,
+    /// When the transport took it from the engine's queue (ring wait ends).
+    pub pulled_at: Instant,
+    /// When its last byte was written to the socket (send ends).
+    pub sent_at: Instant,
+}
+
+impl<B> InFlight<B> {
+    /// A frame the engine queues at `now`; the later stamps start equal to it.
+    pub fn queued(seq: u64, buffer: B, len: u32, now: Instant) -> Self {
+        Self {
+            seq,
+            buffer,
+            len,
+            queued_at: now,
+            pulled_at: now,
+            sent_at: now,
+        }
+    }
 }
 
 /// A peer said something impossible about this stream.
@@ -144,13 +162,17 @@ impl<B: Copy> StreamSendState<B> {
         self.unacked.get(self.unsent_from).copied()
     }
 
-    /// The frame returned by `next_unsent` is fully written.
-    pub fn mark_sent(&mut self) {
+    /// The frame returned by `next_unsent` was fully written at `now`;
+    /// returns it (with `sent_at` stamped).
+    pub fn mark_sent(&mut self, now: Instant) -> InFlight<B> {
         assert!(
             self.unsent_from < self.unacked.len(),
             "mark_sent without an unsent frame"
         );
+        let frame = &mut self.unacked[self.unsent_from];
+        frame.sent_at = now;
         self.unsent_from += 1;
+        *frame
     }
 
     /// Highest seq fully written on the current connection.
@@ -233,12 +255,7 @@ mod tests {
     use super::*;
 
     fn frame(seq: u64) -> InFlight<u32> {
-        InFlight {
-            seq,
-            buffer: u32::try_from(seq).expect("small") * 10,
-            len: 100,
-            queued_at: epoch(),
-        }
+        InFlight::queued(seq, u32::try_from(seq).expect("small") * 10, 100, epoch())
     }
 
     fn epoch() -> Instant {
@@ -255,7 +272,7 @@ mod tests {
         assert_eq!(s.push(frame(5)), Err(frame(5)));
         for _ in 0..3 {
             s.next_unsent().expect("unsent");
-            s.mark_sent();
+            s.mark_sent(epoch());
         }
         let mut released = vec![];
         assert!(matches!(
@@ -284,7 +301,7 @@ mod tests {
         let mut s = StreamSendState::new(1, 8);
         for seq in 1..=6 {
             s.push(frame(seq)).expect("room");
-            s.mark_sent();
+            s.mark_sent(epoch());
         }
         s.handle_ack(2, |_| {}).expect("ack");
         let mut released = vec![];
@@ -304,7 +321,7 @@ mod tests {
             "6 is not resent yet"
         );
         s.next_unsent().expect("frame 6 goes again");
-        s.mark_sent();
+        s.mark_sent(epoch());
         s.handle_ack(6, |f| released.push(f.seq))
             .expect("ack of the resent frame");
         assert_eq!(released, vec![3, 4, 5, 6]);
@@ -317,7 +334,7 @@ mod tests {
             s.push(frame(seq)).expect("room");
         }
         for _ in 0..5 {
-            s.mark_sent();
+            s.mark_sent(epoch());
         }
         s.handle_ack(1, |_| {}).expect("ack");
         let mut released = vec![];
@@ -327,7 +344,7 @@ mod tests {
         let mut order = vec![];
         while let Some(f) = s.next_unsent() {
             order.push(f.seq);
-            s.mark_sent();
+            s.mark_sent(epoch());
         }
         assert_eq!(
             order,

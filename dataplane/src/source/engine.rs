@@ -31,6 +31,7 @@ use crate::summary::CodecSummary;
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
 use dwcp_dataplane_core::pacer::Pacer;
+use dwcp_dataplane_core::page_stages::{PageStages, Stage};
 use dwcp_dataplane_core::scan::{
     find_dirty, image_digest, is_zero_page, page_hash, zero_page_hash, PAGE_LEN,
 };
@@ -101,6 +102,8 @@ pub struct EngineOutcome {
     pub verified_at: Instant,
     /// The page codec's figures, if it was on.
     pub codec: Option<Box<CodecSummary>>,
+    /// Scan and encode latencies.
+    pub stages: Box<PageStages>,
 }
 
 /// A failed engine run, and whether the guest was paused when it failed.
@@ -164,6 +167,12 @@ pub struct Engine<'a> {
     idle_clock: IdleClock<'a>,
     /// Bytes of the frames sealed so far.
     bytes_sealed: u64,
+    /// Scan and encode latencies.
+    stages: PageStages,
+    /// Per stream: encoding time of the pages in its open batch (codec).
+    batch_encode: Vec<Duration>,
+    /// When the open raw batch was started.
+    batch_opened_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -229,6 +238,9 @@ impl<'a> Engine<'a> {
             streams_active,
             idle_clock: IdleClock::start(&progress.workers[COMPUTE_WORKER], Instant::now()),
             bytes_sealed: 0,
+            stages: PageStages::new(),
+            batch_encode: vec![Duration::ZERO; streams_active],
+            batch_opened_at: None,
         }
     }
 
@@ -343,6 +355,7 @@ impl<'a> Engine<'a> {
             digest,
             verified_at,
             codec: self.codec.as_ref().map(|c| Box::new(c.summary())),
+            stages: Box::new(std::mem::take(&mut self.stages)),
         })
     }
 
@@ -510,7 +523,9 @@ impl<'a> Engine<'a> {
             &mut self.dirty,
         );
         debug_assert_eq!(scanned, count, "the dirty list holds a whole window");
-        *scan_duration += scan_start.elapsed();
+        let scanned_in = scan_start.elapsed();
+        *scan_duration += scanned_in;
+        self.stages.record(Stage::Scan, scanned_in);
         for slot in 0..found {
             let index = first + self.dirty[slot] as usize;
             self.send_page(round, index, false)?;
@@ -582,6 +597,7 @@ impl<'a> Engine<'a> {
         loop {
             if self.open_batch.is_none() {
                 let buffer = self.take_buffer()?;
+                self.batch_opened_at = Some(Instant::now());
                 // SAFETY: the buffer was just taken from the pool, so the engine
                 // owns it until it hands the sealed frame to a stream queue.
                 let bytes = unsafe { self.link.pool.slice_mut(buffer) };
@@ -645,7 +661,9 @@ impl<'a> Engine<'a> {
             page_hash(encoder.last_page())
         };
         let full = !encoder.has_room();
-        codec.add_encode_time(started.elapsed());
+        let encoded_in = started.elapsed();
+        codec.add_encode_time(encoded_in);
+        self.batch_encode[stream] += encoded_in;
         self.pages_sent += 1;
         self.progress
             .pages
@@ -670,7 +688,10 @@ impl<'a> Engine<'a> {
         let report = encoder
             .finish(&mut body[ENCODED_BATCH_HEADER_LEN..])
             .map_err(|e| MigrationError::Failed(format!("page codec: {e}")))?;
-        codec.add_encode_time(started.elapsed());
+        let finished_in = started.elapsed();
+        codec.add_encode_time(finished_in);
+        let encoded_in = std::mem::take(&mut self.batch_encode[stream]) + finished_in;
+        self.stages.record(Stage::Encode, encoded_in);
         let body_len = ENCODED_BATCH_HEADER_LEN + report.len;
         self.seal_and_queue(FrameKind::EncodedBatch, buffer, body_len, Some(stream))?;
         let blocked = std::mem::take(&mut self.blocked);
@@ -692,6 +713,9 @@ impl<'a> Engine<'a> {
             return Ok(());
         };
         let body_len = writer.finish();
+        if let Some(opened) = self.batch_opened_at.take() {
+            self.stages.record(Stage::Encode, opened.elapsed());
+        }
         self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, None)
     }
 
@@ -781,12 +805,7 @@ impl<'a> Engine<'a> {
         let len = u32::try_from(len).expect("frames are bounded by FRAME_LEN_MAX");
         self.pace(len)?;
         let queued_at = Instant::now();
-        let pushed = self.link.tx[chosen].push(InFlight {
-            seq,
-            buffer,
-            len,
-            queued_at,
-        });
+        let pushed = self.link.tx[chosen].push(InFlight::queued(seq, buffer, len, queued_at));
         self.publish_worker(queued_at, false);
         self.link.transport_bell.ring();
         assert!(

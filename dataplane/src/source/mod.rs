@@ -16,6 +16,7 @@ use crate::threads::{self, ThreadRole};
 use crate::FRAME_BUFFER_LEN;
 use dwcp_dataplane_core::keys::Direction;
 use dwcp_dataplane_core::link::SourceLink;
+use dwcp_dataplane_core::page_stages::Stage;
 use dwcp_dataplane_core::switchover::SwitchoverConfig;
 use dwcp_hugepages::BufferPool;
 use dwcp_shared::limits::CAP_PAGE_CODEC;
@@ -215,6 +216,7 @@ fn run(
         None
     };
     let transfer_start = Instant::now();
+    let started_wall = std::time::SystemTime::now();
     summary.setup_ms = Some(crate::millis(transfer_start.duration_since(start)));
     let engine_thread = {
         let (memory, link, progress, hook, live) = (
@@ -270,9 +272,7 @@ fn run(
             "the engine thread panicked; the guest was resumed".into(),
         ));
     };
-    if let Ok(latency) = transport_thread.join() {
-        summary.latency_us = Some(LatencySummary::from_histogram(&latency));
-    }
+    let mut stages = transport_thread.join().unwrap_or_default();
     summary.bytes_on_wire = link.counters.bytes_written.load(Ordering::Relaxed);
     summary.reconnects = link.counters.reconnects.load(Ordering::Relaxed);
     match outcome {
@@ -287,6 +287,30 @@ fn run(
             summary.switchover_reason = Some(done.switchover.label());
             summary.digest = Some(summary::hex(&done.digest));
             summary.codec = done.codec.map(|c| *c);
+            stages.merge(&done.stages);
+            summary.latency_us = Some(LatencySummary::from_histogram(
+                stages.histogram(Stage::Total),
+            ));
+            summary.stages_us = Some(
+                Stage::ALL
+                    .iter()
+                    .map(|&s| {
+                        (
+                            s.name(),
+                            LatencySummary::from_histogram(stages.histogram(s)),
+                        )
+                    })
+                    .collect(),
+            );
+            if let Some(path) = &config.stage_log {
+                let elapsed = transfer_start.elapsed();
+                crate::stage_log::write(path, &stages, started_wall, elapsed).map_err(|cause| {
+                    MigrationError::Failed(format!(
+                        "the migration completed, but the stage log {} could not be written: {cause}",
+                        path.display()
+                    ))
+                })?;
+            }
             Ok(())
         }
         Err(failure) => {

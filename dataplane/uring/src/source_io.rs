@@ -26,6 +26,7 @@ use crate::user_data::{pack, unpack, Op};
 use crossbeam::channel::{Receiver, Sender};
 use dwcp_dataplane_core::backoff::{IdleAction, IdleBackoff};
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
+use dwcp_dataplane_core::page_stages::{PageStages, Stage};
 use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_dataplane_core::stream_rx::StreamRecvState;
 use dwcp_dataplane_core::stream_tx::StreamSendState;
@@ -34,7 +35,6 @@ use dwcp_hugepages::BufferId;
 use dwcp_shared::control::{Abort, Ack, VerifyResult};
 use dwcp_shared::limits::FRAME_HEADER_LEN;
 use dwcp_shared::{FrameHeader, FrameKind};
-use hdrhistogram::Histogram;
 use io_uring::{opcode, types};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
@@ -46,9 +46,6 @@ use std::time::{Duration, Instant};
 pub const CONTROL_FRAME_LEN_MAX: usize = 1024;
 /// Receive buffer per connection; holds several control frames.
 pub const CONTROL_RECV_BUFFER_LEN: usize = 8 * CONTROL_FRAME_LEN_MAX;
-
-/// Longest enqueue-to-acknowledged latency the histogram resolves, in µs (larger values saturate).
-pub const LATENCY_US_MAX: u64 = 600_000_000;
 
 /// Opens a connection for a stream and returns it with the resume point.
 pub type ConnectFn = dyn Fn(u16) -> Result<(TcpStream, u64), String> + Send + Sync;
@@ -173,8 +170,9 @@ pub struct SourceTransport {
     faults: SourceFaults,
     next_generation: u32,
     completions: Box<[(u64, i32)]>,
-    /// Enqueue-to-acknowledged latency per frame, µs. Preallocated: recording never allocates.
-    latency_us: Histogram<u64>,
+    /// Ring wait, send, acknowledged and total latency per frame.
+    /// Preallocated: recording never allocates.
+    stages: PageStages,
     /// The clock read of the current pass.
     now: Instant,
     /// Frames written whole (retransmissions included).
@@ -234,8 +232,7 @@ impl SourceTransport {
             faults: config.faults,
             next_generation,
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
-            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
-                .expect("static, valid histogram bounds"),
+            stages: PageStages::new(),
             now: Instant::now(),
             frames_written: 0,
             bell: BellRead::new(
@@ -248,9 +245,10 @@ impl SourceTransport {
     }
 
     /// Runs until the engine marks the migration finished or a fatal error
-    /// is raised; returns the frames' enqueue-to-acknowledged latencies (µs).
+    /// is raised; returns the frames' ring wait, send, acknowledged and total
+    /// latencies.
     /// Busy and idle time go to `meter`, as do the frames and bytes written.
-    pub fn run(mut self, meter: &WorkerMeter) -> Histogram<u64> {
+    pub fn run(mut self, meter: &WorkerMeter) -> PageStages {
         let mut backoff = IdleBackoff::new();
         let mut clock = IdleClock::start(meter, Instant::now());
         loop {
@@ -300,7 +298,7 @@ impl SourceTransport {
             self.link.counters.bytes_written.load(Ordering::Relaxed),
         );
         clock.stop(Instant::now());
-        std::mem::replace(&mut self.latency_us, Histogram::new(1).expect("valid"))
+        std::mem::take(&mut self.stages)
     }
 
     /// True if the engine queued frames that a stream could take now.
@@ -354,7 +352,12 @@ impl SourceTransport {
         for stream in &mut self.streams {
             let queue = &self.link.tx[usize::from(stream.id)];
             while stream.send.has_room() {
-                let Some(frame) = queue.pop() else { break };
+                let Some(mut frame) = queue.pop() else { break };
+                frame.pulled_at = self.now;
+                self.stages.record(
+                    Stage::RingWait,
+                    self.now.saturating_duration_since(frame.queued_at),
+                );
                 stream.send.push(frame).expect("room was checked");
                 worked = true;
                 self.link.engine_bell.ring();
@@ -402,6 +405,10 @@ impl SourceTransport {
 
     fn reap(&mut self) -> usize {
         let count = self.ring.reap(&mut self.completions);
+        if count > 0 {
+            // Completions stamp frames (sent, acknowledged): read the clock anew.
+            self.now = Instant::now();
+        }
         for index in 0..count {
             let (user_data, result) = self.completions[index];
             let Some((generation, stream_id, op)) = unpack(user_data) else {
@@ -477,7 +484,11 @@ impl SourceTransport {
             unsafe { self.ring.push(entry) }.map_err(local)?;
             connection.writing = Some((buffer, offset, len));
         } else {
-            stream.send.mark_sent();
+            let frame = stream.send.mark_sent(self.now);
+            self.stages.record(
+                Stage::Send,
+                self.now.saturating_duration_since(frame.pulled_at),
+            );
             self.frames_written += 1;
         }
         if let Some((cut_stream, after)) = self.faults.cut_stream_after {
@@ -538,7 +549,7 @@ impl SourceTransport {
                 header,
                 body,
                 self.now,
-                &mut self.latency_us,
+                &mut self.stages,
             )
             .map_err(protocol)?;
             consumed += frame_len;
@@ -607,7 +618,7 @@ fn handle_reply(
     header: FrameHeader,
     body: &[u8],
     now: Instant,
-    latency_us: &mut Histogram<u64>,
+    stages: &mut PageStages,
 ) -> Result<(), String> {
     match header.kind {
         FrameKind::Ack => {
@@ -615,8 +626,11 @@ fn handle_reply(
             let mut released = 0u64;
             send.handle_ack(ack.written_through_seq, |frame| {
                 released += u64::from(frame.len);
-                let waited = now.saturating_duration_since(frame.queued_at).as_micros();
-                latency_us.saturating_record(u64::try_from(waited).unwrap_or(u64::MAX));
+                stages.record(
+                    Stage::Acknowledged,
+                    now.saturating_duration_since(frame.sent_at),
+                );
+                stages.record(Stage::Total, now.saturating_duration_since(frame.queued_at));
                 link.pool.put(frame.buffer);
             })
             .map_err(|e| e.to_string())?;
