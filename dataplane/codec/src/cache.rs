@@ -2,9 +2,12 @@
 //!
 //! # Design
 //!
-//! `slots_max` page-sized slots in one zeroed allocation, written once in
-//! `new` so the OS commits it at set-up, not on first use while encoding
-//! (`slots_max * 4 KiB` resident from the start), `slot_of[page]` maps a page to
+//! `slots_max` page-sized slots in one zeroed allocation. With `commit`, `new`
+//! writes it once so the OS commits it at set-up, not on first use while
+//! encoding (`slots_max * 4 KiB` resident from the start); without, the OS
+//! commits each slot when it is first written (an encoder that starts at the
+//! bottom rung, which never touches the cache, pays nothing at set-up and
+//! nothing until it steps up). `slot_of[page]` maps a page to
 //! its slot (`u32::MAX`: not cached) and `page_of[slot]` back. Eviction is
 //! CLOCK (second chance): a page that is sent again while cached gets its
 //! reference bit set; a new page takes a free slot, or the first slot under
@@ -31,8 +34,9 @@ pub(crate) struct DeltaCache {
 }
 
 impl DeltaCache {
-    /// `slots_max` must be below `u32::MAX` (checked by the config).
-    pub(crate) fn new(page_count: usize, slots_max: usize) -> Self {
+    /// `slots_max` must be below `u32::MAX` (checked by the config);
+    /// `commit`: fault every slot in now (see the module docs).
+    pub(crate) fn new(page_count: usize, slots_max: usize, commit: bool) -> Self {
         let slots_max = slots_max.min(page_count);
         let mut data = vec![0u8; slots_max * PAGE_SIZE];
         // Pre-fault: a zeroed allocation this large is fresh anonymous memory,
@@ -41,8 +45,10 @@ impl DeltaCache {
         // page here pays that at set-up instead of during encoding.
         // `black_box` keeps the compiler from dropping the stores of zeros
         // into memory it knows is zeroed.
-        for byte in data.iter_mut().step_by(PAGE_SIZE) {
-            *byte = std::hint::black_box(0);
+        if commit {
+            for byte in data.iter_mut().step_by(PAGE_SIZE) {
+                *byte = std::hint::black_box(0);
+            }
         }
         Self {
             data,
@@ -131,7 +137,7 @@ mod tests {
 
     #[test]
     fn clock_keeps_referenced_pages() {
-        let mut c = DeltaCache::new(10, 2);
+        let mut c = DeltaCache::new(10, 2, true);
         c.put(0, &[1; PAGE_SIZE]);
         c.put(1, &[2; PAGE_SIZE]);
         c.put(0, &[3; PAGE_SIZE]); // referenced
@@ -148,7 +154,7 @@ mod tests {
 
     #[test]
     fn zero_slots_caches_nothing() {
-        let mut c = DeltaCache::new(4, 0);
+        let mut c = DeltaCache::new(4, 0, false);
         c.put(1, &[1; PAGE_SIZE]);
         assert!(c.get(1).is_none());
     }

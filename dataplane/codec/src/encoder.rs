@@ -17,9 +17,10 @@
 //! # Allocation
 //!
 //! Everything is allocated in `new`: the content index at its full
-//! capacity, the delta cache (zeroed and written once, so the OS commits it
-//! here rather than while encoding), the zstd context and the section
-//! buffers at their bounds. `push` and `finish` allocate nothing.
+//! capacity, the delta cache (zeroed, and written once so the OS commits it
+//! here rather than while encoding, unless the encoder starts at level 0,
+//! which never touches it), the zstd context and the section buffers at
+//! their bounds. `push` and `finish` allocate nothing.
 
 use zstd_safe::{CCtx, CParameter};
 
@@ -187,7 +188,9 @@ impl Encoder {
             level: 0,
             page_count,
             index: ContentIndex::new(pages, config.dup_index_entries),
-            cache: DeltaCache::new(pages, config.delta_cache_pages),
+            // Level 0 never reads or writes the cache: commit it only for an
+            // encoder that starts above it.
+            cache: DeltaCache::new(pages, config.delta_cache_pages, config.zstd_level != 0),
             cctx,
             xor: Box::new([0u8; PAGE_SIZE]),
             prefix_frame: vec![0u8; zstd_safe::compress_bound(PAGE_SIZE)].into_boxed_slice(),
