@@ -30,8 +30,6 @@ use thiserror::Error;
 
 /// `statfs` magic of hugetlbfs.
 const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
-/// Size granule of a hugetlbfs file (2 MiB pages).
-pub const HUGETLBFS_GRANULE: u64 = 2 << 20;
 
 /// A guest memory file that cannot be used.
 #[derive(Debug, Error)]
@@ -73,13 +71,15 @@ pub enum MemoryError {
     },
     /// A hugetlbfs file must be a multiple of the huge page.
     #[error(
-        "{path} is on hugetlbfs, which needs a multiple of 2 MiB, but the guest has {len} bytes"
+        "{path} is on hugetlbfs with {page_bytes}-byte pages, which needs a multiple of that, but the guest has {len} bytes"
     )]
     HugetlbfsGranule {
         /// The file.
         path: PathBuf,
         /// The guest's size.
         len: u64,
+        /// The mount's hugepage size.
+        page_bytes: u64,
     },
     /// Not enough space (tmpfs full, or not enough huge pages reserved).
     #[error("not enough space for {wanted} bytes at {path} (tmpfs full, or too few hugepages reserved: see scripts/setup-hugepages.sh)")]
@@ -99,18 +99,20 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Me
     }
 }
 
-fn on_hugetlbfs(path: &Path) -> bool {
-    let Some(dir) = path.parent() else {
-        return false;
-    };
-    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
+/// The hugepage size of the hugetlbfs mount holding `path` (2 MiB, 1 GiB,
+/// as mounted with `pagesize=`), or `None` when `path` is not on hugetlbfs.
+fn hugetlbfs_page_bytes(path: &Path) -> Option<u64> {
+    let dir = path.parent()?;
+    let c_path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     // SAFETY: an all-zero statfs is a valid value to be overwritten.
     let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c_path` is NUL-terminated and `stats` is writable.
     let rc = unsafe { libc::statfs(c_path.as_ptr(), &mut stats) };
-    rc == 0 && stats.f_type == HUGETLBFS_MAGIC
+    // hugetlbfs reports its page size as the block size.
+    (rc == 0 && stats.f_type == HUGETLBFS_MAGIC)
+        .then(|| u64::try_from(stats.f_bsize).ok())
+        .flatten()
+        .filter(|&bytes| bytes > 0)
 }
 
 /// The source's read-only view of guest memory.
@@ -280,11 +282,12 @@ pub struct PendingMemory {
 /// Bytes free on the file system holding `file` (`None` if unknown).
 ///
 /// A hugetlbfs mount without `size=` reports no blocks at all (it has no limit
-/// of its own); what bounds it is the free 2 MiB hugepages, so those count.
-fn free_bytes(file: &File, hugetlbfs: bool) -> Option<u64> {
-    if hugetlbfs {
-        return dwcp_hugepages::free_2m_hugepages()
-            .map(|pages| pages.saturating_mul(HUGETLBFS_GRANULE));
+/// of its own); what bounds it is the free hugepages of the mount's page
+/// size (`hugetlbfs_page_bytes`), so those count.
+fn free_bytes(file: &File, hugetlbfs_page_bytes: Option<u64>) -> Option<u64> {
+    if let Some(page_bytes) = hugetlbfs_page_bytes {
+        return dwcp_hugepages::free_hugepages_of_size(page_bytes)
+            .map(|pages| pages.saturating_mul(page_bytes));
     }
     // SAFETY: an all-zero statvfs is a valid value to be overwritten.
     let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -303,11 +306,14 @@ impl PendingMemory {
                 len,
             });
         }
-        if on_hugetlbfs(path) && !len.is_multiple_of(HUGETLBFS_GRANULE) {
-            return Err(MemoryError::HugetlbfsGranule {
-                path: path.to_owned(),
-                len,
-            });
+        if let Some(page_bytes) = hugetlbfs_page_bytes(path) {
+            if !len.is_multiple_of(page_bytes) {
+                return Err(MemoryError::HugetlbfsGranule {
+                    path: path.to_owned(),
+                    len,
+                    page_bytes,
+                });
+            }
         }
         let existing = match std::fs::metadata(path) {
             Ok(meta) => Some(meta.len()),
@@ -360,7 +366,7 @@ impl PendingMemory {
             &self.file.metadata().map_err(io("stat", path))?,
         ) * 512;
         let missing = self.len.saturating_sub(allocated);
-        match free_bytes(&self.file, on_hugetlbfs(path)) {
+        match free_bytes(&self.file, hugetlbfs_page_bytes(path)) {
             Some(free) if free < missing => Err(MemoryError::NoSpace {
                 path: path.clone(),
                 wanted: self.len,

@@ -73,6 +73,21 @@ pub fn free_2m_hugepages() -> Option<u64> {
     pool_2m_counter("free_hugepages", |info| info.free)
 }
 
+/// Free pages in the pool of `page_bytes` hugepages (2 MiB, 1 GiB, ...),
+/// from sysfs (`/sys/kernel/mm/hugepages/hugepages-<kB>kB/free_hugepages`);
+/// `None` when the kernel has no such pool or the counter cannot be read.
+pub fn free_hugepages_of_size(page_bytes: u64) -> Option<u64> {
+    if page_bytes == HUGE_PAGE_SIZE as u64 {
+        return free_2m_hugepages();
+    }
+    let kib = page_bytes / KIB;
+    std::fs::read_to_string(format!(
+        "/sys/kernel/mm/hugepages/hugepages-{kib}kB/free_hugepages"
+    ))
+    .ok()
+    .and_then(|s| s.trim().parse().ok())
+}
+
 /// Size of the 2 MiB pool (`nr_hugepages`), read like [`free_2m_hugepages`].
 pub(crate) fn total_2m_hugepages() -> Option<u64> {
     pool_2m_counter("nr_hugepages", |info| info.total)

@@ -49,7 +49,7 @@ mod pool;
 mod region;
 
 pub use error::HugepageError;
-pub use info::{free_2m_hugepages, parse_meminfo, HugepageInfo};
+pub use info::{free_2m_hugepages, free_hugepages_of_size, parse_meminfo, HugepageInfo};
 pub use mounts::{hugetlbfs_mounts, parse_mounts};
 pub use pool::{
     BufferId, BufferPool, BUFFER_ALIGN, BUFFER_COUNT_MAX, BUFFER_LEN_MAX, POOL_BYTES_MAX,

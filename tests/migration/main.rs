@@ -15,6 +15,7 @@ mod t41_tamper;
 mod t42_failure_after_pause;
 mod t50_destination_killed;
 mod t60_bad_input;
+mod t62_hugetlbfs_1g;
 mod t70_real_snapshots;
 mod t80_idle_cpu;
 mod t81_idle_dataplane;
