@@ -2,8 +2,10 @@
 # DWCP benchmarks. See perf/README.md.
 #
 #   perf/run.sh [throughput|latency|all] [dwcp-perf args...]   (default: all)
+#   perf/run.sh stages [--size 256M] [--runs 5] [--wan-profile regional|NAME|none] [--out DIR] [...]
 #   perf/run.sh profile [dwcp-dataplane migrate args...]
 #
+# stages: per-stage latency profile into perf/out/<UTC time>/ (docs/latency-profiling.md).
 # Exit status: that of dwcp-perf (0 all targets met, 3 a target missed or a
 # run failed, 1 tool error); profile: 2 if linux-perf is missing.
 set -euo pipefail
@@ -14,7 +16,7 @@ cd "$root"
 results="$root/perf/results"
 
 usage() {
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # Runs "$@" with a hard limit, killing it (and reporting) if it overruns.
@@ -97,6 +99,36 @@ profile() {
     return "$rc"
 }
 
+# The plots' text needs a TrueType font (plotters reads no system fonts).
+ensure_font() {
+    local font=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+    [[ -f "$font" ]] && return 0
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "run.sh: installing fonts-dejavu-core for the plots' text" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-dejavu-core >&2 ||
+            echo "run.sh: could not install fonts-dejavu-core: plots get no text" >&2
+    else
+        echo "run.sh: $font missing: plots get no text (sudo apt-get install fonts-dejavu-core)" >&2
+    fi
+}
+
+stages() {
+    local wan_profile=regional arg prev=""
+    for arg in "$@"; do
+        [[ "$prev" == --wan-profile ]] && wan_profile="$arg"
+        [[ "$arg" == --wan-profile=* ]] && wan_profile="${arg#--wan-profile=}"
+        prev="$arg"
+    done
+    cargo build --release -p dwcp-dataplane -p dwcp-controlplane -p dwcp-perf
+    if [[ "$wan_profile" != none ]] && ! cargo build --release -p dwcp-linkem; then
+        echo "run.sh: dwcp-linkem does not build: the WAN scenario is SKIPPED" >&2
+        export DWCP_PERF_WAN_SKIP="dwcp-linkem did not build (cargo build --release -p dwcp-linkem failed)"
+    fi
+    ensure_font
+    bounded "${PERF_TOTAL_TIMEOUT_S:-3600}" "$root/target/release/dwcp-perf" stages \
+        --bin-dir "$root/target/release" "$@"
+}
+
 command="${1:-all}"
 [[ $# -gt 0 ]] && shift
 case "$command" in
@@ -106,6 +138,9 @@ case "$command" in
         # It prints the markdown table on stdout (also in perf/results/latest.md).
         bounded "${PERF_TOTAL_TIMEOUT_S:-3600}" "$root/target/release/dwcp-perf" "$command" \
             --bin-dir "$root/target/release" --out "$results" "$@"
+        ;;
+    stages)
+        stages "$@"
         ;;
     profile)
         profile "$@"

@@ -38,6 +38,63 @@ pub enum Command {
         #[command(flatten)]
         latency: AllLatencyArgs,
     },
+    /// Latency profile: per-stage HdrHistograms of the page path (loopback
+    /// at 50% and 100% load, one emulated WAN profile) and of control-plane
+    /// API calls, written to perf/out/<UTC time>/ with plots and a flamegraph.
+    Stages(StagesArgs),
+}
+
+/// Options of `stages`.
+#[derive(Debug, Args)]
+pub struct StagesArgs {
+    /// Memory size: bytes, or with K/M/G (binary); a multiple of 4096.
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    pub size: u64,
+    /// Migrations per scenario (their histograms are merged).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub runs: u16,
+    /// dwcp-linkem profile of the WAN scenario (`dwcp-linkem profiles`), or `none`.
+    #[arg(long, default_value = "regional")]
+    pub wan_profile: String,
+    /// Output folder [default: perf/out/<UTC time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory holding dwcp-dataplane and dwcp-controlplane.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// dwcp-linkem [default: <bin-dir>/dwcp-linkem].
+    #[arg(long)]
+    pub linkem_bin: Option<PathBuf>,
+    /// Rounds of the timed GETs (/health, /v1/node, /v1/migrations, /metrics).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub api_calls: u32,
+    /// Migrations started through POST /v1/migrations and polled until final.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub api_migrations: u32,
+    /// Round trips of the loopback RTT ping-pong.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rtt_rounds: u32,
+    /// Page protection.
+    #[arg(long, default_value = "aead")]
+    pub mode: Mode,
+    /// Streams per migration.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub streams: u16,
+    /// No perf recording and no flamegraph.
+    #[arg(long)]
+    pub no_flamegraph: bool,
+    /// TrueType font for the plots' text [default: DejaVu Sans].
+    #[arg(long)]
+    pub font: Option<PathBuf>,
+    /// Kill a child after this many seconds.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub child_timeout_s: u64,
+    /// Core pinning of the loopback pair (see `latency --help`).
+    #[arg(long, value_enum, default_value = "split")]
+    pub pin: PinArg,
+    /// Seed of the random memory contents.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
 }
 
 /// Options of every benchmark.
@@ -202,5 +259,24 @@ mod tests {
         };
         assert_eq!(latency.streams, [4]);
         assert_eq!(common.runs, 1);
+        let cli = Cli::try_parse_from([
+            "dwcp-perf",
+            "stages",
+            "--size",
+            "16M",
+            "--wan-profile",
+            "none",
+            "--out",
+            "/tmp/x",
+        ])
+        .expect("parses");
+        let Command::Stages(stages) = cli.command else {
+            panic!("not stages")
+        };
+        assert_eq!(stages.size, 16 << 20);
+        assert_eq!(stages.runs, 5);
+        assert_eq!(stages.wan_profile, "none");
+        assert_eq!(stages.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+        assert!(Cli::try_parse_from(["dwcp-perf", "stages", "--runs", "0"]).is_err());
     }
 }

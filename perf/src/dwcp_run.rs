@@ -7,6 +7,8 @@ use crate::summary::SourceSummary;
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use serde::Serialize;
+use std::ffi::OsString;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -77,6 +79,32 @@ pub struct Spec {
     pub rate_limit_mbps: Option<u64>,
 }
 
+/// Where and how the two processes of one migration run, beyond [`Spec`].
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The address the receiver listens on and the source dials.
+    pub host: IpAddr,
+    /// Argument vector put before the receiver's binary (`ip netns exec B`,
+    /// `perf record ... --`); empty: run it directly.
+    pub receiver_prefix: Vec<OsString>,
+    /// The same for the source.
+    pub source_prefix: Vec<OsString>,
+    /// `migrate --stage-log FILE`.
+    pub stage_log: Option<PathBuf>,
+}
+
+impl Default for Placement {
+    /// Both processes directly on loopback, no stage log.
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            receiver_prefix: Vec::new(),
+            source_prefix: Vec::new(),
+            stage_log: None,
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -109,16 +137,29 @@ impl Runner {
     /// Migrates `memory` once per `spec`. Errors only for tool failures
     /// (interrupt, cannot spawn); a failed migration is an `Outcome` with `error`.
     pub fn run(&self, memory: &Path, spec: Spec) -> Result<Outcome> {
+        self.run_placed(memory, spec, &Placement::default())
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Runner::run`] placed as `placement` says; also returns the two
+    /// command lines it ran (receiver, source), for the record.
+    pub fn run_placed(
+        &self,
+        memory: &Path,
+        spec: Spec,
+        placement: &Placement,
+    ) -> Result<(Outcome, Vec<String>)> {
         let start = Instant::now();
         let destination = RemoveOnDrop::unique_in(&self.shm_dir, "dst.mem");
         provision(destination.path(), memory)?;
         let port = listen::free_port().context("finding a free port")?;
         let tag = format!("{}-{}s", spec.mode.name(), spec.streams);
+        let address = std::net::SocketAddr::new(placement.host, port).to_string();
 
-        let mut receive = Command::new(&self.binary);
+        let mut receive = prefixed(&placement.receiver_prefix, &self.binary);
         receive
             .arg("receive")
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &address])
             .arg("--memory")
             .arg(destination.path())
             .args(["--accept-timeout-ms", &ACCEPT_TIMEOUT_MS.to_string()])
@@ -129,19 +170,20 @@ impl Runner {
                 .args(["--transport-core", &pin.destination_transport.to_string()]);
         }
         self.protection(&mut receive, spec.mode);
+        let mut commands = vec![describe(&receive)];
         let mut receiver =
             Guarded::spawn(&format!("receive-{tag}-{port}"), receive, &self.log_dir)?;
 
         if let Err(e) = wait_listening(&mut receiver, port) {
-            return Ok(self.failed(start, None, format!("{e:#}")));
+            return Ok((self.failed(start, None, format!("{e:#}")), commands));
         }
 
-        let mut migrate = Command::new(&self.binary);
+        let mut migrate = prefixed(&placement.source_prefix, &self.binary);
         migrate
             .arg("migrate")
             .arg("--memory")
             .arg(memory)
-            .args(["--to", &format!("127.0.0.1:{port}")])
+            .args(["--to", &address])
             .args(["--streams", &spec.streams.to_string()])
             .arg("--no-progress");
         if let Some(pin) = self.pinning {
@@ -152,7 +194,11 @@ impl Runner {
         if let Some(rate) = spec.rate_limit_mbps {
             migrate.args(["--rate-limit-mbps", &rate.to_string()]);
         }
+        if let Some(log) = &placement.stage_log {
+            migrate.arg("--stage-log").arg(log);
+        }
         self.protection(&mut migrate, spec.mode);
+        commands.push(describe(&migrate));
         let mut source = Guarded::spawn(&format!("migrate-{tag}-{port}"), migrate, &self.log_dir)?;
 
         let source_exit = source.wait(self.child_timeout)?;
@@ -189,11 +235,14 @@ impl Runner {
         }
         problems.dedup();
         let error = (!problems.is_empty()).then(|| problems.join("; "));
-        Ok(Outcome {
-            summary,
-            error,
-            wall_ms,
-        })
+        Ok((
+            Outcome {
+                summary,
+                error,
+                wall_ms,
+            },
+            commands,
+        ))
     }
 
     fn protection(&self, command: &mut Command, mode: Mode) {
@@ -210,6 +259,27 @@ impl Runner {
             wall_ms: start.elapsed().as_secs_f64() * 1e3,
         }
     }
+}
+
+/// `binary`, or `prefix[0] prefix[1..] binary` when there is a prefix.
+fn prefixed(prefix: &[OsString], binary: &Path) -> Command {
+    match prefix.split_first() {
+        None => Command::new(binary),
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(binary);
+            command
+        }
+    }
+}
+
+/// A command line as a shell would show it (arguments joined by spaces).
+pub fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Waits until `receiver` listens on `port`.

@@ -13,6 +13,7 @@ mod listen;
 mod memfile;
 mod report;
 mod scratch;
+mod stages;
 mod stats;
 mod summary;
 mod tcp_peer;
@@ -43,6 +44,7 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Throughput { common, .. } => (common, "throughput"),
         Command::Latency { common, .. } => (common, "latency"),
         Command::All { common, .. } => (common, "all"),
+        Command::Stages(args) => return stages::run(args),
     };
     let bench = setup(common)?;
     let mut report = Report {
@@ -68,6 +70,7 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Latency { latency, .. } => {
             report.latency = Some(latency::run(&bench, runs, latency.mode, &latency.streams)?);
         }
+        Command::Stages(_) => {}
         Command::All {
             throughput,
             latency,

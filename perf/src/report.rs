@@ -250,14 +250,16 @@ pub fn latency_markdown(l: &LatencySection) -> String {
     md
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-fn read_trimmed(path: &str) -> String {
+/// The contents of a small text file, trimmed; empty if unreadable.
+pub fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .unwrap_or_default()

@@ -27,7 +27,12 @@ pub struct TempDir {
 impl TempDir {
     /// Creates one under the system temp directory.
     pub fn new() -> Result<Self> {
-        let path = std::env::temp_dir().join(unique_name("tmp"));
+        Self::new_in(&std::env::temp_dir(), "tmp")
+    }
+
+    /// Creates one under `parent` (e.g. /dev/shm), its name ending in `what`.
+    pub fn new_in(parent: &Path, what: &str) -> Result<Self> {
+        let path = parent.join(unique_name(what));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
