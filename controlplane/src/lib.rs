@@ -10,3 +10,4 @@ pub mod config;
 pub mod mode;
 pub mod node;
 pub mod peer;
+pub mod predict;

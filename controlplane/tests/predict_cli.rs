@@ -1,0 +1,312 @@
+//! `dwcp-controlplane predict-eval`, the real binary: its last stdout line
+//! on synthetic trace directories (exact answers), unusable files,
+//! argument errors, and a plausibility check against the real traces'
+//! README (SKIPPED when the traces are absent).
+
+use dwcp_controlplane::predict::eval::EvalReport;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("dwcp-predict-cli-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the temp dir");
+        Self(path)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write a temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn predict_eval(args: &[&str]) -> Outcome {
+    let output = Command::new(env!("CARGO_BIN_EXE_dwcp-controlplane"))
+        .arg("predict-eval")
+        .args(args)
+        .env("DWCP_LOG", "warn")
+        .output()
+        .expect("run dwcp-controlplane");
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The report on the last stdout line of a successful run.
+fn report(args: &[&str]) -> (EvalReport, String) {
+    let out = predict_eval(args);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let last = out.stdout.lines().last().expect("a last stdout line");
+    let report = serde_json::from_str(last).expect("the last line is the JSON report");
+    (report, out.stderr)
+}
+
+/// A "seconds Mbps" trace: one line per second with these rates, plus the
+/// line that ends it.
+fn seconds_mbps(rates: &[f64]) -> String {
+    let mut text = String::new();
+    for (t, rate) in rates.iter().enumerate() {
+        let _ = writeln!(text, "{t}.0\t{rate}");
+    }
+    let _ = writeln!(text, "{}.0\t0", rates.len());
+    text
+}
+
+#[test]
+fn constant_traces_in_every_format_score_perfectly() {
+    let dir = TempDir::new("constant");
+    dir.write("steady.log", &seconds_mbps(&[4.0; 120]));
+    // One opportunity every 10 ms: 100 × 1500 × 8 bit/s = 1.2 Mbit/s.
+    let mahimahi: String = (0..=12_000).map(|i| format!("{}\n", i * 10)).collect();
+    dir.write("steady.down", &mahimahi);
+    let csv: String = std::iter::once("mbps\n".to_owned())
+        .chain((0..120).map(|_| "2.5\n".to_owned()))
+        .collect();
+    dir.write("steady.csv", &csv);
+    let path = dir.0.to_str().expect("a UTF-8 temp path");
+    let (report, _) = report(&["--traces", path, "--horizon", "30", "--csv-column", "mbps"]);
+    assert_eq!(report.horizon_s, 30.0);
+    assert_eq!(report.step_s, 1.0);
+    assert_eq!(report.traces, 3);
+    // 120 samples each: t from 9 to 89.
+    assert_eq!(report.samples, 3 * 81);
+    assert_eq!(report.files_skipped, 0);
+    let formats: Vec<(&str, usize)> = report
+        .formats
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(formats, [("csv", 1), ("mahimahi", 1), ("seconds-mbps", 1)]);
+    let names: Vec<&str> = report.predictors.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "ewma",
+            "harmonic_mean",
+            "holt_damped",
+            "last_value",
+            "mean_last_h"
+        ]
+    );
+    for (name, r) in &report.predictors {
+        assert!(r.mape < 1e-12 && r.rmse_mbps < 1e-12, "{name}: {r:?}");
+        assert!((r.one_minus_mape - (1.0 - r.mape)).abs() < 1e-15);
+        assert_eq!((r.within_20pct, r.band_coverage), (1.0, 1.0), "{name}");
+        assert_eq!((r.traces, r.samples), (3, 243), "{name}");
+    }
+    assert!(report.predictors.contains_key(&report.best_baseline));
+    assert_eq!(report.model_mape_reduction, None);
+}
+
+#[test]
+fn a_square_wave_separates_the_baselines() {
+    let dir = TempDir::new("square");
+    let square: Vec<f64> = (0..200)
+        .map(|i| if i % 2 == 0 { 1.0 } else { 3.0 })
+        .collect();
+    dir.write("square.log", &seconds_mbps(&square));
+    let path = dir.0.to_str().expect("a UTF-8 temp path");
+    let (report, stderr) = report(&["--traces", path, "--horizon", "30"]);
+    assert_eq!(report.samples, 200 - 10 - 30 + 1);
+    // The next 30 s average 2; the last value is 1 or 3: off by half.
+    let last = &report.predictors["last_value"];
+    assert!((last.mape - 0.5).abs() < 1e-12, "{last:?}");
+    assert_eq!(last.within_20pct, 0.0);
+    assert!((last.rmse_mbps - 1.0).abs() < 1e-12);
+    // The mean of the last 30 s is exactly 2 once 30 s are held (before,
+    // an odd number of samples is off by 1/(2n)); the EWMA keeps
+    // oscillating by α/(2−α) = 1/15 around 2.
+    let mean = &report.predictors["mean_last_h"];
+    assert!(mean.mape < 0.005, "{mean:?}");
+    let ewma = &report.predictors["ewma"];
+    assert!((ewma.mape - 1.0 / 30.0).abs() < 0.005, "{ewma:?}");
+    assert_eq!(report.best_baseline, "mean_last_h");
+    assert!(
+        stderr.contains("mean_last_h") && stderr.contains("(best baseline)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unusable_files_are_reported_and_the_rest_evaluated() {
+    let dir = TempDir::new("unusable");
+    dir.write("good.log", &seconds_mbps(&[4.0; 60]));
+    dir.write("empty.log", "");
+    dir.write("corrupt.log", "0 1\n1 zz\n2 1\n");
+    dir.write("short.log", &seconds_mbps(&[4.0; 5]));
+    dir.write("table.csv", "time,mbps\n0,1\n");
+    let path = dir.0.to_str().expect("a UTF-8 temp path");
+    let (report, stderr) = report(&["--traces", path, "--horizon", "5"]);
+    assert_eq!(
+        (report.traces, report.files_skipped, report.traces_too_short),
+        (1, 3, 1)
+    );
+    assert_eq!(report.samples, 60 - 10 - 5 + 1);
+    assert!(
+        stderr.contains("corrupt.log: line 2: \"zz\" is not a number"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("empty.log: no data"), "{stderr}");
+    assert!(
+        stderr.contains("table.csv: a CSV trace needs --csv-column"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("too short: ") && stderr.contains("short.log"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn argument_and_input_errors_have_their_exit_status() {
+    let dir = TempDir::new("errors");
+    dir.write("good.log", &seconds_mbps(&[4.0; 60]));
+    let model = dir.write("model.bin", "not a model");
+    let path = dir.0.to_str().expect("a UTF-8 temp path");
+
+    let out = predict_eval(&["--traces", path, "--horizon", "2.5"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("not a whole number"), "{}", out.stderr);
+
+    let model = model.to_str().expect("a UTF-8 temp path");
+    let out = predict_eval(&["--traces", path, "--horizon", "30", "--model", model]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no learned predictor"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no report without the model: {}",
+        out.stdout
+    );
+
+    let missing = dir.0.join("missing.model");
+    let missing = missing.to_str().expect("a UTF-8 temp path");
+    let out = predict_eval(&["--traces", path, "--horizon", "30", "--model", missing]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read the model file"),
+        "{}",
+        out.stderr
+    );
+
+    // 60 samples cannot score a 60 s horizon after 10 s of warmup.
+    let out = predict_eval(&["--traces", path, "--horizon", "60"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("no step scored"), "{}", out.stderr);
+
+    let empty = TempDir::new("errors-empty");
+    let out = predict_eval(&[
+        "--traces",
+        empty.0.to_str().expect("UTF-8"),
+        "--horizon",
+        "5",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("no trace files"), "{}", out.stderr);
+
+    let out = predict_eval(&["--traces", path]);
+    assert_eq!(out.code, Some(2), "clap rejects a missing --horizon");
+}
+
+/// The real traces, or `None` with a SKIPPED line.
+fn real_traces() -> Option<PathBuf> {
+    let dir = match std::env::var_os("DWCP_TRACES_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/bandwidth-traces"),
+    };
+    if dir.join("hsdpa-fcc").is_dir() && dir.join("mahimahi").is_dir() {
+        Some(dir)
+    } else {
+        println!(
+            "SKIPPED: real-trace check: no traces at {} (set DWCP_TRACES_DIR)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn assert_near(what: &str, got: f64, want: f64, tolerance: f64) {
+    assert!(
+        (got - want).abs() <= tolerance,
+        "{what}: {got:.3}, the README says {want:.3} (tolerance {tolerance})"
+    );
+}
+
+/// Checks the metric implementation against the baselines measured in the
+/// traces' README (H = 30 s). Not a hard-coded result: a tolerance wide
+/// enough for a different EWMA gain or scoring detail, narrow enough to
+/// catch a wrong target, horizon or cap.
+#[test]
+fn real_traces_give_the_readme_baselines() {
+    let Some(dir) = real_traces() else { return };
+    let hsdpa_fcc = dir.join("hsdpa-fcc");
+    let hsdpa_fcc = hsdpa_fcc.to_str().expect("a UTF-8 path");
+    let mahimahi = dir.join("mahimahi");
+    let mahimahi = mahimahi.to_str().expect("a UTF-8 path");
+
+    let (hsdpa, _) = report(&[
+        "--traces",
+        hsdpa_fcc,
+        "--exclude-prefix",
+        "trace_",
+        "--horizon",
+        "30",
+    ]);
+    assert_eq!(hsdpa.traces + hsdpa.traces_too_short, 68);
+    let ewma = &hsdpa.predictors["ewma"];
+    assert_near("HSDPA EWMA 1-MAPE", ewma.one_minus_mape, 0.717, 0.03);
+    assert_near("HSDPA EWMA within 20%", ewma.within_20pct, 0.492, 0.05);
+
+    let (fcc, _) = report(&[
+        "--traces",
+        hsdpa_fcc,
+        "--include-prefix",
+        "trace_",
+        "--horizon",
+        "30",
+    ]);
+    assert_eq!(fcc.traces + fcc.traces_too_short, 59);
+    let mean = &fcc.predictors["mean_last_h"];
+    assert_near(
+        "FCC mean-of-last-H 1-MAPE",
+        mean.one_minus_mape,
+        0.888,
+        0.03,
+    );
+    assert_near(
+        "FCC mean-of-last-H within 20%",
+        mean.within_20pct,
+        0.847,
+        0.05,
+    );
+
+    let (cellular, _) = report(&["--traces", mahimahi, "--horizon", "30"]);
+    assert_eq!(cellular.traces, 7);
+    let ewma = &cellular.predictors["ewma"];
+    assert_near("mahimahi EWMA 1-MAPE", ewma.one_minus_mape, 0.597, 0.04);
+    assert_near("mahimahi EWMA within 20%", ewma.within_20pct, 0.317, 0.05);
+}
