@@ -55,6 +55,10 @@ pub struct UpdateMigration {
     /// `streams_connected` (more is 409: streams are opened at the start).
     #[serde(default)]
     pub streams: Option<u16>,
+    /// `true`: hold sending (the guest keeps running, connections stay
+    /// open, nothing is lost); `false`: go on.
+    #[serde(default)]
+    pub held: Option<bool>,
 }
 
 /// The page codec's ladder of levels.
@@ -161,6 +165,8 @@ pub struct Migration {
     pub compression_tier: CompressionTier,
     /// Streams carrying data (the live setting in effect).
     pub streams: u16,
+    /// An operator asked to hold sending (see `PATCH`'s `held`).
+    pub held: bool,
     /// Streams the migration opened: the most `streams` can be raised to
     /// (0: not yet known).
     pub streams_connected: u16,

@@ -50,6 +50,7 @@ fn sample_migration() -> Migration {
         compression_tier: CompressionTier::Datacenter,
         streams: 4,
         streams_connected: 8,
+        held: false,
         error: None,
         summary: None,
     }

@@ -87,6 +87,34 @@ fn c51_stream_count_changes_reach_a_running_migration() {
     let refused = hosts.a.ctl(&["set", &id, "--streams", "5"]);
     assert_ne!(refused.code(), Some(0), "{}", refused.describe());
 
+    // Hold: the migration stays running but its wire bytes stop moving.
+    let set = hosts.a.ctl(&["set", &id, "--hold"]);
+    assert_eq!(set.code(), Some(0), "{}", set.describe());
+    let held = wait_for(&hosts.a, &id, Duration::from_secs(5), "held", |m| {
+        m["held"] == true
+    });
+    assert_eq!(held["state"], "running", "{held}");
+    // Frames queued before the hold drain first; then the transport
+    // thread (its own counter in the worker table) writes nothing.
+    let transport_bytes = || {
+        let node = super::json_of(&hosts.a.ctl(&["status", "--json"]).stdout);
+        node["node"]["workers"]
+            .as_array()
+            .and_then(|w| {
+                w.iter()
+                    .find(|w| w["role"] == "transport" && w["migration"] == id.as_str())
+            })
+            .and_then(|w| w["bytes"].as_u64())
+            .unwrap_or_else(|| panic!("transport worker of {id}: {node}"))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let before = transport_bytes();
+    std::thread::sleep(Duration::from_millis(700));
+    let after = transport_bytes();
+    assert_eq!(before, after, "a held migration sends nothing");
+    let set = hosts.a.ctl(&["set", &id, "--continue"]);
+    assert_eq!(set.code(), Some(0), "{}", set.describe());
+
     // Back up to every stream opened, then let it finish fast.
     let set = hosts
         .a

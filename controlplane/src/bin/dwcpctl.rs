@@ -56,7 +56,7 @@ enum Command {
         /// Migration id (16 hex digits)
         id: String,
     },
-    /// Change a running migration's pacing, compression tier or streams
+    /// Change a running migration's pacing, compression tier or streams, or hold it
     Set(SetArgs),
 }
 
@@ -111,6 +111,12 @@ struct SetArgs {
     /// streams it opened, see `show`)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     streams: Option<u16>,
+    /// Hold sending (the guest keeps running; nothing is lost)
+    #[arg(long, conflicts_with = "go_on")]
+    hold: bool,
+    /// Go on after --hold
+    #[arg(long = "continue")]
+    go_on: bool,
 }
 
 /// `CompressionTier` as a flag value.
@@ -288,9 +294,16 @@ fn set(client: &ApiClient, output: Output, args: SetArgs) -> anyhow::Result<u8> 
         pacing_mbps: args.pacing_mbps,
         compression_tier: args.tier.map(CompressionTier::from),
         streams: args.streams,
+        held: match (args.hold, args.go_on) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     if update == UpdateMigration::default() {
-        bail!("set: nothing to change; give --pacing-mbps, --tier or --streams");
+        bail!(
+            "set: nothing to change; give --pacing-mbps, --tier, --streams, --hold or --continue"
+        );
     }
     let migration = client.update_migration(&args.id, &update)?;
     output.print(&migration, || updated_text(&migration));
@@ -299,13 +312,14 @@ fn set(client: &ApiClient, output: Output, args: SetArgs) -> anyhow::Result<u8> 
 
 fn updated_text(migration: &Migration) -> String {
     format!(
-        "migration {}: pacing {}, compression {}, streams {} of {} ({})\n",
+        "migration {}: pacing {}, compression {}, streams {} of {} ({}{})\n",
         migration.id,
         render::format_pacing(migration.pacing_mbps),
         render::tier_name(migration.compression_tier),
         migration.streams,
         migration.streams_connected,
         render::state_name(migration.state),
+        if migration.held { ", held" } else { "" },
     )
 }
 

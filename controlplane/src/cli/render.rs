@@ -407,6 +407,12 @@ pub fn migration_text(migration: &Migration) -> String {
             ),
         ),
     ];
+    if migration.held {
+        fields.push((
+            "held",
+            "yes: sending is held (dwcpctl set ID --continue)".to_string(),
+        ));
+    }
     if let Some(error) = &migration.error {
         fields.push(("error", error.clone()));
     }

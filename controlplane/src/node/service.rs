@@ -525,6 +525,16 @@ impl ControlPlane {
                 )));
             }
         }
+        if update.held == Some(true) {
+            use dwcp_shared::tables::JobState;
+            if let Some(state @ (JobState::Paused | JobState::Verifying)) =
+                job.status.as_ref().map(|s| s.state)
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "migration {id} is {state:?}: the guest is paused for the final round, and holding now would only lengthen its downtime"
+                )));
+            }
+        }
         check_pacing(update.pacing_mbps)?;
         let job = self.rewrite(&job, |spec| {
             if let Some(mbps) = update.pacing_mbps {
@@ -535,6 +545,13 @@ impl ControlPlane {
             }
             if let Some(streams) = update.streams {
                 spec.streams_active = streams;
+            }
+            if let Some(held) = update.held {
+                spec.requested = if held {
+                    RequestedState::Pause
+                } else {
+                    RequestedState::Run
+                };
             }
         })?;
         // The answer shows what was asked; GET shows what the data plane
@@ -548,6 +565,9 @@ impl ControlPlane {
         }
         if let Some(streams) = update.streams {
             migration.streams = streams;
+        }
+        if let Some(held) = update.held {
+            migration.held = held;
         }
         Ok(migration)
     }

@@ -6,7 +6,8 @@ use crate::api_types::{
     WorkerStatus,
 };
 use dwcp_shared::tables::{
-    CompressionTier, JobRole, JobSpec, JobState, JobStatus, LinkMode, WorkerCounters, WorkerRole,
+    CompressionTier, JobRole, JobSpec, JobState, JobStatus, LinkMode, RequestedState,
+    WorkerCounters, WorkerRole,
 };
 
 /// Bytes of a guest page.
@@ -151,6 +152,7 @@ pub fn migration_view(
             },
             |s| s.streams_active,
         ),
+        held: spec.requested == RequestedState::Pause,
         streams_connected: status
             .map(|s| s.streams_connected)
             .filter(|&n| n > 0)
