@@ -29,7 +29,8 @@ source "$ROOT/scripts/lib/packages.sh"
 #   ip (iproute2): tests that build network namespaces.
 #   cmp (diffutils): byte-for-byte image checks.
 #   zstd: unpacks the real guest memory snapshots (../shared/data/vm-memory).
-ensure_commands cc:build-essential ip:iproute2 cmp:diffutils zstd:zstd curl:curl openssl:openssl
+#   rsync: a contender in the WAN benchmark's smoke test (perf/wanbench).
+ensure_commands cc:build-essential ip:iproute2 cmp:diffutils zstd:zstd curl:curl openssl:openssl rsync:rsync
 if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
     PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
     export PATH
@@ -50,7 +51,7 @@ export DWCP_BIN_DIR=${DWCP_BIN_DIR:-$target_dir/release}
 
 start=$SECONDS
 log "building the release binaries the end-to-end tests run (the first build takes about 2 minutes)"
-cargo build --release -p dwcp-dataplane -p dwcp-guest-sim -p dwcp-controlplane
+cargo build --release -p dwcp-dataplane -p dwcp-guest-sim -p dwcp-controlplane -p dwcp-linkem
 log "release build done in $((SECONDS - start)) s; DWCP_BIN_DIR=$DWCP_BIN_DIR"
 
 start=$SECONDS
