@@ -10,6 +10,13 @@
 //! predictors on trace files (docs/prediction.md): a table on stderr and,
 //! as the last stdout line, one JSON object. Exit status: 0 a report, 1 no
 //! usable trace, 2 bad arguments or an unusable `--model`.
+//!
+//! `train-predictor --traces DIR... --out MODEL [--seed N]` trains the
+//! bandwidth LSTM and writes its model file (docs/prediction.md §8). It
+//! needs the `train` cargo feature (burn); without it the subcommand
+//! only says how to build it. Exit status: 0 written, 1 no usable data or
+//! the file cannot be written, 2 bad arguments or a build without the
+//! feature.
 
 use clap::{Args, Parser, Subcommand};
 use dwcp_controlplane::config::ControlPlaneConfig;
@@ -41,6 +48,117 @@ enum Command {
     },
     /// Evaluate the bandwidth predictors on trace files (docs/prediction.md).
     PredictEval(PredictEvalArgs),
+    /// Train the bandwidth LSTM on trace files and write a model file.
+    TrainPredictor(TrainPredictorArgs),
+}
+
+/// `train-predictor` flags.
+#[cfg(feature = "train")]
+#[derive(Debug, Args)]
+struct TrainPredictorArgs {
+    /// Trace directories (their files, not recursive) or files; repeatable.
+    #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+    traces: Vec<PathBuf>,
+    /// The model file to write (JSON).
+    #[arg(long, value_name = "MODEL")]
+    out: PathBuf,
+    /// Seed of the weight initialisation and the example order.
+    #[arg(long, value_name = "N", default_value_t = dwcp_controlplane::predict::train::DEFAULT_SEED)]
+    seed: u64,
+    /// Only files in the directories whose names start with PREFIX; repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    include_prefix: Vec<String>,
+    /// Not the files in the directories whose names start with PREFIX; repeatable.
+    #[arg(long, value_name = "PREFIX")]
+    exclude_prefix: Vec<String>,
+    /// Epochs at most (default: the shipped model's setting).
+    #[arg(long, value_name = "N")]
+    max_epochs: Option<usize>,
+    /// Examples per epoch (default: the shipped model's setting).
+    #[arg(long, value_name = "N")]
+    examples_per_epoch: Option<usize>,
+    /// Hidden units (default: the shipped model's setting).
+    #[arg(long, value_name = "N")]
+    hidden: Option<usize>,
+    /// Input window, seconds (default: the shipped model's setting).
+    #[arg(long, value_name = "S")]
+    window_s: Option<f64>,
+}
+
+/// `train-predictor` in a build without the `train` feature: any arguments.
+#[cfg(not(feature = "train"))]
+#[derive(Debug, Args)]
+struct TrainPredictorArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    _args: Vec<String>,
+}
+
+#[cfg(feature = "train")]
+fn train_predictor(args: TrainPredictorArgs) -> ExitCode {
+    use dwcp_controlplane::predict::train::{train_predictor, TrainOptions, TrainSettings};
+    let defaults = TrainSettings::default();
+    let options = TrainOptions {
+        traces: args.traces,
+        filter: NameFilter {
+            include_prefixes: args.include_prefix,
+            exclude_prefixes: args.exclude_prefix,
+        },
+        seed: args.seed,
+        settings: TrainSettings {
+            max_epochs: args.max_epochs.unwrap_or(defaults.max_epochs),
+            examples_per_epoch: args
+                .examples_per_epoch
+                .unwrap_or(defaults.examples_per_epoch),
+            hidden: args.hidden.unwrap_or(defaults.hidden),
+            window_s: args.window_s.unwrap_or(defaults.window_s),
+            ..defaults
+        },
+    };
+    let outcome = match train_predictor(&options) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("dwcp-controlplane train-predictor: {}", error_chain(&err));
+            return ExitCode::from(1);
+        }
+    };
+    for err in &outcome.skipped {
+        eprintln!("skipped: {}", error_chain(err));
+    }
+    let mut text = serde_json::to_string(&outcome.model).expect("a model serializes");
+    text.push('\n');
+    if let Err(err) = std::fs::write(&args.out, text) {
+        eprintln!(
+            "dwcp-controlplane train-predictor: cannot write {}: {err}",
+            args.out.display()
+        );
+        return ExitCode::from(1);
+    }
+    let training = &outcome.model.training;
+    eprintln!(
+        "wrote {}: {} training, {} validation files ({} and {} examples), {} test files left \
+         out; best epoch {} of {}; {:.1} s",
+        args.out.display(),
+        training.train_files.len(),
+        training.validation_files.len(),
+        outcome.examples.0,
+        outcome.examples.1,
+        training.test_files.len(),
+        training.best_epoch,
+        training.validation_loss.len(),
+        outcome.elapsed_s
+    );
+    ExitCode::SUCCESS
+}
+
+#[cfg(not(feature = "train"))]
+fn train_predictor(_args: TrainPredictorArgs) -> ExitCode {
+    eprintln!(
+        "dwcp-controlplane train-predictor: this binary was built without the `train` feature \
+         (burn). Build and run it with:\n  cargo run --release -p dwcp-controlplane --bin \
+         dwcp-controlplane --features train -- train-predictor --traces DIR... --out MODEL \
+         [--seed N]\n(docs/prediction.md §8 has the command that trained the shipped model)"
+    );
+    ExitCode::from(2)
 }
 
 /// `predict-eval` flags.
@@ -49,9 +167,14 @@ struct PredictEvalArgs {
     /// Trace directories (their files, not recursive) or files; repeatable.
     #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
     traces: Vec<PathBuf>,
-    /// A learned model to evaluate beside the baselines (this build has none).
+    /// A learned model to evaluate beside the baselines (a model file, e.g.
+    /// controlplane/models/pba-lstm-v1.json).
     #[arg(long, value_name = "MODEL")]
     model: Option<PathBuf>,
+    /// With --model: skip the files the model was trained or validated on
+    /// (without it, such files make the command fail).
+    #[arg(long, requires = "model")]
+    held_out_only: bool,
     /// Horizon: the mean throughput over the next H seconds is predicted.
     #[arg(long, value_name = "H")]
     horizon: f64,
@@ -80,6 +203,7 @@ fn predict_eval(args: PredictEvalArgs) -> ExitCode {
             exclude_prefixes: args.exclude_prefix,
         },
         model: args.model,
+        held_out_only: args.held_out_only,
         horizon_s: args.horizon,
         parse: ParseOptions {
             step_s: args.step_s,
@@ -135,6 +259,7 @@ fn main() -> ExitCode {
         .init();
     match Cli::parse().command {
         Command::PredictEval(args) => predict_eval(args),
+        Command::TrainPredictor(args) => train_predictor(args),
         Command::CheckConfig { config } => match load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());

@@ -192,11 +192,7 @@ fn argument_and_input_errors_have_their_exit_status() {
     let model = model.to_str().expect("a UTF-8 temp path");
     let out = predict_eval(&["--traces", path, "--horizon", "30", "--model", model]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("no learned predictor"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("corrupt model file"), "{}", out.stderr);
     assert!(
         out.stdout.is_empty(),
         "no report without the model: {}",
@@ -309,4 +305,100 @@ fn real_traces_give_the_readme_baselines() {
     let ewma = &cellular.predictors["ewma"];
     assert_near("mahimahi EWMA 1-MAPE", ewma.one_minus_mape, 0.597, 0.04);
     assert_near("mahimahi EWMA within 20%", ewma.within_20pct, 0.317, 0.05);
+}
+
+/// A one-unit model (all weights 0: it predicts the window's level) that
+/// lists `seen.log` among its training files and the series of
+/// `fingerprinted` among its validation files.
+fn model_trained_on(fingerprinted: &[f64]) -> String {
+    let series = dwcp_controlplane::predict::ThroughputSeries::new(1.0, fingerprinted.to_vec())
+        .expect("a series");
+    let zeros = |n: usize| vec![vec![0.0]; n];
+    serde_json::json!({
+        "format": "dwcp-bandwidth-lstm", "format_version": 1, "step_s": 1.0,
+        "window_steps": 10, "horizons_steps": [1, 30], "quantiles": [0.1, 0.5, 0.9],
+        "target": "log_ratio_to_level", "band_adjust_log": [0.0, 0.0],
+        "features": {
+            "used": {"rtt": false, "loss": false, "jitter": false, "time_of_day": false},
+            "level_floor_mbps": 0.01,
+            "inputs": [{"name": "throughput_mbps", "transform": "log_ratio_to_level",
+                        "mean": 0.0, "std": 1.0}]
+        },
+        "architecture": {"cell": "lstm", "layers": 1, "hidden": 1, "gate_order": "ifgo",
+                         "output": "band_median_point"},
+        "training": {
+            "seed": 1,
+            "train_files": [{"name": "seen.log", "fingerprint": "0000000000000000"}],
+            "validation_files": [{"name": "elsewhere.log",
+                                  "fingerprint": format!("{:016x}", series.fingerprint())}],
+            "test_files": [], "settings": {}, "validation_loss": [1.0], "best_epoch": 1
+        },
+        "weights": {
+            "layers": [{"w_input": zeros(4), "w_hidden": zeros(4), "bias": [0.0, 0.0, 0.0, 0.0]}],
+            "head": {"weight": zeros(8), "bias": vec![0.0; 8]}
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn a_model_is_not_scored_on_files_it_was_trained_on() {
+    let dir = TempDir::new("trained-on");
+    let copied: Vec<f64> = (0..80).map(|i| f64::from(i % 7 + 1)).collect();
+    dir.write("seen.log", &seconds_mbps(&[3.0; 80]));
+    dir.write("renamed-copy.log", &seconds_mbps(&copied));
+    dir.write("fresh.log", &seconds_mbps(&[5.0; 80]));
+    let model = dir.write("model.json", &model_trained_on(&copied));
+    let traces = dir.0.to_str().expect("a UTF-8 temp path");
+    let model = model.to_str().expect("a UTF-8 temp path");
+
+    let out = predict_eval(&["--traces", traces, "--horizon", "30", "--model", model]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("2 of the trace files were used to train")
+            && out.stderr.contains("seen.log: training")
+            && out.stderr.contains("renamed-copy.log: validation"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+
+    let (report, stderr) = report(&[
+        "--traces",
+        traces,
+        "--horizon",
+        "30",
+        "--model",
+        model,
+        "--held-out-only",
+    ]);
+    assert_eq!(report.traces, 1, "only fresh.log is scored: {stderr}");
+    assert_eq!(report.model_files_excluded, Some(2));
+    assert!(stderr.contains("left out: 2 files"), "{stderr}");
+    // All weights 0: the model predicts its window's level, exact here.
+    let scored = &report.predictors["model"];
+    assert_eq!(scored.mape, 0.0);
+    // The baselines' report without a model keeps its old shape.
+    let (plain, _) = report_without_model(traces);
+    assert_eq!(plain.model_files_excluded, None);
+}
+
+fn report_without_model(traces: &str) -> (EvalReport, String) {
+    report(&["--traces", traces, "--horizon", "30"])
+}
+
+#[cfg(not(feature = "train"))]
+#[test]
+fn train_predictor_says_how_to_build_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dwcp-controlplane"))
+        .args(["train-predictor", "--traces", "x", "--out", "y"])
+        .output()
+        .expect("run dwcp-controlplane");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--features train") && stderr.contains("train-predictor"),
+        "{stderr}"
+    );
 }

@@ -27,8 +27,13 @@
 //! - [`features`] defines the input vector of the learned model (the LSTM
 //!   step): throughput, RTT, loss, jitter, recent statistics and time of
 //!   day, with documented defaults for what a trace does not record.
-//! - [`model`] is the slot the LSTM fills: today it reports that this build
-//!   has no learned model.
+//! - [`lstm`] is the learned predictor: a small LSTM read from a JSON model
+//!   file and run in plain Rust; [`model`] loads it ([`model::load_model`])
+//!   and picks the predictor the control plane uses, falling back to a
+//!   baseline with one warning ([`model::select_predictor`]).
+//! - [`split`] decides which trace files train, validate and test a model;
+//!   `train` (the `train` cargo feature, with burn) trains one
+//!   (`dwcp-controlplane train-predictor`).
 //!
 //! Units are in the names: `_mbps` is Mbit/s (10^6 bit/s), `_s` seconds,
 //! `_ms` milliseconds. A horizon is counted in steps ([`Horizon`]); the
@@ -40,11 +45,15 @@ pub mod baselines;
 pub mod eval;
 pub mod features;
 mod horizon;
+pub mod lstm;
 pub mod model;
 mod recent;
 mod sample;
 mod series;
+pub mod split;
 pub mod trace;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use band::{ResidualBand, BAND_MIN_RESIDUALS, BAND_QUANTILES, BAND_WINDOW, COLD_BAND_FACTORS};
 pub use banded::{Banded, PointForecaster};

@@ -93,4 +93,18 @@ impl ThroughputSeries {
     pub fn mean_mbps(&self) -> f64 {
         self.mbps.iter().sum::<f64>() / self.mbps.len() as f64
     }
+
+    /// A 64-bit FNV-1a hash of the step and the samples (their bits): two
+    /// files with the same series have the same fingerprint, whatever their
+    /// names or formatting. A learned model records its training files'
+    /// fingerprints so that they are not scored as held out.
+    pub fn fingerprint(&self) -> u64 {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let words =
+            std::iter::once(self.step_s.to_bits()).chain(self.mbps.iter().map(|v| v.to_bits()));
+        words.flat_map(u64::to_le_bytes).fold(OFFSET, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        })
+    }
 }

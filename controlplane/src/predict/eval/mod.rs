@@ -31,6 +31,7 @@
 mod command;
 mod metrics;
 mod report;
+mod timed;
 mod walk;
 
 pub use command::{error_chain, run_predict_eval, EvalRun, PredictEvalError, PredictEvalOptions};
@@ -38,4 +39,5 @@ pub use metrics::{
     capped_relative_error, is_within_20pct, Metrics, MetricsAccumulator, WITHIN_TOLERANCE,
 };
 pub use report::{EvalReport, PredictorReport};
+pub use timed::{Percentiles, StepLatency, Timed};
 pub use walk::{walk, EvalConfig, ScoredStep, WARMUP_S};

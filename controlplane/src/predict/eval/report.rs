@@ -73,6 +73,10 @@ pub struct EvalReport {
     /// the target is ≥ 0.15 at 30 s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_mape_reduction: Option<f64>,
+    /// With a model and `--held-out-only`: files left out because the
+    /// model was trained or validated on them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_files_excluded: Option<usize>,
     /// Each predictor's metrics, by name (`model` for the learned one).
     pub predictors: BTreeMap<String, PredictorReport>,
 }
