@@ -107,11 +107,26 @@ fn c51_stream_count_changes_reach_a_running_migration() {
             .and_then(|w| w["bytes"].as_u64())
             .unwrap_or_else(|| panic!("transport worker of {id}: {node}"))
     };
-    std::thread::sleep(Duration::from_millis(500));
-    let before = transport_bytes();
-    std::thread::sleep(Duration::from_millis(700));
-    let after = transport_bytes();
-    assert_eq!(before, after, "a held migration sends nothing");
+    // Frames queued before the hold may take a while to drain on a loaded
+    // machine; a held migration then stays still, while an unheld one paced
+    // at 40 Mbit/s would move ~5 MB every second.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = transport_bytes();
+    let mut still_since = Instant::now();
+    while still_since.elapsed() < Duration::from_millis(1500) {
+        assert!(
+            Instant::now() < deadline,
+            "a held migration's transport kept writing for 20 s (last {last} bytes)"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let now = transport_bytes();
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        }
+    }
+    let held_again = super::show(&hosts.a, &id);
+    assert_eq!(held_again["state"], "running", "{held_again}");
     let set = hosts.a.ctl(&["set", &id, "--continue"]);
     assert_eq!(set.code(), Some(0), "{}", set.describe());
 
