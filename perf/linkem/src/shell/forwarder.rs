@@ -27,8 +27,10 @@ use super::report::{DirectionCounters, LatenessSummary};
 use super::signals::SignalFd;
 use super::tun::TunDevice;
 
-/// Most packets read from one TUN device per pass.
+/// Most packets read from one TUN device per pass. They share one arrival
+/// time, so the default queue holds at least this many packets of the MTU.
 pub const BURST_MAX: usize = 64;
+const _: () = assert!(BURST_MAX as u64 <= dwcp_linkem::profile::QUEUE_DEFAULT_MTU_PACKETS_MIN);
 /// The loop wakes this long before a packet is due and spins (zero-timeout
 /// polls) for the rest.
 pub const SPIN_BELOW: Duration = Duration::from_micros(50);
