@@ -10,4 +10,5 @@ pub mod config;
 pub mod mode;
 pub mod node;
 pub mod peer;
+pub mod place;
 pub mod predict;

@@ -50,6 +50,8 @@ enum Command {
     PredictEval(PredictEvalArgs),
     /// Train the bandwidth LSTM on trace files and write a model file.
     TrainPredictor(TrainPredictorArgs),
+    /// Partition a METIS graph and report one JSON line (docs/placement.md).
+    PlaceEval(dwcp_controlplane::place::command::PlaceEvalArgs),
 }
 
 /// `train-predictor` flags.
@@ -260,6 +262,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::PredictEval(args) => predict_eval(args),
         Command::TrainPredictor(args) => train_predictor(args),
+        Command::PlaceEval(args) => dwcp_controlplane::place::command::place_eval_command(args),
         Command::CheckConfig { config } => match load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# The placement partitioner against METIS: `dwcp-controlplane place-eval` and
+# `gpmetis` (Debian's `metis` package) side by side on the same graphs, K and
+# seeds. See docs/placement.md.
+#
+#   perf/place-bench.sh [--graphs "4elt copter2 mdual"] [--holdout]
+#                       [--parts "2 8 32"] [--seeds "1 2 3 4 5"]
+#                       [--imbalance 0.03] [--bin PATH] [--no-doc]
+#
+#   --graphs LIST   graph names from libmetis-doc's examples (default above),
+#                   or generated ones: rgg2d (random geometric, 30000
+#                   vertices), grid3d (32^3 grid), powerlaw (Barabasi-Albert,
+#                   20000 vertices, 4 edges each), weighted (random geometric,
+#                   20000 vertices, vertex weights 1-4, edge weights 1-9);
+#                   the generated graphs are fixed (seeded) and were not used
+#                   to tune the partitioner
+#   --holdout       add the four generated graphs to the list
+#   --parts LIST    values of K (default "2 8 32")
+#   --seeds LIST    seeds, each run by both tools (default "1 2 3 4 5")
+#   --imbalance E   allowed imbalance; gpmetis gets -ufactor=1000*E (default 0.03)
+#   --bin PATH      a built dwcp-controlplane (default: cargo build --release)
+#   --no-doc        do not rewrite the table in docs/placement.md
+#
+# Installs `metis` and `libmetis-doc` with apt-get when gpmetis or the graphs
+# are missing (needs root then; nothing is done when they are present). Per
+# graph and K it compares the mean edge cut over the seeds, the worst
+# imbalance and the mean partitioning time (gpmetis's "Partitioning" time;
+# place-eval's `seconds`; file reading excluded for both) against the targets
+#   cut <= 1.05 x gpmetis, imbalance <= 1+E, time <= 10 x gpmetis, all valid,
+# writes the markdown table between the place-bench markers of
+# docs/placement.md, prints it, and prints as its last lines one JSON object
+# per graph and K.
+#
+# Exit status: 0 every target met; 3 a target missed (MISS); 2 set-up
+# (packages, graphs, build) failed; 1 a tool failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { echo "place-bench: $*" >&2; }
+die() {
+    echo "place-bench: error: $*" >&2
+    exit 2
+}
+
+graphs="4elt copter2 mdual"
+parts="2 8 32"
+seeds="1 2 3 4 5"
+imbalance=0.03
+bin=""
+write_doc=1
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --graphs) graphs=$2; shift 2 ;;
+    --holdout) graphs="$graphs rgg2d grid3d powerlaw weighted"; shift ;;
+    --parts) parts=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --imbalance) imbalance=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    --no-doc) write_doc=0; shift ;;
+    -h | --help) sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+command -v python3 >/dev/null 2>&1 || die "python3 is needed to parse and tabulate"
+
+# Packages: only when something is missing (idempotent).
+if ! command -v gpmetis >/dev/null 2>&1 || ! dpkg -s libmetis-doc >/dev/null 2>&1; then
+    [[ $(id -u) -eq 0 ]] || die "gpmetis or libmetis-doc missing: run as root or apt-get install metis libmetis-doc"
+    log "installing metis and libmetis-doc"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q metis libmetis-doc >&2 ||
+        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q metis libmetis-doc >&2; } ||
+        die "apt-get install metis libmetis-doc failed"
+fi
+ufactor=$(python3 -c "print(round(1000 * float('$imbalance')))")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/place-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Generated hold-out graphs (deterministic: fixed seeds, no dependencies).
+generate() {
+    python3 - "$1" "$2" <<'PY'
+import math, random, sys
+name, out = sys.argv[1], sys.argv[2]
+rng = random.Random(20260521)
+def geometric(n, degree):
+    pts = [(rng.random(), rng.random()) for _ in range(n)]
+    r = math.sqrt(degree / (math.pi * n))
+    cells = {}
+    for i, (x, y) in enumerate(pts):
+        cells.setdefault((int(x / r), int(y / r)), []).append(i)
+    adj = [set() for _ in range(n)]
+    for (cx, cy), members in cells.items():
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for j in cells.get((cx + dx, cy + dy), ()):
+                    for i in members:
+                        if i < j and (pts[i][0] - pts[j][0]) ** 2 + (pts[i][1] - pts[j][1]) ** 2 <= r * r:
+                            adj[i].add(j); adj[j].add(i)
+    return adj
+if name == "rgg2d":
+    adj = geometric(30000, 10)
+elif name == "weighted":
+    adj = geometric(20000, 8)
+elif name == "grid3d":
+    s = 32
+    idx = lambda x, y, z: (x * s + y) * s + z
+    adj = [set() for _ in range(s ** 3)]
+    for x in range(s):
+        for y in range(s):
+            for z in range(s):
+                for dx, dy, dz in ((1, 0, 0), (0, 1, 0), (0, 0, 1)):
+                    if x + dx < s and y + dy < s and z + dz < s:
+                        a, b = idx(x, y, z), idx(x + dx, y + dy, z + dz)
+                        adj[a].add(b); adj[b].add(a)
+elif name == "powerlaw":
+    n, m = 20000, 4
+    adj = [set() for _ in range(n)]
+    targets = list(range(m + 1))
+    for a in range(m + 1):
+        for b in range(a + 1, m + 1):
+            adj[a].add(b); adj[b].add(a)
+    ends = [v for v in range(m + 1) for _ in range(m)]
+    for v in range(m + 1, n):
+        chosen = set()
+        while len(chosen) < m:
+            chosen.add(rng.choice(ends))
+        for u in chosen:
+            adj[v].add(u); adj[u].add(v)
+            ends += [u, v]
+else:
+    sys.exit(f"place-bench: unknown graph {name}")
+n = len(adj)
+m = sum(len(a) for a in adj) // 2
+weighted = name == "weighted"
+ew = {}
+def weight(a, b):
+    key = (min(a, b), max(a, b))
+    if key not in ew:
+        ew[key] = rng.randint(1, 9)
+    return ew[key]
+with open(out, "w") as f:
+    f.write(f"% place-bench generated graph {name}\n")
+    f.write(f"{n} {m} 11\n" if weighted else f"{n} {m}\n")
+    for v in range(n):
+        if weighted:
+            f.write(" ".join([str(rng.randint(1, 4))] + [f"{u + 1} {weight(v, u)}" for u in sorted(adj[v])]) + "\n")
+        else:
+            f.write(" ".join(str(u + 1) for u in sorted(adj[v])) + "\n")
+PY
+}
+
+# The graphs, from the package's file list (gunzipped when compressed).
+declare -A graph_file
+for g in $graphs; do
+    case $g in
+    rgg2d | grid3d | powerlaw | weighted)
+        generate "$g" "$work/$g.graph" || die "cannot generate $g"
+        graph_file[$g]=$work/$g.graph
+        continue
+        ;;
+    esac
+    src=$(dpkg -L libmetis-doc | grep -E "/$g\.graph(\.gz)?$" | head -1 || true)
+    [[ -n $src && -f $src ]] || die "libmetis-doc has no $g.graph"
+    if [[ $src == *.gz ]]; then
+        gunzip -c "$src" >"$work/$g.graph"
+    else
+        cp "$src" "$work/$g.graph"
+    fi
+    graph_file[$g]=$work/$g.graph
+done
+
+if [[ -z $bin ]]; then
+    log "building dwcp-controlplane (release)"
+    nice -n 19 cargo build -q --release -p dwcp-controlplane >&2 || die "cargo build failed"
+    bin=${CARGO_TARGET_DIR:-$ROOT/target}/release/dwcp-controlplane
+fi
+[[ -x $bin ]] || die "$bin is not an executable"
+
+# One record per run: tool graph K seed cut imbalance seconds valid
+runs=$work/runs.tsv
+: >"$runs"
+for g in $graphs; do
+    for k in $parts; do
+        for s in $seeds; do
+            out=$(gpmetis -ptype=kway -ufactor="$ufactor" -seed="$s" -nooutput "${graph_file[$g]}" "$k" 2>&1) ||
+                { echo "$out" >&2; echo "place-bench: gpmetis failed on $g K=$k" >&2; exit 1; }
+            python3 - "$g" "$k" "$s" >>"$runs" <<PY || exit 1
+import re, sys
+text = """$out"""
+cut = re.search(r"Edgecut:\s*(\d+)", text)
+bal = re.search(r"constraint #0:\s*([0-9.]+)", text)
+sec = re.search(r"Partitioning:\s*([0-9.]+)\s*sec", text)
+if not (cut and bal and sec):
+    sys.exit("place-bench: cannot parse gpmetis output:\n" + text)
+print("gpmetis", *sys.argv[1:4], cut.group(1), bal.group(1), sec.group(1), "true", sep="\t")
+PY
+            line=$("$bin" place-eval --graph "${graph_file[$g]}" --parts "$k" --imbalance "$imbalance" --seed "$s" 2>"$work/err" | tail -1) || true
+            python3 - "$g" "$k" "$s" "$line" >>"$runs" <<'PY' || { cat "$work/err" >&2; exit 1; }
+import json, sys
+g, k, s, line = sys.argv[1:5]
+try:
+    r = json.loads(line)
+except ValueError:
+    sys.exit(f"place-bench: place-eval printed no JSON on {g} K={k} seed {s}")
+cut = r["edge_cut"] if r["edge_cut"] is not None else "nan"
+imb = r["imbalance"] if r["imbalance"] is not None else "nan"
+print("place-eval", g, k, s, cut, imb, r["seconds"], str(r["valid"]).lower(), sep="\t")
+PY
+            log "$g K=$k seed $s: $(tail -2 "$runs" | awk -F'\t' '{printf "%s cut %s imb %s %ss; ", $1, $5, $6, $7}')"
+        done
+    done
+done
+
+# Table, verdicts, doc, JSON lines.
+python3 - "$runs" "$imbalance" "$write_doc" "$ROOT/docs/placement.md" "$seeds" "$(gpmetis -help 2>&1 | head -1 || true)" <<'PY'
+import json, statistics, sys, datetime, platform, os
+runs, eps, write_doc, doc, seeds, _ = sys.argv[1:7]
+eps = float(eps)
+CUT_MAX, TIME_MAX, IMB_MAX = 1.05, 10.0, 1.0 + eps
+rows = {}
+for line in open(runs):
+    tool, g, k, s, cut, imb, sec, valid = line.rstrip("\n").split("\t")
+    r = rows.setdefault((g, int(k)), {"gpmetis": [], "place-eval": []})
+    r[tool].append((float(cut), float(imb), float(sec), valid == "true"))
+table = [
+    "| graph | K | gpmetis cut | place-eval cut | cut ratio (<= %.2f) | gpmetis imb | place-eval imb (<= %.2f) | gpmetis s | place-eval s | time ratio (<= %.0f) | verdict |"
+    % (CUT_MAX, IMB_MAX, TIME_MAX),
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+]
+results, all_pass = [], True
+for (g, k), r in rows.items():
+    gm, pe = r["gpmetis"], r["place-eval"]
+    g_cut = statistics.mean(x[0] for x in gm)
+    p_cut = statistics.mean(x[0] for x in pe)
+    g_imb = max(x[1] for x in gm)
+    p_imb = max(x[1] for x in pe)
+    g_s = statistics.mean(x[2] for x in gm)
+    p_s = statistics.mean(x[2] for x in pe)
+    cut_ratio = p_cut / g_cut if g_cut > 0 else (1.0 if p_cut == 0 else float("inf"))
+    # gpmetis reports milliseconds: floor its time at 1 ms for the ratio.
+    time_ratio = p_s / max(g_s, 0.001)
+    valid = all(x[3] for x in pe)
+    checks = {
+        "cut": cut_ratio <= CUT_MAX,
+        "imbalance": p_imb <= IMB_MAX + 1e-9,
+        "time": time_ratio <= TIME_MAX,
+        "valid": valid,
+    }
+    ok = all(checks.values())
+    all_pass &= ok
+    missed = [name for name, v in checks.items() if not v]
+    verdict = "PASS" if ok else "MISS (" + ", ".join(missed) + ")"
+    table.append(
+        f"| {g} | {k} | {g_cut:.0f} | {p_cut:.0f} | {cut_ratio:.3f} | {g_imb:.3f} | {p_imb:.4f} | {g_s:.3f} | {p_s:.3f} | {time_ratio:.1f} | {verdict} |"
+    )
+    results.append({
+        "graph": g, "parts": k, "seeds": len(pe),
+        "gpmetis_cut": round(g_cut, 1), "cut": round(p_cut, 1), "cut_ratio": round(cut_ratio, 4),
+        "gpmetis_imbalance": g_imb, "imbalance": round(p_imb, 5),
+        "gpmetis_seconds": round(g_s, 4), "seconds": round(p_s, 4), "time_ratio": round(time_ratio, 2),
+        "valid": valid, "pass": ok,
+    })
+stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+ncpu = os.cpu_count()
+header = (
+    f"Measured {stamp} on {platform.machine()} ({ncpu} CPUs), seeds {seeds} for both tools, "
+    f"imbalance {eps} (gpmetis -ptype=kway -ufactor={round(eps*1000)}). Cut and time: mean over "
+    "the seeds; imbalance: the worst seed. Verdicts are computed by perf/place-bench.sh."
+)
+text = "\n".join([header, ""] + table)
+print(text)
+if write_doc == "1":
+    begin, end = "<!-- place-bench:begin -->", "<!-- place-bench:end -->"
+    body = open(doc).read() if os.path.exists(doc) else "# Placement\n"
+    block = f"{begin}\n{text}\n{end}"
+    if begin in body and end in body:
+        head, rest = body.split(begin, 1)
+        body = head + block + rest.split(end, 1)[1]
+    else:
+        body = body.rstrip("\n") + "\n\n## Measured against METIS\n\n" + block + "\n"
+    open(doc, "w").write(body)
+    print(f"place-bench: table written to {doc}", file=sys.stderr)
+for r in results:
+    print(json.dumps(r))
+sys.exit(0 if all_pass else 3)
+PY
