@@ -3,11 +3,15 @@
 //! covering both sides of every bound; then defaults, messages, `load` and
 //! `validate_files`.
 
+mod common;
+
+use common::TempDir;
+
 use dwcp_controlplane::config::{
     pacing_bytes_per_s, ConfigError, ControlPlaneConfig, MigrationDefaults, ModeThresholds,
     ReceiveSection, CONFIG_LEN_MAX, EXAMPLE, HEARTBEAT_TIMEOUT_MS_DEFAULT, PEERS_MAX,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One change to the example's text.
 #[derive(Debug, Clone)]
@@ -638,31 +642,6 @@ fn pacing_converts_megabits_to_bytes() {
     assert_eq!(pacing_bytes_per_s(1000), 125_000_000);
     assert_eq!(pacing_bytes_per_s(100_000), 12_500_000_000);
     assert_eq!(pacing_bytes_per_s(u64::MAX), u64::MAX);
-}
-
-/// A directory under the system temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("dwcp-config-test-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create temporary directory");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write temporary file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Best effort: a failure here must not hide the test's own result.
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

@@ -2,57 +2,20 @@
 //! a generated grid, determinism, and the exit status and message of bad
 //! files, bad arguments and infeasible balance constraints.
 
+mod common;
+
+use common::{controlplane, Outcome, TempDir};
+
 use dwcp_controlplane::place::eval::PlaceEvalReport;
 use dwcp_controlplane::place::graph::Graph;
 use dwcp_controlplane::place::metis::write_metis;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("dwcp-place-cli-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write a temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use std::path::Path;
 
 fn place_eval(graph: &Path, args: &[&str]) -> Outcome {
-    let output = Command::new(env!("CARGO_BIN_EXE_dwcp-controlplane"))
-        .arg("place-eval")
-        .arg("--graph")
-        .arg(graph)
-        .args(args)
-        .env("DWCP_LOG", "warn")
-        .output()
-        .expect("run dwcp-controlplane");
-    Outcome {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let mut argv: Vec<&std::ffi::OsStr> =
+        vec!["place-eval".as_ref(), "--graph".as_ref(), graph.as_os_str()];
+    argv.extend(args.iter().map(std::ffi::OsStr::new));
+    controlplane(argv)
 }
 
 fn last_report(out: &Outcome) -> PlaceEvalReport {
@@ -81,7 +44,7 @@ fn grid_text(side: u32) -> String {
 #[test]
 fn grid_report_is_the_last_line() {
     let dir = TempDir::new("grid");
-    let graph = dir.write("grid.graph", &grid_text(24));
+    let graph = dir.write("grid.graph", grid_text(24));
     let out = place_eval(
         &graph,
         &["--parts", "4", "--imbalance", "0.03", "--seed", "7"],
@@ -135,7 +98,7 @@ fn bad_files_exit_1_naming_the_line() {
 #[test]
 fn bad_arguments_exit_2() {
     let dir = TempDir::new("args");
-    let graph = dir.write("g.graph", &grid_text(4));
+    let graph = dir.write("g.graph", grid_text(4));
     for args in [
         &["--parts", "0", "--imbalance", "0.03"][..],
         &["--parts", "17", "--imbalance", "0.03"][..],

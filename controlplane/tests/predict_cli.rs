@@ -3,54 +3,16 @@
 //! argument errors, and a plausibility check against the real traces'
 //! README (SKIPPED when the traces are absent).
 
+mod common;
+
+use common::{controlplane, Outcome, TempDir};
+
 use dwcp_controlplane::predict::eval::EvalReport;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("dwcp-predict-cli-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write a temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
 
 fn predict_eval(args: &[&str]) -> Outcome {
-    let output = Command::new(env!("CARGO_BIN_EXE_dwcp-controlplane"))
-        .arg("predict-eval")
-        .args(args)
-        .env("DWCP_LOG", "warn")
-        .output()
-        .expect("run dwcp-controlplane");
-    Outcome {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    controlplane(std::iter::once("predict-eval").chain(args.iter().copied()))
 }
 
 /// The report on the last stdout line of a successful run.
@@ -76,7 +38,7 @@ fn seconds_mbps(rates: &[f64]) -> String {
 #[test]
 fn constant_traces_in_every_format_score_perfectly() {
     let dir = TempDir::new("constant");
-    dir.write("steady.log", &seconds_mbps(&[4.0; 120]));
+    dir.write("steady.log", seconds_mbps(&[4.0; 120]));
     // One opportunity every 10 ms: 100 × 1500 × 8 bit/s = 1.2 Mbit/s.
     let mahimahi: String = (0..=12_000).map(|i| format!("{}\n", i * 10)).collect();
     dir.write("steady.down", &mahimahi);
@@ -125,7 +87,7 @@ fn a_square_wave_separates_the_baselines() {
     let square: Vec<f64> = (0..200)
         .map(|i| if i % 2 == 0 { 1.0 } else { 3.0 })
         .collect();
-    dir.write("square.log", &seconds_mbps(&square));
+    dir.write("square.log", seconds_mbps(&square));
     let path = dir.0.to_str().expect("a UTF-8 temp path");
     let (report, stderr) = report(&["--traces", path, "--horizon", "30"]);
     assert_eq!(report.samples, 200 - 10 - 30 + 1);
@@ -151,10 +113,10 @@ fn a_square_wave_separates_the_baselines() {
 #[test]
 fn unusable_files_are_reported_and_the_rest_evaluated() {
     let dir = TempDir::new("unusable");
-    dir.write("good.log", &seconds_mbps(&[4.0; 60]));
+    dir.write("good.log", seconds_mbps(&[4.0; 60]));
     dir.write("empty.log", "");
     dir.write("corrupt.log", "0 1\n1 zz\n2 1\n");
-    dir.write("short.log", &seconds_mbps(&[4.0; 5]));
+    dir.write("short.log", seconds_mbps(&[4.0; 5]));
     dir.write("table.csv", "time,mbps\n0,1\n");
     let path = dir.0.to_str().expect("a UTF-8 temp path");
     let (report, stderr) = report(&["--traces", path, "--horizon", "5"]);
@@ -181,7 +143,7 @@ fn unusable_files_are_reported_and_the_rest_evaluated() {
 #[test]
 fn argument_and_input_errors_have_their_exit_status() {
     let dir = TempDir::new("errors");
-    dir.write("good.log", &seconds_mbps(&[4.0; 60]));
+    dir.write("good.log", seconds_mbps(&[4.0; 60]));
     let model = dir.write("model.bin", "not a model");
     let path = dir.0.to_str().expect("a UTF-8 temp path");
 
@@ -345,10 +307,10 @@ fn model_trained_on(fingerprinted: &[f64]) -> String {
 fn a_model_is_not_scored_on_files_it_was_trained_on() {
     let dir = TempDir::new("trained-on");
     let copied: Vec<f64> = (0..80).map(|i| f64::from(i % 7 + 1)).collect();
-    dir.write("seen.log", &seconds_mbps(&[3.0; 80]));
-    dir.write("renamed-copy.log", &seconds_mbps(&copied));
-    dir.write("fresh.log", &seconds_mbps(&[5.0; 80]));
-    let model = dir.write("model.json", &model_trained_on(&copied));
+    dir.write("seen.log", seconds_mbps(&[3.0; 80]));
+    dir.write("renamed-copy.log", seconds_mbps(&copied));
+    dir.write("fresh.log", seconds_mbps(&[5.0; 80]));
+    let model = dir.write("model.json", model_trained_on(&copied));
     let traces = dir.0.to_str().expect("a UTF-8 temp path");
     let model = model.to_str().expect("a UTF-8 temp path");
 
@@ -391,12 +353,9 @@ fn report_without_model(traces: &str) -> (EvalReport, String) {
 #[cfg(not(feature = "train"))]
 #[test]
 fn train_predictor_says_how_to_build_it() {
-    let output = Command::new(env!("CARGO_BIN_EXE_dwcp-controlplane"))
-        .args(["train-predictor", "--traces", "x", "--out", "y"])
-        .output()
-        .expect("run dwcp-controlplane");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let out = controlplane(["train-predictor", "--traces", "x", "--out", "y"]);
+    let stderr = out.stderr;
+    assert_eq!(out.code, Some(2), "{stderr}");
     assert!(
         stderr.contains("--features train") && stderr.contains("train-predictor"),
         "{stderr}"

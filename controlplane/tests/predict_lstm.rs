@@ -3,37 +3,16 @@
 //! the fallback to a baseline, and the shipped model (loads, is causal,
 //! answers every horizon it was trained for).
 
+mod common;
+
+use common::TempDir;
+
 use dwcp_controlplane::predict::model::{
     load_model, select_predictor, LearnedModel, ModelError, FALLBACK_BASELINE,
 };
 use dwcp_controlplane::predict::{Horizon, LinkSample, Prediction, Predictor};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("dwcp-predict-lstm-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write a temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 fn h(steps: usize) -> Horizon {
     Horizon::from_steps(steps).expect("a valid horizon")
@@ -148,7 +127,7 @@ fn feed(p: &mut dyn Predictor, samples: &[f64]) {
 #[test]
 fn the_tiny_model_gives_the_hand_computed_outputs() {
     let dir = TempDir::new("tiny");
-    let path = dir.write("tiny.json", &tiny_model().to_string());
+    let path = dir.write("tiny.json", tiny_model().to_string());
     let mut p = load_model(&path, 1.0, &[h(1), h(2), h(3)]).expect("the tiny model loads");
     assert_eq!(p.predict(h(1)), None, "no prediction before a sample");
     let samples = [2.0, 0.5, 3.0, 0.0, 1.2];
@@ -182,7 +161,7 @@ type Change = (&'static str, Box<dyn Fn(&mut Value)>);
 
 fn load_error(model: &Value, step_s: f64, horizons: &[Horizon]) -> ModelError {
     let dir = TempDir::new("errors");
-    let path = dir.write("model.json", &model.to_string());
+    let path = dir.write("model.json", model.to_string());
     load_model(&path, step_s, horizons).expect_err("an unusable model")
 }
 
@@ -283,7 +262,7 @@ fn an_unusable_model_falls_back_to_the_baseline_with_one_warning() {
     );
     assert_eq!(warning.lines().count(), 1, "one line: {warning}");
 
-    let good = dir.write("tiny.json", &tiny_model().to_string());
+    let good = dir.write("tiny.json", tiny_model().to_string());
     let (p, warning) = select_predictor(Some(&good), 1.0, &[h(1)]);
     assert_eq!((p.name(), warning), ("lstm", None));
 }

@@ -2,6 +2,10 @@
 //! samples, format detection, every error with its line, and the file
 //! shell (paths in errors, directory listing, name filter).
 
+mod common;
+
+use common::TempDir;
+
 use dwcp_controlplane::predict::trace::{
     collect_trace_files, detect_format, load_trace_file, parse_trace, CsvColumns, NameFilter,
     ParseOptions, TraceError, TraceFileError, TraceFormat,
@@ -10,30 +14,6 @@ use dwcp_controlplane::predict::SeriesError;
 use std::path::{Path, PathBuf};
 
 /// A directory under the system temp dir, removed on drop (also when a
-/// test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("dwcp-predict-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        Self(path)
-    }
-
-    fn write(&self, name: &str, contents: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write a temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn options(step_s: f64) -> ParseOptions {
     ParseOptions { step_s, csv: None }
 }
@@ -283,7 +263,7 @@ fn file_errors_name_the_file_and_the_line() {
         "{text}"
     );
 
-    let binary = dir.write("binary.log", &[0xff, 0xfe, 0x00, 0x01]);
+    let binary = dir.write("binary.log", [0xff, 0xfe, 0x00, 0x01]);
     let err = load_trace_file(&binary, &options(1.0)).expect_err("not text");
     assert!(matches!(err, TraceFileError::NotText { .. }), "{err:?}");
 

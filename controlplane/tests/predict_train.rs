@@ -1,7 +1,12 @@
 //! The trainer (the `train` feature, burn): burn's forward pass equals the
 //! plain-Rust one on the same weights, and a training run is reproducible
 //! from its seed and writes a model that loads and predicts.
+
 #![cfg(feature = "train")]
+
+mod common;
+
+use common::TempDir;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use dwcp_controlplane::predict::lstm::file::{HeadEntry, LayerEntry, WeightsEntry};
@@ -13,26 +18,6 @@ use dwcp_controlplane::predict::train::net::LstmNet;
 use dwcp_controlplane::predict::train::{train_predictor, SplitMix64, TrainOptions, TrainSettings};
 use dwcp_controlplane::predict::{Horizon, LinkSample, Predictor};
 use std::fmt::Write as _;
-use std::path::PathBuf;
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("dwcp-predict-train-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn random_matrix(rng: &mut SplitMix64, rows: usize, cols: usize) -> Vec<Vec<f32>> {
     (0..rows)
