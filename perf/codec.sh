@@ -101,7 +101,9 @@ codec codec6 --level 6
 if [[ -n $base ]]; then
     run patch zstd -3 -T1 -q --long=31 --patch-from="$base" -c "$new"
     run xdelta xdelta3 -e -B 1073741824 -c -s "$base" "$new"
-    codec codecbase --base "$base" --level 1
+    for level in 1 3 6; do
+        codec "base$level" --base "$base" --level "$level"
+    done
 fi
 
 mbps() { echo "scale=0; $input_bytes / ${secs[$1]} / 1000000" | bc -l; }
@@ -124,19 +126,28 @@ verdict() { if [[ $(echo "$1" | bc -l) -eq 1 ]]; then echo OK; else echo MISS; f
     if [[ -n $base ]]; then
         echo "| \`zstd -3 -T1 --long=31 --patch-from=BASE\` (timed, file to file) | ${bytes[patch]} | | $(mbps patch) | |"
         echo "| \`xdelta3 -e -B 1073741824 -s BASE\` (timed, file to file) | ${bytes[xdelta]} | | $(mbps xdelta) | |"
-        echo "| \`dwcp-bench codec --base BASE\` (verified: ${verified[codecbase]}) | ${bytes[codecbase]} | | $(int "${enc[codecbase]}") | $(int "${dec[codecbase]}") |"
+        for level in 1 3 6; do
+            n=base$level
+            echo "| \`dwcp-bench codec --base BASE --level $level\` (verified: ${verified[$n]}) | ${bytes[$n]} | | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
+        done
     fi
     echo
-    echo "| target | result |"
-    echo "|---|---|"
-    echo "| alone: output ≤ zstd -3, level 1 (datacenter top) (${bytes[codec1]} vs ${bytes[zstd3]}) | $(verdict "${bytes[codec1]} <= ${bytes[zstd3]}") |"
-    echo "| alone: output ≤ zstd -3, level 6 (internet top) (${bytes[codec6]} vs ${bytes[zstd3]}) | $(verdict "${bytes[codec6]} <= ${bytes[zstd3]}") |"
-    echo "| alone: speed ≥ 2 × zstd -1 ($(int "${enc[codec1]}") vs 2 × $(int "${enc[zstd1]}")) | $(verdict "${enc[codec1]} >= 2 * ${enc[zstd1]}") |"
-    echo "| decode ≥ 2000 MB/s alone ($(int "${dec[codec1]}")) | $(verdict "${dec[codec1]} >= 2000") |"
-    if [[ -n $base ]]; then
-        echo "| given BASE: output ≤ patch-from (${bytes[codecbase]} vs ${bytes[patch]}) | $(verdict "${bytes[codecbase]} <= ${bytes[patch]}") |"
-        echo "| given BASE: speed ≥ 10 × patch-from ($(int "${enc[codecbase]}") vs 10 × $(mbps patch)) | $(verdict "${enc[codecbase]} >= 10 * $(mbps patch)") |"
-        echo "| stretch: output ≤ xdelta3 (${bytes[codecbase]} vs ${bytes[xdelta]}) | $(verdict "${bytes[codecbase]} <= ${bytes[xdelta]}") |"
-    fi
+    echo "Each level is one configuration; a target is met only if one level meets all of its row's parts."
+    echo
+    echo "| level | alone: output ≤ zstd -3 | alone: encode ≥ 2 × zstd -1 | alone: decode ≥ 2000 MB/s |${base:+ given BASE: output ≤ patch-from | given BASE: encode ≥ 10 × patch-from | stretch: output ≤ xdelta3 |}"
+    echo "|---|---|---|---|${base:+---|---|---|}"
+    for level in 1 3 6; do
+        n=codec$level
+        row="| $level | $(verdict "${bytes[$n]} <= ${bytes[zstd3]}") (${bytes[$n]} vs ${bytes[zstd3]})"
+        row+=" | $(verdict "${enc[$n]} >= 2 * ${enc[zstd1]}") ($(int "${enc[$n]}") vs 2 × $(int "${enc[zstd1]}"))"
+        row+=" | $(verdict "${dec[$n]} >= 2000") ($(int "${dec[$n]}")) |"
+        if [[ -n $base ]]; then
+            b=base$level
+            row+=" $(verdict "${bytes[$b]} <= ${bytes[patch]}") (${bytes[$b]} vs ${bytes[patch]})"
+            row+=" | $(verdict "${enc[$b]} >= 10 * $(mbps patch)") ($(int "${enc[$b]}") vs 10 × $(mbps patch))"
+            row+=" | $(verdict "${bytes[$b]} <= ${bytes[xdelta]}") |"
+        fi
+        echo "$row"
+    done
 } >"$out"
 cat "$out"

@@ -10,8 +10,8 @@
 #![no_main]
 
 use dwcp_codec::{
-    Decoder, Encoder, EncoderConfig, EncodingKind, BATCH_PAGES_MAX, ENCODED_BATCH_LEN_MAX,
-    PAGE_SIZE,
+    Decoder, Encoder, EncoderConfig, EncodingKind, BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX,
+    CONTROL_LEN_MAX, ENCODED_BATCH_LEN_MAX, PAGE_SIZE,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -72,7 +72,14 @@ impl Pair {
         self.pushed[kind.slot()] += 1;
         assert_eq!(self.enc.batch_pages(), self.pending.len());
         if !self.enc.has_room() {
-            assert_eq!(self.pending.len(), BATCH_PAGES_MAX);
+            // Full by pages covered, by payload (pages or bytes), or by control records.
+            let payload =
+                self.pushed[EncodingKind::Zstd.slot()] + self.pushed[EncodingKind::Delta.slot()];
+            assert!(
+                self.pending.len() == BATCH_PAGES_MAX
+                    || payload + 1 >= BATCH_PAYLOAD_PAGES_MAX as u64
+                    || self.pending.len() >= CONTROL_LEN_MAX / 24
+            );
             self.flush();
         }
     }

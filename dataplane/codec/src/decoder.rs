@@ -24,14 +24,20 @@ use zstd_safe::DCtx;
 
 use crate::delta::decode_tokens;
 use crate::format::{
-    get_varint, offset_index, Tag, Trailer, BATCH_PAGES_MAX, CONTROL_LEN_MAX, FLAG_CONTROL_ZSTD,
-    FLAG_LITERALS_ZSTD, FLAG_TOKENS_ZSTD,
+    get_varint, offset_index, Tag, Trailer, BATCH_PAYLOAD_PAGES_MAX, CONTROL_LEN_MAX,
+    FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD, FLAG_STREAMED, FLAG_TOKENS_ZSTD,
 };
+use crate::stream::{SectionDecoder, SectionKind};
 use crate::{CodecError, DELTA_TOKENS_MAX, PAGE_SIZE};
 
 /// Destination-side batch decoder.
 pub struct Decoder {
+    /// One-shot context: prefix (dictionary) deltas, and sections that are
+    /// frames of their own.
     dctx: DCtx<'static>,
+    control_stream: SectionDecoder,
+    tokens_stream: SectionDecoder,
+    literals_stream: SectionDecoder,
     control: Box<[u8]>,
     tokens: Box<[u8]>,
     literals: Box<[u8]>,
@@ -132,13 +138,17 @@ impl Records<'_> {
 }
 
 impl Decoder {
-    /// A decoder with its zstd context and buffers (about 0.5 MiB).
+    /// A decoder with its zstd contexts and buffers (about 0.5 MiB; the
+    /// streams' windows come with their first compressed section).
     pub fn new() -> Self {
         Self {
             dctx: DCtx::create(),
+            control_stream: SectionDecoder::new(SectionKind::Control),
+            tokens_stream: SectionDecoder::new(SectionKind::Tokens),
+            literals_stream: SectionDecoder::new(SectionKind::Literals),
             control: vec![0u8; CONTROL_LEN_MAX].into_boxed_slice(),
-            tokens: vec![0u8; BATCH_PAGES_MAX * DELTA_TOKENS_MAX].into_boxed_slice(),
-            literals: vec![0u8; BATCH_PAGES_MAX * PAGE_SIZE].into_boxed_slice(),
+            tokens: vec![0u8; BATCH_PAYLOAD_PAGES_MAX * DELTA_TOKENS_MAX].into_boxed_slice(),
+            literals: vec![0u8; BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE].into_boxed_slice(),
             page: Box::new([0u8; PAGE_SIZE]),
         }
     }
@@ -146,7 +156,27 @@ impl Decoder {
     /// Applies `batch` to `memory` (the whole destination image, a multiple
     /// of 4096 bytes) and calls `on_page(index, content)` after each page is
     /// written. Returns the number of pages in the batch.
+    ///
+    /// Batches must come in the order the encoder finished them (their
+    /// compressed sections continue zstd streams). After an error the
+    /// streams are reset: the decoder then accepts what a fresh encoder
+    /// writes, not the failed stream's continuation.
     pub fn decode_batch(
+        &mut self,
+        batch: &[u8],
+        memory: &mut [u8],
+        on_page: impl FnMut(u64, &[u8]),
+    ) -> Result<usize, CodecError> {
+        let result = self.decode_batch_inner(batch, memory, on_page);
+        if result.is_err() {
+            self.control_stream.reset();
+            self.tokens_stream.reset();
+            self.literals_stream.reset();
+        }
+        result
+    }
+
+    fn decode_batch_inner(
         &mut self,
         batch: &[u8],
         memory: &mut [u8],
@@ -162,28 +192,32 @@ impl Decoder {
         let (prefix, rest) = rest.split_at(trailer.prefix_len);
         let (literals, _) = rest.split_at(trailer.literals_len);
 
-        let dctx = &mut self.dctx;
+        let streamed = trailer.flags & FLAG_STREAMED != 0;
         let control = section(
-            dctx,
+            streamed.then_some(&mut self.control_stream),
+            &mut self.dctx,
             control,
             trailer.flags & FLAG_CONTROL_ZSTD != 0,
             &mut self.control,
-            "control",
+            "control section is too long",
         )?;
         let tokens = section(
-            dctx,
+            streamed.then_some(&mut self.tokens_stream),
+            &mut self.dctx,
             tokens,
             trailer.flags & FLAG_TOKENS_ZSTD != 0,
             &mut self.tokens,
-            "tokens",
+            "tokens section is too long",
         )?;
         let literals = section(
-            dctx,
+            streamed.then_some(&mut self.literals_stream),
+            &mut self.dctx,
             literals,
             trailer.flags & FLAG_LITERALS_ZSTD != 0,
             &mut self.literals,
-            "literals",
+            "literals section is too long",
         )?;
+        let dctx = &mut self.dctx;
 
         // Pass 1: structure.
         let records = || Records {
@@ -194,6 +228,7 @@ impl Decoder {
         };
         let mut walk = records();
         let (mut tokens_used, mut prefix_used, mut literals_used) = (0u64, 0u64, 0u64);
+        let mut payload_pages = 0u64;
         let mut pages_left = trailer.page_count as u64;
         while pages_left > 0 {
             let r = walk.next_record(pages_left)?;
@@ -202,8 +237,14 @@ impl Decoder {
                 Tag::Delta => tokens_used += r.value,
                 Tag::Prefix => prefix_used += r.value,
                 Tag::Literal => literals_used += r.pages * PAGE_SIZE as u64,
-                Tag::Zero | Tag::Duplicate => {}
+                Tag::Zero | Tag::Duplicate => continue,
             }
+            payload_pages += r.pages;
+        }
+        if payload_pages > BATCH_PAYLOAD_PAGES_MAX as u64 {
+            return Err(CodecError::layout(
+                "more pages with a payload than a batch holds",
+            ));
         }
         if walk.at != control.len() {
             return Err(CodecError::layout(
@@ -282,28 +323,29 @@ impl Decoder {
     }
 }
 
-/// A section's raw content: `stored` itself, or its zstd frame decompressed
-/// into `buf` (which bounds it).
+/// A section's raw content: `stored` itself, or decompressed into `buf`
+/// (which bounds it): as the next piece of `stream` when the batch is
+/// streamed, else as a zstd frame of its own.
 fn section<'a>(
+    stream: Option<&mut SectionDecoder>,
     dctx: &mut DCtx<'static>,
     stored: &'a [u8],
     compressed: bool,
     buf: &'a mut [u8],
-    what: &'static str,
+    too_long: &'static str,
 ) -> Result<&'a [u8], CodecError> {
     if !compressed {
         if stored.len() > buf.len() {
-            return Err(CodecError::layout(match what {
-                "control" => "control section is too long",
-                "tokens" => "tokens section is too long",
-                _ => "literals section is too long",
-            }));
+            return Err(CodecError::layout(too_long));
         }
         return Ok(stored);
     }
-    let n = dctx
-        .decompress(buf, stored)
-        .map_err(|c| CodecError::zstd("decompress", c))?;
+    let n = match stream {
+        Some(stream) => stream.decompress(stored, buf, too_long)?,
+        None => dctx
+            .decompress(buf, stored)
+            .map_err(|c| CodecError::zstd("decompress", c))?,
+    };
     Ok(&buf[..n])
 }
 

@@ -27,20 +27,18 @@ use zstd_safe::{CCtx, CParameter};
 use crate::cache::DeltaCache;
 use crate::delta::encode_tokens;
 use crate::format::{
-    index_delta, push_varint, Tag, Trailer, BATCH_PAGES_MAX, CONTROL_LEN_MAX, CONTROL_RECORD_MAX,
-    FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD, FLAG_TOKENS_ZSTD,
+    index_delta, push_varint, Tag, Trailer, BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX,
+    BATCH_RAW_LEN_MAX, CONTROL_LEN_MAX, CONTROL_RECORD_MAX, FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD,
+    FLAG_STREAMED, FLAG_TOKENS_ZSTD,
 };
 use crate::index::{key_of, ContentIndex};
+use crate::stream::{SectionEncoder, SectionKind, SECTION_OVERHEAD_MAX, STREAM_LEVEL_MIN};
 use crate::{is_zero, CodecError, EncodingKind, DELTA_TOKENS_MAX, PAGE_SIZE, ZSTD_DICT_MAGIC};
 
 /// Cheap first: a delta token stream of at most this many bytes is sent
 /// without trying the prefix (dictionary) form, which runs zstd over the
 /// page and could save at most these bytes, 1/64 of the page.
 const GOOD_ENOUGH: usize = PAGE_SIZE / 64;
-
-/// Sections shorter than this are stored raw without trying zstd: a zstd
-/// frame has a header of several bytes, so there is little to win.
-const COMPRESS_MIN: usize = 64;
 
 static ZERO_PAGE: [u8; PAGE_SIZE] = [0u8; PAGE_SIZE];
 
@@ -133,16 +131,23 @@ pub struct Encoder {
     page_count: u64,
     index: ContentIndex,
     cache: DeltaCache,
+    /// One-shot context: prefix (dictionary) deltas, and sections below
+    /// [`STREAM_LEVEL_MIN`].
     cctx: CCtx<'static>,
+    control_stream: SectionEncoder,
+    tokens_stream: SectionEncoder,
+    literals_stream: SectionEncoder,
     xor: Box<[u8; PAGE_SIZE]>,
     prefix_frame: Box<[u8]>,
     control: Vec<u8>,
     tokens: Vec<u8>,
     prefix: Vec<u8>,
-    /// `BATCH_PAGES_MAX + 1` page slots: literal pages in order, then the
-    /// snapshot of the page being encoded.
+    /// `BATCH_PAYLOAD_PAGES_MAX + 1` page slots: literal pages in order,
+    /// then the snapshot of the page being encoded.
     literals: Box<[u8]>,
     literal_pages: usize,
+    /// Pages of the open batch with a payload (literal, delta or prefix).
+    payload_pages: usize,
     /// Slot of the last pushed page's snapshot in `literals`; `None` after `push_zero`.
     last_slot: Option<usize>,
     batch_pages: usize,
@@ -192,13 +197,17 @@ impl Encoder {
             // encoder that starts above it.
             cache: DeltaCache::new(pages, config.delta_cache_pages, config.zstd_level != 0),
             cctx,
+            control_stream: SectionEncoder::new(SectionKind::Control)?,
+            tokens_stream: SectionEncoder::new(SectionKind::Tokens)?,
+            literals_stream: SectionEncoder::new(SectionKind::Literals)?,
             xor: Box::new([0u8; PAGE_SIZE]),
             prefix_frame: vec![0u8; zstd_safe::compress_bound(PAGE_SIZE)].into_boxed_slice(),
             control: Vec::with_capacity(CONTROL_LEN_MAX),
-            tokens: Vec::with_capacity(BATCH_PAGES_MAX * PAGE_SIZE),
-            prefix: Vec::with_capacity(BATCH_PAGES_MAX * PAGE_SIZE),
-            literals: vec![0u8; (BATCH_PAGES_MAX + 1) * PAGE_SIZE].into_boxed_slice(),
+            tokens: Vec::with_capacity(BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE),
+            prefix: Vec::with_capacity(BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE),
+            literals: vec![0u8; (BATCH_PAYLOAD_PAGES_MAX + 1) * PAGE_SIZE].into_boxed_slice(),
             literal_pages: 0,
+            payload_pages: 0,
             last_slot: None,
             batch_pages: 0,
             first_index: 0,
@@ -230,7 +239,7 @@ impl Encoder {
 
     /// Changes the zstd level (0: off) for the pages pushed and batches
     /// finished from now on. The decoder needs no notice: each section says
-    /// whether it is compressed.
+    /// whether it is compressed, and a new level starts a new zstd frame.
     pub fn set_level(&mut self, level: i32) -> Result<(), CodecError> {
         check_level(level)?;
         if level != 0 {
@@ -268,11 +277,16 @@ impl Encoder {
         Ok(())
     }
 
-    /// True while another page fits the open batch.
+    /// True while another page (with a payload or not) fits the open batch.
     pub fn has_room(&self) -> bool {
-        // Room for one more record and the open run's length.
+        // Room for one more record and the open run's length, and for one
+        // more page of payload.
+        let control = self.control.len() + CONTROL_RECORD_MAX + 10;
+        let payload = self.literal_pages * PAGE_SIZE + self.tokens.len() + self.prefix.len();
         self.batch_pages < BATCH_PAGES_MAX
-            && self.control.len() + CONTROL_RECORD_MAX + 10 <= CONTROL_LEN_MAX
+            && self.payload_pages < BATCH_PAYLOAD_PAGES_MAX
+            && control <= CONTROL_LEN_MAX
+            && control + payload + PAGE_SIZE <= BATCH_RAW_LEN_MAX
     }
 
     /// Pages in the open batch.
@@ -410,6 +424,9 @@ impl Encoder {
 
     fn end_record(&mut self, kind: EncodingKind) {
         self.batch_pages += 1;
+        if matches!(kind, EncodingKind::Zstd | EncodingKind::Delta) {
+            self.payload_pages += 1;
+        }
         self.pages_by_kind[kind.slot()] += 1;
     }
 
@@ -467,9 +484,10 @@ impl Encoder {
 
     /// Writes the open batch into `out` (at least
     /// [`crate::ENCODED_BATCH_LEN_MAX`] bytes covers any batch) and starts a
-    /// new one. Sections are zstd-compressed at the current level when that
-    /// makes them shorter, else stored raw; a failed compression also
-    /// stores raw (always correct, only larger).
+    /// new one. Above level 0, each section of at least
+    /// [`crate::COMPRESS_MIN`] bytes continues its zstd stream (see
+    /// `stream.rs`); shorter sections, and every section at level 0, are
+    /// stored raw.
     pub fn finish(&mut self, out: &mut [u8]) -> Result<BatchReport, CodecError> {
         if self.batch_pages == 0 {
             return Err(CodecError::BatchState { state: "empty" });
@@ -480,6 +498,7 @@ impl Encoder {
             + self.tokens.len()
             + self.prefix.len()
             + literals_raw
+            + 3 * SECTION_OVERHEAD_MAX
             + crate::format::TRAILER_LEN_MAX
             + 1;
         if out.len() < needed {
@@ -489,22 +508,33 @@ impl Encoder {
             });
         }
         let level = self.level;
-        let mut flags = 0u8;
+        let streamed = level >= STREAM_LEVEL_MIN;
+        let mut flags = if streamed { FLAG_STREAMED } else { 0 };
         let mut pos = 0;
-        let (control_len, z) = store(&mut self.cctx, level, &self.control, &mut out[pos..]);
+        let (control_len, z) = store(
+            Compressor::pick(streamed, &mut self.control_stream, &mut self.cctx),
+            level,
+            &self.control,
+            &mut out[pos..],
+        )?;
         flags |= if z { FLAG_CONTROL_ZSTD } else { 0 };
         pos += control_len;
-        let (tokens_len, z) = store(&mut self.cctx, level, &self.tokens, &mut out[pos..]);
+        let (tokens_len, z) = store(
+            Compressor::pick(streamed, &mut self.tokens_stream, &mut self.cctx),
+            level,
+            &self.tokens,
+            &mut out[pos..],
+        )?;
         flags |= if z { FLAG_TOKENS_ZSTD } else { 0 };
         pos += tokens_len;
         out[pos..pos + self.prefix.len()].copy_from_slice(&self.prefix);
         pos += self.prefix.len();
         let (literals_len, literals_zstd) = store(
-            &mut self.cctx,
+            Compressor::pick(streamed, &mut self.literals_stream, &mut self.cctx),
             level,
             &self.literals[..literals_raw],
             &mut out[pos..],
-        );
+        )?;
         flags |= if literals_zstd { FLAG_LITERALS_ZSTD } else { 0 };
         pos += literals_len;
         let trailer = Trailer {
@@ -527,7 +557,7 @@ impl Encoder {
         let slot = EncodingKind::slot;
         report.bytes_by_kind[slot(EncodingKind::Delta)] = (tokens_len + self.prefix.len()) as u64;
         if !literals_zstd && self.literal_pages > 0 {
-            // Sent as is: count those pages as raw.
+            // Stored raw: count those pages as raw.
             let pages = report.pages_by_kind[slot(EncodingKind::Zstd)];
             report.pages_by_kind[slot(EncodingKind::Zstd)] = 0;
             report.pages_by_kind[slot(EncodingKind::Raw)] = pages;
@@ -544,6 +574,7 @@ impl Encoder {
         self.tokens.clear();
         self.prefix.clear();
         self.literal_pages = 0;
+        self.payload_pages = 0;
         self.last_slot = None;
         self.batch_pages = 0;
         self.pages_by_kind = [0; 5];
@@ -551,16 +582,48 @@ impl Encoder {
     }
 }
 
-/// Writes `raw` into `out` as one zstd frame when `level` is on and that is
-/// shorter, else as is; returns the bytes written and whether compressed.
-fn store(cctx: &mut CCtx<'static>, level: i32, raw: &[u8], out: &mut [u8]) -> (usize, bool) {
-    if level != 0 && raw.len() >= COMPRESS_MIN {
-        // Capacity one byte short of raw: zstd fails rather than write a
-        // frame that saves nothing, and the section is stored raw instead.
-        if let Ok(n) = cctx.compress2(&mut out[..raw.len() - 1], raw) {
-            return (n, true);
+/// Where a section's compressed form comes from.
+enum Compressor<'a> {
+    /// The next piece of the kind's stream (level >= [`STREAM_LEVEL_MIN`]).
+    Stream(&'a mut SectionEncoder),
+    /// A zstd frame of its own, at the context's level.
+    OneShot(&'a mut CCtx<'static>),
+}
+
+impl<'a> Compressor<'a> {
+    /// The stream when `streamed`, else the one-shot context.
+    fn pick(streamed: bool, stream: &'a mut SectionEncoder, cctx: &'a mut CCtx<'static>) -> Self {
+        if streamed {
+            Compressor::Stream(stream)
+        } else {
+            Compressor::OneShot(cctx)
+        }
+    }
+}
+
+/// Writes `raw` into `out` compressed when `level` is on and `raw` is at
+/// least [`crate::COMPRESS_MIN`] bytes, else as is; returns the bytes
+/// written and whether compressed. A frame of its own that would not be
+/// shorter is stored raw instead; a stream piece cannot be taken back (the
+/// stream has seen it), and zstd stores incompressible blocks raw inside it.
+fn store(
+    compressor: Compressor<'_>,
+    level: i32,
+    raw: &[u8],
+    out: &mut [u8],
+) -> Result<(usize, bool), CodecError> {
+    if level != 0 && raw.len() >= crate::COMPRESS_MIN {
+        match compressor {
+            Compressor::Stream(stream) => return Ok((stream.compress(level, raw, out)?, true)),
+            Compressor::OneShot(cctx) => {
+                // Capacity one byte short of raw: zstd fails rather than
+                // write a frame that saves nothing.
+                if let Ok(n) = cctx.compress2(&mut out[..raw.len() - 1], raw) {
+                    return Ok((n, true));
+                }
+            }
         }
     }
     out[..raw.len()].copy_from_slice(raw);
-    (raw.len(), false)
+    Ok((raw.len(), false))
 }

@@ -26,8 +26,10 @@
 //!   format byte, and last the trailer's own length in bytes (without that
 //!   last byte).
 //!
-//! Flags bit 0/1/2: the control/tokens/literals section is stored as one
-//! zstd frame whose content is the section; otherwise raw. Other bits must
+//! Flags bit 0/1/2: the control/tokens/literals section is compressed;
+//! otherwise raw. Bit 3: the compressed sections are the next pieces of
+//! their kinds' zstd streams (flushed, so each decodes to exactly its
+//! section; see `stream.rs`); without it each is a zstd frame of its own. Other bits must
 //! be zero. A trailer at the end lets the encoder write every section
 //! straight into the output buffer, with no copy to make room for a header.
 //!
@@ -36,11 +38,23 @@
 
 use crate::{CodecError, PAGE_SIZE};
 
-/// The only batch format this codec writes or reads.
-pub const BATCH_FORMAT_V1: u8 = 1;
+/// The only batch format this codec writes or reads. 2: a batch covers up
+/// to [`BATCH_PAGES_MAX`] pages and compressed sections may continue their
+/// kind's zstd stream across batches (`stream.rs`); 1 had 64-page batches
+/// and a zstd frame per section.
+pub const BATCH_FORMAT: u8 = 2;
 
-/// Most pages in one batch (the wire's `PAGES_PER_BATCH_MAX`).
-pub const BATCH_PAGES_MAX: usize = 64;
+/// Most pages one batch covers. Zero and duplicate pages cost only their
+/// control records, so a batch may cover far more pages than it carries:
+/// fewer batches means fewer zstd flushes and trailers (on t30s given t05s,
+/// where most pages are unchanged, 4,096 batches of 64 pages cost 0.18 MB
+/// of control and trailers alone).
+pub const BATCH_PAGES_MAX: usize = 1024;
+
+/// Most pages of one batch that carry a payload (literal, delta token
+/// stream or prefix frame): bounds the batch's length (the wire's
+/// `PAGES_PER_BATCH_MAX`).
+pub const BATCH_PAYLOAD_PAGES_MAX: usize = 64;
 
 /// Longest record in the control section: index varint, tag, value varint
 /// (its run length is accounted separately when the run closes).
@@ -48,21 +62,30 @@ pub(crate) const CONTROL_RECORD_MAX: usize = 10 + 1 + 10;
 
 /// Most bytes of a control section (raw). The encoder closes a batch before
 /// a record could pass it; the decoder rejects more.
-pub const CONTROL_LEN_MAX: usize = 960;
+pub const CONTROL_LEN_MAX: usize = 4096;
 
 /// Most bytes of a trailer, its length byte excluded: six varints, flags, format.
 pub(crate) const TRAILER_LEN_MAX: usize = 6 * 10 + 2;
 
-/// Most bytes of an encoded batch. Every page adds at most one page of data
-/// (a token stream or prefix frame is only chosen when shorter than a page,
-/// and a section stored compressed is shorter than raw), plus the control
-/// section and the trailer.
+/// Most raw bytes of a batch's control, tokens, prefix and literal
+/// sections together: a full payload (64 pages) leaves 840 bytes of
+/// control; fewer payload pages leave room for more records, up to
+/// [`CONTROL_LEN_MAX`]. Chosen so that [`ENCODED_BATCH_LEN_MAX`] fits the
+/// wire's largest frame (asserted in the data plane's engine).
+pub const BATCH_RAW_LEN_MAX: usize = BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE + 840;
+
+/// Most bytes of an encoded batch: its raw sections (a token stream or
+/// prefix frame is only chosen when shorter than a page), zstd's framing of
+/// up to three compressed sections, and the trailer.
 pub const ENCODED_BATCH_LEN_MAX: usize =
-    BATCH_PAGES_MAX * PAGE_SIZE + CONTROL_LEN_MAX + TRAILER_LEN_MAX + 1;
+    BATCH_RAW_LEN_MAX + 3 * crate::stream::SECTION_OVERHEAD_MAX + TRAILER_LEN_MAX + 1;
 
 const _: () = assert!(BATCH_PAGES_MAX * CONTROL_RECORD_MAX > CONTROL_LEN_MAX);
 const _: () = assert!(CONTROL_LEN_MAX >= 16 * CONTROL_RECORD_MAX);
 const _: () = assert!(TRAILER_LEN_MAX < 256);
+const _: () = assert!(BATCH_PAYLOAD_PAGES_MAX <= BATCH_PAGES_MAX);
+const _: () =
+    assert!(BATCH_RAW_LEN_MAX >= BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE + 16 * CONTROL_RECORD_MAX);
 
 /// Flag: the control section is a zstd frame.
 pub(crate) const FLAG_CONTROL_ZSTD: u8 = 1;
@@ -70,7 +93,10 @@ pub(crate) const FLAG_CONTROL_ZSTD: u8 = 1;
 pub(crate) const FLAG_TOKENS_ZSTD: u8 = 2;
 /// Flag: the literals section is a zstd frame.
 pub(crate) const FLAG_LITERALS_ZSTD: u8 = 4;
-const FLAGS_KNOWN: u8 = FLAG_CONTROL_ZSTD | FLAG_TOKENS_ZSTD | FLAG_LITERALS_ZSTD;
+/// Flag: the batch's compressed sections are pieces of their kinds' zstd
+/// streams (`stream.rs`), not frames of their own.
+pub(crate) const FLAG_STREAMED: u8 = 8;
+const FLAGS_KNOWN: u8 = FLAG_CONTROL_ZSTD | FLAG_TOKENS_ZSTD | FLAG_LITERALS_ZSTD | FLAG_STREAMED;
 
 /// Control record tag. 0 is never valid, so zeroed bytes never decode.
 #[repr(u8)]
@@ -134,7 +160,7 @@ impl Trailer {
             n += put_varint(&mut buf[n..], value);
         }
         buf[n] = self.flags;
-        buf[n + 1] = BATCH_FORMAT_V1;
+        buf[n + 1] = BATCH_FORMAT;
         n += 2;
         let end = pos + n + 1;
         let len = out.len();
@@ -157,7 +183,7 @@ impl Trailer {
         let sections_end = rest.len() - len;
         let trailer = &rest[sections_end..];
         let (&format, trailer) = trailer.split_last().expect("len >= 8");
-        if format != BATCH_FORMAT_V1 {
+        if format != BATCH_FORMAT {
             return Err(CodecError::BatchFormat { format });
         }
         let (&flags, fields) = trailer.split_last().expect("len >= 8");

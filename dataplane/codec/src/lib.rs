@@ -33,8 +33,10 @@
 //! # Limits
 //!
 //! Memory is bounded by [`EncoderConfig`] and the page count, see
-//! [`Encoder::memory_bytes_max`]. The decoder allocates only its zstd context
-//! and buffers at the format's bounds (about 0.5 MiB), whatever its input.
+//! [`Encoder::memory_bytes_max`]. The decoder allocates only its zstd
+//! contexts and buffers at the format's bounds (about 0.5 MiB), and its
+//! streams' windows at their first compressed section (at most
+//! [`STREAM_WINDOWS_BYTES_MAX`]), whatever its input.
 //! An encoded batch is at most [`ENCODED_BATCH_LEN_MAX`] bytes.
 
 #![warn(missing_docs)]
@@ -46,11 +48,16 @@ mod encoder;
 mod error;
 pub mod format;
 mod index;
+mod stream;
 
 pub use decoder::Decoder;
 pub use encoder::{BatchReport, Encoder, EncoderConfig};
 pub use error::CodecError;
-pub use format::{BATCH_FORMAT_V1, BATCH_PAGES_MAX, CONTROL_LEN_MAX, ENCODED_BATCH_LEN_MAX};
+pub use format::{
+    BATCH_FORMAT, BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX, BATCH_RAW_LEN_MAX, CONTROL_LEN_MAX,
+    ENCODED_BATCH_LEN_MAX,
+};
+pub use stream::{SECTION_OVERHEAD_MAX, STREAM_LEVEL_MIN, STREAM_WINDOWS_BYTES_MAX};
 
 /// Bytes in a guest page, the unit the codec encodes.
 pub const PAGE_SIZE: usize = 4096;
@@ -59,6 +66,10 @@ pub const PAGE_SIZE: usize = 4096;
 /// used when the old page starts with it: zstd would parse the page as a
 /// formatted dictionary.
 pub(crate) const ZSTD_DICT_MAGIC: [u8; 4] = [0x37, 0xa4, 0x30, 0xec];
+
+/// Sections shorter than this are stored raw without zstd: a flushed zstd
+/// piece costs a few bytes of framing, so there is little to win.
+pub(crate) const COMPRESS_MIN: usize = 64;
 
 /// Longest delta token stream: the encoder only uses one shorter than a page.
 pub const DELTA_TOKENS_MAX: usize = PAGE_SIZE;

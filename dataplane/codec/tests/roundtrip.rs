@@ -4,8 +4,9 @@
 //! each pushed page once, in order, with the content pushed.
 
 use dwcp_codec::{
-    BatchReport, CodecError, Decoder, Encoder, EncoderConfig, EncodingKind, BATCH_FORMAT_V1,
-    BATCH_PAGES_MAX, ENCODED_BATCH_LEN_MAX, PAGE_SIZE,
+    BatchReport, CodecError, Decoder, Encoder, EncoderConfig, EncodingKind, BATCH_FORMAT,
+    BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX, CONTROL_LEN_MAX, ENCODED_BATCH_LEN_MAX, PAGE_SIZE,
+    SECTION_OVERHEAD_MAX, STREAM_LEVEL_MIN,
 };
 use proptest::prelude::*;
 use rand::{Rng, RngCore, SeedableRng};
@@ -48,7 +49,7 @@ fn trailer(batch: &[u8]) -> TrailerFields {
     let (&len, rest) = batch.split_last().expect("non-empty batch");
     let t = &rest[rest.len() - usize::from(len)..];
     let (&format, t) = t.split_last().expect("format byte");
-    assert_eq!(format, BATCH_FORMAT_V1);
+    assert_eq!(format, BATCH_FORMAT);
     let (&flags, fields) = t.split_last().expect("flags byte");
     let mut at = 0;
     let mut next = || read_varint(fields, &mut at);
@@ -124,7 +125,16 @@ impl Pair {
         self.pushed[slot(kind)] += 1;
         assert_eq!(self.enc.batch_pages(), self.pending.len());
         if !self.enc.has_room() {
-            assert_eq!(self.enc.batch_pages(), BATCH_PAGES_MAX);
+            // Full by pages covered, by payload (pages or bytes), or by control records.
+            let payload =
+                self.pushed[slot(EncodingKind::Zstd)] + self.pushed[slot(EncodingKind::Delta)];
+            assert!(
+                self.enc.batch_pages() == BATCH_PAGES_MAX
+                    || payload + 1 >= BATCH_PAYLOAD_PAGES_MAX as u64
+                    || self.enc.batch_pages() >= CONTROL_LEN_MAX / 24,
+                "full at {} pages, {payload} with a payload",
+                self.enc.batch_pages()
+            );
             self.flush();
         }
     }
@@ -221,7 +231,11 @@ impl Pair {
             raw * PAGE_SIZE as u64
         );
         if zstd > 0 {
-            assert!(report.bytes_by_kind[slot(EncodingKind::Zstd)] < zstd * PAGE_SIZE as u64);
+            // A stream piece: at most zstd's framing above raw.
+            assert!(
+                report.bytes_by_kind[slot(EncodingKind::Zstd)]
+                    <= zstd * PAGE_SIZE as u64 + SECTION_OVERHEAD_MAX as u64
+            );
         } else {
             assert_eq!(report.bytes_by_kind[slot(EncodingKind::Zstd)], 0);
         }
@@ -379,7 +393,8 @@ fn apply(pair: &mut Pair, op: &Op) {
 }
 
 fn level() -> impl Strategy<Value = i32> {
-    prop::sample::select(vec![0, 1, 3, -1])
+    // 3 and 6 are streamed (STREAM_LEVEL_MIN), the others frames of their own.
+    prop::sample::select(vec![0, 1, 3, 6, -1])
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -509,6 +524,21 @@ fn every_kind_is_used() {
         .map(|(k, _)| k.name())
         .collect();
     assert_eq!(got, ["zero", "duplicate", "delta", "zstd", "raw"]);
+
+    // From STREAM_LEVEL_MIN on, sections are stream pieces: an
+    // incompressible literal is a zstd piece of about its own size.
+    let mut pair = Pair::new(
+        EncoderConfig {
+            zstd_level: STREAM_LEVEL_MIN,
+            ..cfg
+        },
+        2,
+        None,
+    );
+    pair.send(0, &noise);
+    pair.flush();
+    assert_eq!(pair.last.pages_by_kind[slot(EncodingKind::Zstd)], 1);
+    assert!(pair.last.bytes_by_kind[slot(EncodingKind::Zstd)] >= PAGE_SIZE as u64);
 
     // At level 0 every literal is raw.
     let mut pair = Pair::new(
@@ -685,7 +715,7 @@ fn encoder_rejects_bad_input() {
     let kind = pair
         .enc
         .push(BATCH_PAGES_MAX as u64 - 1, &last)
-        .expect("room for the 64th page");
+        .expect("room for the last page");
     pair.pending
         .push((BATCH_PAGES_MAX as u64 - 1, last.clone()));
     pair.pushed[slot(kind)] += 1;
@@ -707,7 +737,10 @@ fn encoder_rejects_bad_input() {
     ));
     assert_eq!(pair.enc.batch_pages(), BATCH_PAGES_MAX);
     pair.flush();
-    assert_eq!(pair.last.pages_by_kind[slot(EncodingKind::Zero)], 63);
+    assert_eq!(
+        pair.last.pages_by_kind[slot(EncodingKind::Zero)],
+        BATCH_PAGES_MAX as u64 - 1
+    );
 
     // Too small in the middle of a run, then more pages pushed before the
     // finish that succeeds.
@@ -778,10 +811,10 @@ fn full_batch_of_incompressible_literals_fits() {
             delta_cache_pages: 0,
             dup_index_entries: 0,
         };
-        let pages = 3 * BATCH_PAGES_MAX;
+        let pages = 3 * BATCH_PAYLOAD_PAGES_MAX;
         let mut enc = Encoder::new(cfg, pages as u64).expect("valid");
         let mut src = vec![0u8; pages * PAGE_SIZE];
-        for k in 0..BATCH_PAGES_MAX {
+        for k in 0..BATCH_PAYLOAD_PAGES_MAX {
             // Non-consecutive and not increasing: one record each.
             let i = (k * 3 + 7 * (k % 2)) % pages;
             let p = random_page(100 + k as u64);
@@ -792,17 +825,56 @@ fn full_batch_of_incompressible_literals_fits() {
         let mut out = vec![0u8; ENCODED_BATCH_LEN_MAX];
         let report = enc.finish(&mut out).expect("fits the bound");
         assert!(report.len <= ENCODED_BATCH_LEN_MAX);
+        // Stored raw, except as a stream piece (of about raw size).
+        let kind = if level >= STREAM_LEVEL_MIN {
+            EncodingKind::Zstd
+        } else {
+            EncodingKind::Raw
+        };
         assert_eq!(
-            report.pages_by_kind[slot(EncodingKind::Raw)],
-            BATCH_PAGES_MAX as u64
+            report.pages_by_kind[slot(kind)],
+            BATCH_PAYLOAD_PAGES_MAX as u64
         );
         let mut dst = vec![0u8; pages * PAGE_SIZE];
         let n = Decoder::new()
             .decode_batch(&out[..report.len], &mut dst, |_, _| {})
             .expect("decodes");
-        assert_eq!(n, BATCH_PAGES_MAX);
+        assert_eq!(n, BATCH_PAYLOAD_PAGES_MAX);
         assert!(dst == src, "level {level}");
     }
+}
+
+/// Far duplicates at changing distances, with a literal now and then (a
+/// record each), fill the control section before the batch covers
+/// `BATCH_PAGES_MAX` pages; the batch still fits `ENCODED_BATCH_LEN_MAX`
+/// and decodes.
+#[test]
+fn control_bound_closes_a_batch_of_alternating_records() {
+    let pages = 8 * BATCH_PAGES_MAX;
+    // A baseline of distinct pages in the upper half: far duplicate
+    // targets, a three-byte distance each.
+    let mut baseline = vec![0u8; pages * PAGE_SIZE];
+    for p in pages / 2..pages {
+        baseline[p * PAGE_SIZE..(p + 1) * PAGE_SIZE].copy_from_slice(&random_page(p as u64));
+    }
+    let mut pair = Pair::new(EncoderConfig::DEFAULTS, pages, Some(baseline));
+    let mut i = 0;
+    while pair.batches == 0 {
+        if i % 17 == 0 {
+            pair.send(i, &random_page(1 << 20 | i as u64));
+        } else {
+            // A new distance each time: no runs, five bytes a record.
+            let far = random_page((pages - 1 - i) as u64);
+            assert_eq!(pair.send(i, &far), EncodingKind::Duplicate);
+        }
+        i += 1;
+    }
+    assert!(pair.last.len <= ENCODED_BATCH_LEN_MAX);
+    let covered: u64 = pair.last.pages_by_kind.iter().sum();
+    assert!(
+        covered < BATCH_PAGES_MAX as u64,
+        "{covered} pages: the control bound should close the batch first"
+    );
 }
 
 /// 64 zero pages (pushed as content or with `push_zero`) are one record,
@@ -819,10 +891,11 @@ fn zero_pages_are_one_record() {
                 pair.send_zero(i + 3);
             }
         }
-        // The 64th page finished the batch.
+        // The last page a batch covers finished it: one record (index
+        // delta, tag, a two-byte run).
         assert_eq!(pair.batches, 1);
         assert!(pair.last.len < 32, "{} bytes", pair.last.len);
-        assert_eq!(trailer(&pair.last_batch).control_len, 3);
+        assert_eq!(trailer(&pair.last_batch).control_len, 4);
     }
 }
 
@@ -885,7 +958,9 @@ fn repeated_and_unordered_indices_in_one_batch() {
 fn level_changes_between_batches() {
     let mut pair = Pair::new(EncoderConfig::DEFAULTS, 8, None);
     let mut rng = ChaCha8Rng::seed_from_u64(30);
-    for (round, level) in [1, 0, 3, -1, 0, 1, 5, 0].into_iter().enumerate() {
+    // Streamed levels (3, 5, 6) interleaved with frame-per-section ones: a
+    // stream's frame continues across them, and ends on a level change.
+    for (round, level) in [1, 0, 3, -1, 3, 6, 5, 0, 1, 5].into_iter().enumerate() {
         if round % 2 == 0 {
             pair.flush();
         }
@@ -952,7 +1027,7 @@ fn check_decode(dec: &mut Decoder, batch: &[u8], before: &[u8]) -> Result<usize,
 
 /// Valid batches over a 4-page image, each with the image before it: every
 /// record kind, runs, compressed and raw sections.
-fn valid_batches() -> Vec<(Vec<u8>, Vec<u8>)> {
+fn valid_batches() -> Vec<ValidBatch> {
     const PAGES: usize = 4;
     let mut corpus = Vec::new();
     let mut rng = ChaCha8Rng::seed_from_u64(0xba7c4);
@@ -963,6 +1038,7 @@ fn valid_batches() -> Vec<(Vec<u8>, Vec<u8>)> {
             dup_index_entries: 8,
         };
         let mut pair = Pair::new(cfg, PAGES, None);
+        let mut history = Vec::new();
         for _ in 0..6 {
             let before = pair.dst.clone();
             for _ in 0..rng.gen_range(1..12) {
@@ -991,10 +1067,38 @@ fn valid_batches() -> Vec<(Vec<u8>, Vec<u8>)> {
                 pair.send(i, &p);
             }
             pair.flush();
-            corpus.push((pair.last_batch.clone(), before));
+            corpus.push(ValidBatch {
+                history: history.clone(),
+                batch: pair.last_batch.clone(),
+                before,
+            });
+            history.push(pair.last_batch.clone());
         }
     }
     corpus
+}
+
+/// A batch an encoder wrote, the batches it wrote before (a decoder must
+/// have seen them: compressed sections continue zstd streams), and the
+/// destination image before it.
+struct ValidBatch {
+    history: Vec<Vec<u8>>,
+    batch: Vec<u8>,
+    before: Vec<u8>,
+}
+
+impl ValidBatch {
+    /// A fresh decoder that has decoded this batch's history.
+    fn decoder(&self) -> Decoder {
+        let mut dec = Decoder::new();
+        let mut mem = vec![0u8; self.before.len()];
+        for batch in &self.history {
+            dec.decode_batch(batch, &mut mem, |_, _| {})
+                .expect("history decodes");
+        }
+        assert!(mem == self.before, "history rebuilds the image");
+        dec
+    }
 }
 
 /// Random bytes, shorter than `max`, that start like a zstd frame at times.
@@ -1109,7 +1213,7 @@ fn plausible_batch(rng: &mut ChaCha8Rng, buf: &mut Vec<u8>) {
         push_varint(&mut t, v);
     }
     t.push(flags);
-    t.push(BATCH_FORMAT_V1);
+    t.push(BATCH_FORMAT);
     t.push(u8::try_from(t.len()).expect("short trailer"));
     buf.extend_from_slice(&t);
 }
@@ -1148,13 +1252,15 @@ fn decoder_never_panics_on_random_input() {
 
     // Mutations of valid batches.
     let corpus = valid_batches();
-    for (batch, before) in &corpus {
-        let n = check_decode(&mut dec, batch, before).expect("valid batch");
+    for valid in &corpus {
+        let n =
+            check_decode(&mut valid.decoder(), &valid.batch, &valid.before).expect("valid batch");
         assert!(n > 0);
     }
     let mut structural = 0;
     for _ in 0..20_000 {
-        let (batch, before) = &corpus[rng.gen_range(0..corpus.len())];
+        let valid = &corpus[rng.gen_range(0..corpus.len())];
+        let (batch, before) = (&valid.batch, &valid.before);
         let mut m = batch.clone();
         match rng.gen_range(0..7) {
             0 => {
@@ -1189,7 +1295,7 @@ fn decoder_never_panics_on_random_input() {
                 m[at] = rng.gen();
             }
         }
-        if let Err(e) = check_decode(&mut dec, &m, before) {
+        if let Err(e) = check_decode(&mut valid.decoder(), &m, before) {
             if !matches!(
                 e,
                 CodecError::DeltaTokens { .. }
@@ -1201,8 +1307,9 @@ fn decoder_never_panics_on_random_input() {
         }
     }
     assert!(structural > 1000, "{structural} structural rejections");
-    // Still decodes valid batches after all of that.
-    for (batch, before) in &corpus {
-        check_decode(&mut dec, batch, before).expect("valid batch");
+    // A decoder that rejected random input starts a new stream: it still
+    // decodes a fresh encoder's first batch.
+    for valid in corpus.iter().filter(|v| v.history.is_empty()) {
+        check_decode(&mut dec, &valid.batch, &valid.before).expect("valid first batch");
     }
 }

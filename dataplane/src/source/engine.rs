@@ -61,7 +61,7 @@ const _: () = assert!(
     ENCODED_BATCH_HEADER_LEN + dwcp_codec::ENCODED_BATCH_LEN_MAX + FRAME_TAG_LEN
         <= FRAME_BODY_LEN_MAX as usize
 );
-const _: () = assert!(dwcp_codec::BATCH_PAGES_MAX == PAGES_PER_BATCH_MAX as usize);
+const _: () = assert!(dwcp_codec::BATCH_PAYLOAD_PAGES_MAX == PAGES_PER_BATCH_MAX as usize);
 
 /// Waits shorter than this yield instead of sleeping (sleeps overshoot by tens of µs).
 const PACE_SLEEP_MIN: Duration = Duration::from_micros(200);

@@ -4,8 +4,9 @@
 
 use super::Decoder;
 use crate::format::{
-    push_varint, zigzag, Tag, Trailer, BATCH_FORMAT_V1, BATCH_PAGES_MAX, CONTROL_LEN_MAX,
-    FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD, FLAG_TOKENS_ZSTD, TRAILER_LEN_MAX,
+    push_varint, zigzag, Tag, Trailer, BATCH_FORMAT, BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX,
+    CONTROL_LEN_MAX, FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD, FLAG_STREAMED, FLAG_TOKENS_ZSTD,
+    TRAILER_LEN_MAX,
 };
 use crate::{CodecError, DELTA_TOKENS_MAX, PAGE_SIZE};
 
@@ -274,10 +275,11 @@ fn rejects_trailer_length_byte() {
 #[test]
 fn rejects_unknown_format() {
     let good = valid().bytes();
-    for format in [0, 2, 0xff] {
+    // 1: the format before sections became streams.
+    for format in [0, 1, 3, 0xff] {
         let mut bad = good.clone();
         let at = bad.len() - 2;
-        assert_eq!(bad[at], BATCH_FORMAT_V1);
+        assert_eq!(bad[at], BATCH_FORMAT);
         bad[at] = format;
         assert_eq!(rejects(&bad), CodecError::BatchFormat { format });
     }
@@ -285,7 +287,7 @@ fn rejects_unknown_format() {
 
 #[test]
 fn rejects_unknown_flags() {
-    for flags in [8, 0x80, 0xff] {
+    for flags in [16, 0x80, 0xff] {
         let mut b = valid();
         b.flags = flags;
         assert_eq!(rejects(&b.bytes()), layout("unknown flags"));
@@ -296,7 +298,7 @@ fn rejects_unknown_flags() {
 fn rejects_trailer_with_trailing_bytes() {
     // Seven varints where six are expected.
     let mut b = vec![0u8; 1];
-    b.extend(raw_trailer(&[1, 0, 1, 0, 0, 0, 0], 0, BATCH_FORMAT_V1));
+    b.extend(raw_trailer(&[1, 0, 1, 0, 0, 0, 0], 0, BATCH_FORMAT));
     assert_eq!(rejects(&b), layout("trailer has trailing bytes"));
 }
 
@@ -321,7 +323,7 @@ fn rejects_section_lengths_that_do_not_add_up() {
         b.extend(raw_trailer(
             &[PAGES as u64, 0, lens[0], lens[1], lens[2], lens[3]],
             0,
-            BATCH_FORMAT_V1,
+            BATCH_FORMAT,
         ));
         b
     };
@@ -352,7 +354,7 @@ fn rejects_page_count() {
     let mut b = Batch::new(BATCH_PAGES_MAX + 1);
     record(&mut b.control, 0, Tag::Zero as u8, None, Some(0));
     assert_eq!(rejects(&b.bytes()), layout("page count"));
-    // The largest count is accepted (a run of 64 zero pages).
+    // The largest count is accepted (a run of zero pages).
     let mut mem = vec![7u8; BATCH_PAGES_MAX * PAGE_SIZE];
     let mut b = Batch::new(BATCH_PAGES_MAX);
     record(
@@ -364,22 +366,63 @@ fn rejects_page_count() {
     );
     let n = Decoder::new()
         .decode_batch(&b.bytes(), &mut mem, |_, _| {})
-        .expect("64 pages");
+        .expect("a whole batch of zero pages");
     assert_eq!(n, BATCH_PAGES_MAX);
     assert!(mem.iter().all(|&x| x == 0));
+}
+
+#[test]
+fn rejects_more_payload_pages_than_a_batch_holds() {
+    // One-byte-flip token streams, a record each: small enough for the
+    // tokens buffer, one page too many for a batch.
+    let pages = BATCH_PAYLOAD_PAGES_MAX + 1;
+    let mut b = Batch::new(pages);
+    let tokens = flip_tokens(5, 1);
+    for _ in 0..pages {
+        record(
+            &mut b.control,
+            0,
+            Tag::Delta as u8,
+            Some(tokens.len() as u64),
+            None,
+        );
+        b.tokens.extend_from_slice(&tokens);
+    }
+    let mut mem = vec![7u8; pages * PAGE_SIZE];
+    let err = Decoder::new().decode_batch(&b.bytes(), &mut mem, |_, _| {});
+    assert_eq!(
+        err,
+        Err(layout("more pages with a payload than a batch holds"))
+    );
+    assert!(mem.iter().all(|&x| x == 7));
+    // One fewer decodes.
+    let pages = BATCH_PAYLOAD_PAGES_MAX;
+    let mut b = Batch::new(pages);
+    for _ in 0..pages {
+        record(
+            &mut b.control,
+            0,
+            Tag::Delta as u8,
+            Some(tokens.len() as u64),
+            None,
+        );
+        b.tokens.extend_from_slice(&tokens);
+    }
+    let n = Decoder::new().decode_batch(&b.bytes(), &mut mem, |_, _| {});
+    assert_eq!(n, Ok(pages));
 }
 
 #[test]
 fn rejects_bad_trailer_varint() {
     // page_count written overlong (1 as 0x81 0x00).
     let mut b = vec![0u8];
-    let mut t = vec![0x81, 0x00, 0, 1, 0, 0, 0, 0, BATCH_FORMAT_V1];
+    let mut t = vec![0x81, 0x00, 0, 1, 0, 0, 0, 0, BATCH_FORMAT];
     t.push(u8::try_from(t.len()).expect("short"));
     b.extend(t);
     assert_eq!(rejects(&b), CodecError::Varint { offset: 0 });
     // The last field's varint runs into the flags and ends without a final byte.
     let mut b = vec![0u8];
-    let mut t = vec![1, 0, 1, 0, 0, 0x80, 0, BATCH_FORMAT_V1];
+    let mut t = vec![1, 0, 1, 0, 0, 0x80, 0, BATCH_FORMAT];
     t.push(u8::try_from(t.len()).expect("short"));
     b.extend(t);
     assert_eq!(rejects(&b), CodecError::Varint { offset: 5 });
@@ -623,10 +666,10 @@ fn rejects_raw_sections_over_their_bound() {
     b.control.resize(CONTROL_LEN_MAX + 1, 0);
     assert_eq!(rejects(&b.bytes()), layout("control section is too long"));
     let mut b = one(Tag::Zero as u8, None, Some(0));
-    b.tokens = vec![0; BATCH_PAGES_MAX * DELTA_TOKENS_MAX + 1];
+    b.tokens = vec![0; BATCH_PAYLOAD_PAGES_MAX * DELTA_TOKENS_MAX + 1];
     assert_eq!(rejects(&b.bytes()), layout("tokens section is too long"));
     let mut b = one(Tag::Zero as u8, None, Some(0));
-    b.literals = vec![0; BATCH_PAGES_MAX * PAGE_SIZE + 1];
+    b.literals = vec![0; BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE + 1];
     assert_eq!(rejects(&b.bytes()), layout("literals section is too long"));
 }
 
@@ -672,7 +715,9 @@ fn rejects_compressed_section_that_is_not_zstd() {
             }
         };
         assert_eq!(rejects(&b.bytes()), expected, "empty section, flag {flag}");
-        // A truncated frame.
+        // A truncated frame: zstd's error for a frame of its own; a stream
+        // waits for the rest, so the section is short and the records do
+        // not match it.
         let mut b = valid();
         let frame = zstd_frame(&[5; 300]);
         let truncated = frame[..frame.len() - 1].to_vec();
@@ -692,27 +737,41 @@ fn rejects_compressed_section_that_is_not_zstd() {
             ),
             "truncated frame, flag {flag}"
         );
+        b.flags = flag | FLAG_STREAMED;
+        let err = rejects(&b.bytes());
+        assert!(
+            matches!(
+                err,
+                CodecError::BatchLayout { .. } | CodecError::Varint { .. }
+            ),
+            "truncated stream piece, flag {flag}: {err:?}"
+        );
     }
 }
 
 #[test]
 fn rejects_compressed_section_over_its_bound() {
+    // A frame of its own: zstd refuses to write past the buffer. A stream
+    // piece: the decoder stops at the bound.
+    let check = |b: &mut Batch, flag: u8, too_long: &'static str| {
+        b.flags = flag;
+        assert!(matches!(rejects(&b.bytes()), CodecError::Zstd { .. }));
+        b.flags = flag | FLAG_STREAMED;
+        assert_eq!(rejects(&b.bytes()), layout(too_long));
+    };
     let mut b = one(Tag::Zero as u8, None, Some(0));
     let mut control = b.control.clone();
     control.resize(CONTROL_LEN_MAX + 1, 0);
     b.control = zstd_frame(&control);
-    b.flags = FLAG_CONTROL_ZSTD;
-    assert!(matches!(rejects(&b.bytes()), CodecError::Zstd { .. }));
+    check(&mut b, FLAG_CONTROL_ZSTD, "control section is too long");
 
     let mut b = one(Tag::Zero as u8, None, Some(0));
-    b.tokens = zstd_frame(&vec![0; BATCH_PAGES_MAX * DELTA_TOKENS_MAX + 1]);
-    b.flags = FLAG_TOKENS_ZSTD;
-    assert!(matches!(rejects(&b.bytes()), CodecError::Zstd { .. }));
+    b.tokens = zstd_frame(&vec![0; BATCH_PAYLOAD_PAGES_MAX * DELTA_TOKENS_MAX + 1]);
+    check(&mut b, FLAG_TOKENS_ZSTD, "tokens section is too long");
 
     let mut b = one(Tag::Zero as u8, None, Some(0));
-    b.literals = zstd_frame(&vec![0; BATCH_PAGES_MAX * PAGE_SIZE + 1]);
-    b.flags = FLAG_LITERALS_ZSTD;
-    assert!(matches!(rejects(&b.bytes()), CodecError::Zstd { .. }));
+    b.literals = zstd_frame(&vec![0; BATCH_PAYLOAD_PAGES_MAX * PAGE_SIZE + 1]);
+    check(&mut b, FLAG_LITERALS_ZSTD, "literals section is too long");
 
     // A compressed control section at its bound still decodes (then fails
     // on its content, not its size).
