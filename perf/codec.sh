@@ -9,7 +9,7 @@
 #   zstd -b1 and zstd -b3 (in-memory benchmark mode, like the codec's own
 #   figures) on NEW;  dwcp-bench codec on NEW alone;
 #   zstd -3 --long=31 --patch-from=BASE;  xdelta3 -e -B 1073741824 -s BASE;
-#   dwcp-bench codec --new NEW --base BASE, at levels 1, 3 and 6, each
+#   dwcp-bench codec (alone and --base BASE) at levels 1, 3, 5 and 6, each
 #   DWCP_CODEC_RUNS (3) times, keeping the best speeds.
 # Writes a markdown table (default docs/codec-results.md) and prints it; the
 # issue's targets are checked and each is marked OK or MISS.
@@ -109,11 +109,12 @@ zbench zstd1 1
 zbench zstd3 3
 codec codec1 --level 1
 codec codec3 --level 3
+codec codec5 --level 5
 codec codec6 --level 6
 if [[ -n $base ]]; then
     run patch zstd -3 -T1 -q --long=31 --patch-from="$base" -c "$new"
     run xdelta xdelta3 -e -B 1073741824 -c -s "$base" "$new"
-    for level in 1 3 6; do
+    for level in 1 3 5 6; do
         codec "base$level" --base "$base" --level "$level"
     done
 fi
@@ -132,13 +133,13 @@ verdict() { if [[ $(echo "$1" | bc -l) -eq 1 ]]; then echo OK; else echo MISS; f
     for n in zstd1 zstd3; do
         echo "| \`zstd -b${n#zstd} -T1\` | ${bytes[$n]} | $(echo "scale=2; $input_bytes / ${bytes[$n]}" | bc -l) | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
     done
-    for n in codec1 codec3 codec6; do
+    for n in codec1 codec3 codec5 codec6; do
         echo "| \`dwcp-bench codec --level ${n#codec}\` (verified: ${verified[$n]}) | ${bytes[$n]} | $(echo "scale=2; $input_bytes / ${bytes[$n]}" | bc -l) | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
     done
     if [[ -n $base ]]; then
         echo "| \`zstd -3 -T1 --long=31 --patch-from=BASE\` (timed, file to file) | ${bytes[patch]} | | $(mbps patch) | |"
         echo "| \`xdelta3 -e -B 1073741824 -s BASE\` (timed, file to file) | ${bytes[xdelta]} | | $(mbps xdelta) | |"
-        for level in 1 3 6; do
+        for level in 1 3 5 6; do
             n=base$level
             echo "| \`dwcp-bench codec --base BASE --level $level\` (verified: ${verified[$n]}) | ${bytes[$n]} | | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
         done
@@ -148,7 +149,7 @@ verdict() { if [[ $(echo "$1" | bc -l) -eq 1 ]]; then echo OK; else echo MISS; f
     echo
     echo "| level | alone: output ≤ zstd -3 | alone: encode ≥ 2 × zstd -1 | alone: decode ≥ 2000 MB/s |${base:+ given BASE: output ≤ patch-from | given BASE: encode ≥ 10 × patch-from | stretch: output ≤ xdelta3 |}"
     echo "|---|---|---|---|${base:+---|---|---|}"
-    for level in 1 3 6; do
+    for level in 1 3 5 6; do
         n=codec$level
         row="| $level | $(verdict "${bytes[$n]} <= ${bytes[zstd3]}") (${bytes[$n]} vs ${bytes[zstd3]})"
         row+=" | $(verdict "${enc[$n]} >= 2 * ${enc[zstd1]}") ($(int "${enc[$n]}") vs 2 × $(int "${enc[zstd1]}"))"
