@@ -174,6 +174,31 @@ pub struct Migration {
     pub error: Option<String>,
     /// The data plane's JSON summary once final (with `mode` added).
     pub summary: Option<serde_json::Value>,
+    /// How the link's bandwidth prediction drives the migration (source
+    /// host only; `null` on the destination).
+    #[serde(default)]
+    pub prediction: Option<MigrationPrediction>,
+}
+
+/// What the bandwidth prediction of the link does for one migration
+/// (docs/prediction.md §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationPrediction {
+    /// Seconds to the end at the predicted bandwidth: the wire bytes still
+    /// to send in this round (pages left × wire bytes per page so far) over
+    /// the predicted mean of the next 30 s minus the dirty rate; `null`
+    /// without a prediction, once final, or when the guest dirties faster.
+    pub eta_s: Option<f64>,
+    /// The predicted mean throughput of the next 30 s used for `eta_s`,
+    /// Mbit/s.
+    pub mbps: Option<f64>,
+    /// The switch-over floor given to the data plane, Mbit/s (0: none): it
+    /// plans the switch-over with the lower of this and its measured rate.
+    pub floor_mbps: f64,
+    /// The pacing follows the prediction (false: the operator set it).
+    pub pacing_auto: bool,
+    /// The stream count follows the prediction (false: the operator set it).
+    pub streams_auto: bool,
 }
 
 /// `GET /v1/migrations`.
@@ -198,6 +223,40 @@ pub struct PeerStatus {
     pub throughput_mbps: Option<f64>,
     /// Last loss sample, percent of segments retransmitted.
     pub loss_percent: Option<f64>,
+    /// The link's bandwidth prediction (`null` until a migration to the
+    /// peer produced link samples).
+    #[serde(default)]
+    pub prediction: Option<LinkPrediction>,
+}
+
+/// A peer link's bandwidth prediction (docs/prediction.md §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkPrediction {
+    /// `lstm` (the shipped model) or the fallback baseline (`ewma`).
+    pub predictor: String,
+    /// Link samples (one a second) fed since the predictor last started
+    /// over.
+    pub samples: u64,
+    /// Age of the newest sample fed, ms.
+    pub age_ms: u64,
+    /// The samples measure the link (false: a migration paced by its
+    /// operator, so the prediction is of that pace).
+    pub measures_link: bool,
+    /// One entry per horizon (5 and 30 s).
+    pub horizons: Vec<HorizonPrediction>,
+}
+
+/// The predicted mean throughput over the next `horizon_s` seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HorizonPrediction {
+    /// The horizon, seconds.
+    pub horizon_s: u32,
+    /// Predicted mean, Mbit/s.
+    pub mbps: f64,
+    /// Lower bound of the band (80 % nominal), Mbit/s.
+    pub lower_mbps: f64,
+    /// Upper bound of the band, Mbit/s.
+    pub upper_mbps: f64,
 }
 
 /// The data plane process as the control plane sees it through the tables.

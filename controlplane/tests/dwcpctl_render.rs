@@ -53,6 +53,7 @@ fn sample_migration() -> Migration {
         held: false,
         error: None,
         summary: None,
+        prediction: None,
     }
 }
 
@@ -344,6 +345,7 @@ fn status_text_shows_node_health_components_data_plane_and_peers() {
         rtt_ms: Some(48.123),
         throughput_mbps: None,
         loss_percent: Some(0.5),
+        prediction: None,
     }]);
     let health = Health {
         status: "ok".to_string(),

@@ -9,7 +9,6 @@ use dwcp_hugepages::HugepagePolicy;
 use dwcp_shared::limits::STREAMS_MAX;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 use thiserror::Error;
 
 /// Frames in flight per stream: the upper bound.
@@ -213,11 +212,14 @@ pub struct SourceConfig {
     pub key: Option<Arc<PreSharedKey>>,
     /// Explicit plaintext mode.
     pub insecure_plaintext: bool,
-    /// Streams; `None` derives them from the bandwidth-delay product.
+    /// Streams; `None` derives them from the bandwidth-delay product
+    /// ([`crate::source::window_plan`]).
     pub streams: Option<u16>,
-    /// Link bandwidth assumed for the stream count, in Mbit/s.
+    /// Link bandwidth assumed for the stream count and the in-flight window, in Mbit/s.
     pub link_mbps: u64,
-    /// Frames in flight per stream.
+    /// The floor of the in-flight window: full frames per stream (and the
+    /// frame buffers of each stream and of its queue); the window in bytes
+    /// grows from there with the bandwidth-delay product.
     pub inflight_frames: usize,
     /// Pace sending to this rate, Mbit/s (`None`: as fast as the link goes).
     pub rate_limit_mbps: Option<u64>,
@@ -393,19 +395,6 @@ impl SourceConfig {
     /// Delta cache pages for the codec.
     pub fn delta_cache_pages(&self) -> usize {
         usize::try_from(self.delta_cache_mib * 256).expect("bounded by DELTA_CACHE_MIB_MAX")
-    }
-
-    /// Streams to open: the configured count, or the bandwidth-delay product
-    /// divided by one stream's in-flight window, clamped to 1..=16.
-    pub fn derived_streams(&self, rtt: Duration) -> u16 {
-        if let Some(streams) = self.streams {
-            return streams;
-        }
-        let bdp_bytes = self.link_mbps as f64 * 1e6 / 8.0 * rtt.as_secs_f64();
-        let window_bytes = (self.inflight_frames * crate::FRAME_BUFFER_LEN) as f64;
-        let streams =
-            crate::saturating_u64((bdp_bytes / window_bytes).ceil()).clamp(1, STREAMS_DERIVED_MAX);
-        u16::try_from(streams).expect("clamped to STREAMS_DERIVED_MAX")
     }
 }
 
@@ -652,30 +641,5 @@ mod tests {
             }),
             ConfigError::FaultStream { .. }
         ));
-    }
-
-    #[test]
-    fn derived_streams_follow_the_bandwidth_delay_product() {
-        let config = source();
-        assert_eq!(
-            config.derived_streams(Duration::from_micros(50)),
-            1,
-            "loopback needs one stream"
-        );
-        // 10 Gb/s × 50 ms = 62.5 MB; one stream's window is 16 frames × ~260 KiB ≈ 4.3 MB.
-        assert_eq!(config.derived_streams(Duration::from_millis(50)), 15);
-        assert_eq!(
-            config.derived_streams(Duration::from_secs(1)),
-            16,
-            "clamped"
-        );
-        assert_eq!(
-            SourceConfig {
-                streams: Some(3),
-                ..source()
-            }
-            .derived_streams(Duration::from_secs(1)),
-            3
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! Settings of a running migration that the control plane may change while
 //! it runs: pacing rate, compression tier, how many streams carry data,
-//! hold, cancellation.
+//! hold, cancellation, and the predicted bandwidth floor of the switch-over.
 //!
 //! # Design
 //! The serve loop (`serve`) writes, the engine reads. Every change bumps
@@ -10,6 +10,10 @@
 //! nothing and a change takes effect within one frame: well under the
 //! 100 ms the control plane promises (a frame carries at most 64 pages,
 //! 256 KiB: 21 ms at 100 Mbit/s, the slowest link DWCP is tuned for).
+//!
+//! The predicted floor is the exception: it does not move `version` (the
+//! engine has nothing to re-apply per frame); the engine reads it once per
+//! pre-copy round, when the switch-over policy decides.
 
 use crate::progress::Progress;
 use std::net::TcpStream;
@@ -77,6 +81,8 @@ pub struct LiveControl {
     cancelled: AtomicBool,
     held: AtomicBool,
     streams_active: AtomicU16,
+    /// Bytes per second, 0 = none.
+    predicted_floor_bytes_per_s: AtomicU64,
 }
 
 impl Default for LiveControl {
@@ -95,6 +101,7 @@ impl LiveControl {
             cancelled: AtomicBool::new(false),
             held: AtomicBool::new(false),
             streams_active: AtomicU16::new(STREAMS_UNSET),
+            predicted_floor_bytes_per_s: AtomicU64::new(0),
         }
     }
 
@@ -141,6 +148,18 @@ impl LiveControl {
         self.streams_active
             .store(streams.min(STREAMS_UNSET - 1), Ordering::Relaxed);
         self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// Sets the control plane's predicted lower bound of the link's
+    /// bandwidth (0: none). Does not move [`version`](Self::version).
+    pub fn set_predicted_floor(&self, bytes_per_s: u64) {
+        self.predicted_floor_bytes_per_s
+            .store(bytes_per_s, Ordering::Relaxed);
+    }
+
+    /// The predicted floor, bytes per second; `None` when there is none.
+    pub fn predicted_floor(&self) -> Option<u64> {
+        Some(self.predicted_floor_bytes_per_s.load(Ordering::Relaxed)).filter(|&f| f > 0)
     }
 
     /// Asks the migration to stop; it fails with `MigrationError::Cancelled`.
@@ -219,5 +238,16 @@ mod tests {
         live.cancel();
         assert_eq!(live.version(), 5);
         assert!(live.is_cancelled() && live.settings().cancelled);
+    }
+
+    #[test]
+    fn the_predicted_floor_is_read_without_moving_the_version() {
+        let live = LiveControl::new();
+        assert_eq!(live.predicted_floor(), None);
+        live.set_predicted_floor(6_250_000);
+        assert_eq!(live.predicted_floor(), Some(6_250_000));
+        assert_eq!(live.version(), 0, "no per-frame re-apply for the floor");
+        live.set_predicted_floor(0);
+        assert_eq!(live.predicted_floor(), None, "0 = none");
     }
 }

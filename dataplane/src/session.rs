@@ -5,6 +5,11 @@
 //! source's start-up and its reconnect helper, the destination's start-up
 //! and its acceptor thread. The protocol logic is the pure state machines
 //! of [`dwcp_dataplane_core::handshake`].
+//!
+//! Each handshake costs round trips (connect, then hello and answer), so the
+//! source opens the streams after stream 0 all at once, one short-lived
+//! thread each ([`SourceSession::open_all`]), and the destination's acceptor
+//! answers them at once too: M streams take the round trips of one, not of M.
 
 use crate::error::MigrationError;
 use dwcp_dataplane_core::handshake::{
@@ -134,8 +139,9 @@ impl SourceSession {
             })
     }
 
-    /// Opens a TCP connection; returns it with its round-trip time: the
-    /// kernel's measurement where it has one, else the time connect took.
+    /// Opens a TCP connection and tunes it ([`dwcp_uring::socket::tune_stream`]);
+    /// returns it with its round-trip time: the kernel's measurement where
+    /// it has one, else the time connect took.
     pub fn dial(&self) -> Result<(TcpStream, Duration), MigrationError> {
         let start = Instant::now();
         let socket =
@@ -148,10 +154,15 @@ impl SourceSession {
         let elapsed = start.elapsed();
         let rtt =
             dwcp_uring::socket::kernel_rtt(&socket).map_or(elapsed, |kernel| kernel.min(elapsed));
+        // Before anything is sent, so the buffers are there from the first byte.
+        dwcp_uring::socket::tune_stream(&socket).map_err(|cause| MigrationError::Connect {
+            addr: self.addr_text.clone(),
+            cause,
+        })?;
         Ok((socket, rtt))
     }
 
-    /// Handshakes `stream_id` on a fresh connection.
+    /// Handshakes `stream_id` on a fresh connection from [`Self::dial`].
     pub fn handshake(
         &self,
         mut socket: TcpStream,
@@ -188,12 +199,6 @@ impl SourceSession {
                         stream_id,
                         message: err.to_string(),
                     })?;
-                dwcp_uring::socket::tune_stream(&socket).map_err(|err| {
-                    MigrationError::HandshakeIo {
-                        stream_id,
-                        message: err.to_string(),
-                    }
-                })?;
                 Ok((socket, established))
             }
             Err((cause, reject)) => {
@@ -210,6 +215,59 @@ impl SourceSession {
         let (socket, _) = self.dial()?;
         self.handshake(socket, stream_id)
     }
+
+    /// Dials and handshakes the streams `stream_ids` concurrently, one
+    /// thread each (at most `STREAMS_MAX`), so their round trips overlap;
+    /// returns the connections in stream order. Stream 0 must be
+    /// established first: the destination admits joins only to a session
+    /// that exists. If any stream fails, the error of the lowest failing
+    /// stream is returned (the others' connections are closed).
+    pub fn open_all(
+        &self,
+        stream_ids: std::ops::Range<u16>,
+    ) -> Result<Vec<TcpStream>, MigrationError> {
+        assert!(
+            stream_ids.len() <= usize::from(dwcp_shared::limits::STREAMS_MAX),
+            "at most STREAMS_MAX streams"
+        );
+        std::thread::scope(|scope| {
+            let mut opening = Vec::with_capacity(stream_ids.len());
+            for stream_id in stream_ids.clone() {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("dwcp-open-{stream_id}"))
+                    .spawn_scoped(scope, move || self.open(stream_id));
+                match spawned {
+                    Ok(handle) => opening.push((stream_id, handle)),
+                    // The scope joins the threads already started.
+                    Err(cause) => {
+                        return Err(MigrationError::Spawn {
+                            role: "handshake",
+                            cause,
+                        })
+                    }
+                }
+            }
+            let mut sockets = Vec::with_capacity(opening.len());
+            let mut first_error = None;
+            for (stream_id, handle) in opening {
+                match handle.join() {
+                    Ok(Ok((socket, _))) => sockets.push(socket),
+                    Ok(Err(err)) => {
+                        first_error.get_or_insert(err);
+                    }
+                    Err(_) => {
+                        first_error.get_or_insert(MigrationError::Failed(format!(
+                            "the handshake thread of stream {stream_id} panicked"
+                        )));
+                    }
+                }
+            }
+            match first_error {
+                Some(err) => Err(err),
+                None => Ok(sockets),
+            }
+        })
+    }
 }
 
 /// Runs the server side of one handshake on a blocking socket.
@@ -221,6 +279,8 @@ pub fn serve_handshake(
 ) -> Result<ServerEstablished, MigrationError> {
     let timeout = Some(HANDSHAKE_IO_TIMEOUT);
     let no_hello = |message: String| MigrationError::NoHello { message };
+    // Before the first frame can arrive, so the receive buffer is there for it.
+    dwcp_uring::socket::tune_stream(socket).map_err(|err| no_hello(err.to_string()))?;
     socket
         .set_read_timeout(timeout)
         .and_then(|()| socket.set_write_timeout(timeout))
@@ -273,10 +333,6 @@ pub fn serve_handshake(
             stream_id,
             message: err.to_string(),
         })?;
-    dwcp_uring::socket::tune_stream(socket).map_err(|err| MigrationError::HandshakeIo {
-        stream_id,
-        message: err.to_string(),
-    })?;
     Ok(established)
 }
 
@@ -307,4 +363,142 @@ pub fn check_join(session: &ClientHello, hello: &ClientHello) -> Result<(), (Rej
 /// Formats a handshake error chain for summaries.
 pub fn describe(err: &HandshakeError) -> String {
     err.to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use dwcp_dataplane_core::handshake::SessionCheck;
+    use std::net::TcpListener;
+    use std::sync::{Condvar, Mutex};
+
+    /// How long a gate waits for every party; a serial implementation
+    /// fails on its 5 s handshake timeout first.
+    pub(crate) const GATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Lets parties through only once `expected` of them are waiting, so a
+    /// handshake gated on it completes only if they all run at once.
+    #[derive(Debug)]
+    pub(crate) struct Gate {
+        expected: usize,
+        arrived: Mutex<usize>,
+        all_here: Condvar,
+    }
+
+    impl Gate {
+        pub(crate) fn new(expected: usize) -> Self {
+            Self {
+                expected,
+                arrived: Mutex::new(0),
+                all_here: Condvar::new(),
+            }
+        }
+
+        /// Arrives and waits for the others; false if they did not all
+        /// come within [`GATE_TIMEOUT`].
+        pub(crate) fn arrive_and_wait(&self) -> bool {
+            let mut arrived = self.arrived.lock().expect("gate lock");
+            *arrived += 1;
+            self.all_here.notify_all();
+            let (arrived, _) = self
+                .all_here
+                .wait_timeout_while(arrived, GATE_TIMEOUT, |n| *n < self.expected)
+                .expect("gate lock");
+            *arrived >= self.expected
+        }
+    }
+
+    struct GatedCheck(Arc<Gate>);
+
+    impl SessionCheck for GatedCheck {
+        fn admit(&mut self, _hello: &ClientHello) -> Result<u64, (RejectCode, String)> {
+            if self.0.arrive_and_wait() {
+                Ok(0)
+            } else {
+                Err((RejectCode::Busy, "the joins came one after another".into()))
+            }
+        }
+    }
+
+    #[test]
+    fn open_all_handshakes_the_streams_at_once() {
+        const JOINS: u16 = 4;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("bound");
+        // The server answers no ClientHello before it holds all four: a
+        // source that waits for one answer before dialling the next stream
+        // never gets one.
+        let gate = Arc::new(Gate::new(usize::from(JOINS)));
+        let server = std::thread::spawn(move || {
+            let serving: Vec<_> = (0..JOINS)
+                .map(|_| {
+                    let (mut socket, _) = listener.accept().expect("accept");
+                    let mut check = GatedCheck(Arc::clone(&gate));
+                    std::thread::spawn(move || {
+                        serve_handshake(&mut socket, true, None, &mut check)
+                            .map(|established| established.hello.stream_id)
+                    })
+                })
+                .collect();
+            serving
+                .into_iter()
+                .map(|thread| thread.join().expect("no panic").expect("handshake"))
+                .collect::<Vec<u16>>()
+        });
+        let session = SourceSession {
+            addr,
+            addr_text: addr.to_string(),
+            session_id: [7; 16],
+            stream_count: JOINS + 1,
+            memory_bytes: 1 << 20,
+            psk: None,
+            connect_timeout: Duration::from_secs(5),
+        };
+        let sockets = session
+            .open_all(1..JOINS + 1)
+            .expect("every stream handshaken");
+        assert_eq!(sockets.len(), usize::from(JOINS));
+        let mut served = server.join().expect("server thread");
+        served.sort_unstable();
+        assert_eq!(served, vec![1, 2, 3, 4]);
+    }
+
+    struct RejectFrom(u16);
+
+    impl SessionCheck for RejectFrom {
+        fn admit(&mut self, hello: &ClientHello) -> Result<u64, (RejectCode, String)> {
+            if hello.stream_id >= self.0 {
+                return Err((RejectCode::Busy, format!("stream {}", hello.stream_id)));
+            }
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn open_all_reports_the_lowest_failing_stream() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("bound");
+        let server = std::thread::spawn(move || {
+            for _ in 0..3 {
+                let (mut socket, _) = listener.accept().expect("accept");
+                let _ = serve_handshake(&mut socket, true, None, &mut RejectFrom(2));
+            }
+        });
+        let session = SourceSession {
+            addr,
+            addr_text: addr.to_string(),
+            session_id: [7; 16],
+            stream_count: 4,
+            memory_bytes: 1 << 20,
+            psk: None,
+            connect_timeout: Duration::from_secs(5),
+        };
+        let result = session.open_all(1..4);
+        server.join().expect("server thread");
+        assert!(
+            matches!(result, Err(MigrationError::Handshake { stream_id: 2, .. })),
+            "streams 2 and 3 were refused: {result:?}"
+        );
+        assert!(session.open_all(1..1).expect("nothing to open").is_empty());
+    }
 }

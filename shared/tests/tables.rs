@@ -92,6 +92,9 @@ fn spec(job_id: u64) -> JobSpec {
         pause_pid: 4242,
         link_mode: Some(LinkMode::Hybrid),
         peer_id: "host-b".into(),
+        pacing_follows_prediction: true,
+        streams_follow_prediction: false,
+        predicted_floor_bytes_per_s: 9_876_543,
     }
 }
 
@@ -652,10 +655,10 @@ fn corrupt_headers_are_typed_errors() {
     }
 
     let path = valid_file("version");
-    poke(path.path(), 8, &2u32.to_le_bytes());
+    poke(path.path(), 8, &1u32.to_le_bytes());
     match Tables::attach(path.path()) {
         Err(TablesError::Version {
-            found: 2,
+            found: 1,
             supported: TABLES_LAYOUT_VERSION,
             ..
         }) => {}
@@ -735,6 +738,23 @@ fn corrupt_records_are_typed_errors() {
         }
         other => panic!("expected Field role, got {other:?}"),
     }
+    cp.write_job_spec(0, Some(&spec(1))).expect("spec");
+    poke(path.path(), JOB_SPECS_OFFSET + 8 + 541, &[4]); // auto_flags
+    match dp.read_job_spec(0) {
+        Err(TablesError::Field {
+            field: "auto_flags",
+            reason,
+            ..
+        }) => assert!(reason.contains("0x04"), "{reason}"),
+        other => panic!("expected Field auto_flags, got {other:?}"),
+    }
+    poke(path.path(), JOB_SPECS_OFFSET + 8 + 541, &[3]);
+    let both = dp.read_job_spec(0).expect("flags 3").expect("a spec");
+    assert!(both.pacing_follows_prediction && both.streams_follow_prediction);
+    assert_eq!(both.predicted_floor_bytes_per_s, 9_876_543);
+    poke(path.path(), JOB_SPECS_OFFSET + 8 + 616, &7u64.to_le_bytes()); // floor
+    let floor = dp.read_job_spec(0).expect("floor").expect("a spec");
+    assert_eq!(floor.predicted_floor_bytes_per_s, 7);
     cp.write_node(&NodeInfo {
         node_id: "a".into(),
     })

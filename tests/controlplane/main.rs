@@ -9,6 +9,7 @@ mod c40_mtls;
 mod c50_live_changes;
 mod c51_live_streams;
 mod c60_dead_dataplane;
+mod c70_prediction;
 
 use dwcp_tests::{Host, Summary};
 use serde_json::Value;

@@ -11,8 +11,8 @@
 use std::fmt::Write as _;
 
 use crate::api_types::{
-    CompressionTier, DataPlaneStatus, Health, LinkModeName, Migration, MigrationRole,
-    MigrationState, NodeStatus, PeerStatus, WorkerStatus,
+    CompressionTier, DataPlaneStatus, Health, HorizonPrediction, LinkModeName, Migration,
+    MigrationPrediction, MigrationRole, MigrationState, NodeStatus, PeerStatus, WorkerStatus,
 };
 
 /// Shown for a value that is absent, negative or not finite.
@@ -407,6 +407,9 @@ pub fn migration_text(migration: &Migration) -> String {
             ),
         ),
     ];
+    if let Some(prediction) = &migration.prediction {
+        fields.push(("prediction", prediction_line(prediction)));
+    }
     if migration.held {
         fields.push((
             "held",
@@ -480,8 +483,69 @@ pub fn peers_table(peers: &[PeerStatus]) -> String {
     render_table(&COLUMNS, &rows)
 }
 
+/// What the prediction does for a migration, on one line:
+/// `eta 4.2s at 93.1 Mbit/s, floor 80.0 Mbit/s, pacing auto, streams set`.
+pub fn prediction_line(prediction: &MigrationPrediction) -> String {
+    let setting = |auto: bool| if auto { "auto" } else { "set" };
+    let eta = match prediction.mbps {
+        Some(mbps) => format!(
+            "eta {} at {}",
+            format_eta(prediction.eta_s),
+            format_mbps(mbps)
+        ),
+        None => format!("eta {MISSING}"),
+    };
+    let floor = if prediction.floor_mbps > 0.0 {
+        format_mbps(prediction.floor_mbps)
+    } else {
+        "none".to_string()
+    };
+    format!(
+        "{eta}, floor {floor}, pacing {}, streams {}",
+        setting(prediction.pacing_auto),
+        setting(prediction.streams_auto)
+    )
+}
+
+/// A predicted mean and its band: `93.1 (80.2-101.0)`, Mbit/s.
+fn band_cell(horizon: Option<&HorizonPrediction>) -> String {
+    horizon.map_or_else(
+        || MISSING.to_string(),
+        |h| format!("{:.1} ({:.1}-{:.1})", h.mbps, h.lower_mbps, h.upper_mbps),
+    )
+}
+
+/// The peers' bandwidth predictions, Mbit/s; empty when no peer has one.
+pub fn predictions_table(peers: &[PeerStatus]) -> String {
+    const COLUMNS: [Column; 5] = [
+        Column::left("PEER"),
+        Column::left("PREDICTOR"),
+        Column::right("SAMPLES"),
+        Column::right("NEXT 5S MBIT/S"),
+        Column::right("NEXT 30S MBIT/S"),
+    ];
+    let rows: Vec<Vec<String>> = peers
+        .iter()
+        .filter_map(|peer| {
+            let prediction = peer.prediction.as_ref()?;
+            let horizon = |s: u32| prediction.horizons.iter().find(|h| h.horizon_s == s);
+            Some(vec![
+                peer.id.clone(),
+                prediction.predictor.clone(),
+                prediction.samples.to_string(),
+                band_cell(horizon(5)),
+                band_cell(horizon(30)),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    render_table(&COLUMNS, &rows)
+}
+
 /// The `status` text: node, health with each component, data plane, active
-/// migrations, then the peers table.
+/// migrations, then the peers table (and their predictions, if any).
 pub fn status_text(node: &NodeStatus, health: &Health) -> String {
     let components: Vec<String> = health
         .components
@@ -507,6 +571,11 @@ pub fn status_text(node: &NodeStatus, health: &Health) -> String {
     let mut out = render_fields(&fields);
     out.push('\n');
     out.push_str(&peers_table(&node.peers));
+    let predictions = predictions_table(&node.peers);
+    if !predictions.is_empty() {
+        out.push('\n');
+        out.push_str(&predictions);
+    }
     if !node.workers.is_empty() {
         out.push('\n');
         out.push_str(&workers_table(&node.workers));

@@ -7,6 +7,7 @@
 
 use super::service::ControlPlane;
 use super::view;
+use crate::predict::online::ONLINE_HORIZONS_S;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -54,6 +55,21 @@ struct ModeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PredictionLabels {
+    peer: String,
+    /// The horizon, seconds (`5`, `30`).
+    horizon_seconds: String,
+    /// `mean`, `lower` or `upper`.
+    bound: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PredictorLabels {
+    peer: String,
+    predictor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WorkerLabels {
     /// Slot in the worker table: tells apart two threads of one role.
     slot: String,
@@ -86,6 +102,10 @@ impl Metrics {
         let loss = Family::<PeerLabels, GaugeF64>::default();
         let link_throughput = Family::<PeerLabels, GaugeF64>::default();
         let mode = Family::<ModeLabels, GaugeF64>::default();
+        let predicted = Family::<PredictionLabels, GaugeF64>::default();
+        let prediction_samples = Family::<PredictorLabels, GaugeF64>::default();
+        let predicted_eta = Family::<MigrationLabels, GaugeF64>::default();
+        let predicted_floor = Family::<MigrationLabels, GaugeF64>::default();
         let health = Family::<ComponentLabels, GaugeF64>::default();
         let active = GaugeF64::default();
         let worker_busy = Family::<WorkerLabels, GaugeF64>::default();
@@ -106,11 +126,17 @@ impl Metrics {
             worker_bytes.get_or_create(&labels).set(worker.bytes as f64);
         }
 
+        let links = node.peer_links();
         let jobs = node.jobs().unwrap_or_default();
         let problem = node.dataplane_problem();
         let mut active_count = 0u32;
         for job in &jobs {
-            let m = view::migration_view(&job.spec, job.status.as_ref(), problem.as_deref());
+            let forecast = links
+                .iter()
+                .find(|l| l.peer == job.spec.peer_id)
+                .and_then(|l| l.forecast.as_ref());
+            let m =
+                view::migration_view(&job.spec, job.status.as_ref(), problem.as_deref(), forecast);
             if !m.state.is_final() {
                 active_count += 1;
             }
@@ -129,6 +155,14 @@ impl Metrics {
                 .set(m.dirty_rate_mbps * 1e6 / 8.0);
             rounds.get_or_create(&labels).set(f64::from(m.round));
             streams.get_or_create(&labels).set(f64::from(m.streams));
+            if let Some(prediction) = &m.prediction {
+                predicted_floor
+                    .get_or_create(&labels)
+                    .set(prediction.floor_mbps * 1e6 / 8.0);
+                if let Some(eta_s) = prediction.eta_s {
+                    predicted_eta.get_or_create(&labels).set(eta_s);
+                }
+            }
             if let Some(status) = &job.status {
                 if status.finished_unix_ms > 0 {
                     downtime
@@ -158,9 +192,30 @@ impl Metrics {
                 .set(1.0);
         }
         active.set(f64::from(active_count));
-        for (peer, link_mode, sample) in node.peer_links() {
+        for link in links {
+            let peer = link.peer;
             let labels = PeerLabels { peer: peer.clone() };
-            if let Some(sample) = sample {
+            if let Some(forecast) = &link.forecast {
+                prediction_samples
+                    .get_or_create(&PredictorLabels {
+                        peer: peer.clone(),
+                        predictor: forecast.predictor.clone(),
+                    })
+                    .set(forecast.steps as f64);
+                for (horizon_s, p) in ONLINE_HORIZONS_S.iter().zip(&forecast.horizons) {
+                    for (bound, mbps) in [("mean", p.mbps), ("lower", p.lower), ("upper", p.upper)]
+                    {
+                        predicted
+                            .get_or_create(&PredictionLabels {
+                                peer: peer.clone(),
+                                horizon_seconds: horizon_s.to_string(),
+                                bound: bound.to_owned(),
+                            })
+                            .set(mbps * 1e6 / 8.0);
+                    }
+                }
+            }
+            if let Some(sample) = link.last {
                 rtt.get_or_create(&labels)
                     .set(f64::from(sample.rtt_us) / 1e6);
                 loss.get_or_create(&labels)
@@ -169,7 +224,7 @@ impl Metrics {
                     .get_or_create(&labels)
                     .set(sample.throughput_bytes_per_s as f64);
             }
-            let name = serde_json::to_value(link_mode)
+            let name = serde_json::to_value(link.mode)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
@@ -251,6 +306,26 @@ impl Metrics {
             link_throughput,
         );
         registry.register("link_mode", "1 for the peer link's current mode", mode);
+        registry.register(
+            "link_predicted_throughput_bytes_per_second",
+            "Predicted mean throughput of the peer link over the next horizon_seconds, and its band",
+            predicted,
+        );
+        registry.register(
+            "link_prediction_samples",
+            "Link samples fed to the peer link's predictor since it last started over",
+            prediction_samples,
+        );
+        registry.register(
+            "migration_predicted_eta_seconds",
+            "Seconds to the end of the migration at the predicted bandwidth",
+            predicted_eta,
+        );
+        registry.register(
+            "migration_predicted_floor_bytes_per_second",
+            "Switch-over floor given to the data plane (0: none), source migrations",
+            predicted_floor,
+        );
         registry.register(
             "system_component_health",
             "Component health: 0 down, 2 healthy",

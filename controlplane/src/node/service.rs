@@ -7,9 +7,11 @@
 //! plane); nothing else needs to survive a restart, so a restarted control
 //! plane re-attaches and shows every migration, its progress and its
 //! result. What lives only in this process is derived or advisory: the
-//! mode detectors (they refill from link samples within a window), the set
-//! of results already reported to peers, and whether the data plane's
-//! heartbeat is stale (then every unfinished job is shown failed).
+//! mode detectors and the bandwidth predictors (they refill from link
+//! samples within a window), the set of results already reported to peers,
+//! and whether the data plane's heartbeat is stale (then every unfinished
+//! job is shown failed). Which of a job's settings follow the prediction is
+//! in its spec, so it survives a restart.
 //!
 //! Lock order: `tables` before `state`; neither is held across an `.await`.
 
@@ -22,6 +24,8 @@ use crate::api_types::{
 use crate::config::{pacing_bytes_per_s, ControlPlaneConfig};
 use crate::mode::{LinkMode as DetectedMode, LinkObservation, ModeDetector};
 use crate::peer::{PeerClient, PeerRequest, PeerResponse};
+use crate::predict::online::{LinkForecast, OnlinePredictor, TimedSample};
+use crate::predict::online_rules::{steer, SteeredJob, Steering};
 use dwcp_shared::tables::{
     CompressionTier, JobRole, JobSpec, JobStatus, LinkMode, LinkSample, NodeInfo, PeerEntry,
     RequestedState, Tables, JOBS_MAX, LINKS_MAX, PEERS_MAX, WORKERS_MAX,
@@ -88,9 +92,27 @@ struct PeerLink {
     last: Option<LinkSample>,
 }
 
+/// A peer link as the API and the metrics show it.
+#[derive(Debug, Clone)]
+pub struct PeerLinkView {
+    /// The peer's id.
+    pub peer: String,
+    /// The link's mode.
+    pub mode: LinkModeName,
+    /// The last link sample.
+    pub last: Option<LinkSample>,
+    /// The bandwidth forecast.
+    pub forecast: Option<LinkForecast>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     links: HashMap<String, PeerLink>,
+    /// One bandwidth predictor per configured peer.
+    predictors: HashMap<String, OnlinePredictor>,
+    /// When the prediction last changed a job's stream count (job id →
+    /// Unix ms).
+    streams_changed: HashMap<u64, u64>,
     /// Link samples already fed to a detector (slot → sample time).
     seen_samples: HashMap<usize, u64>,
     /// Source jobs whose result was sent to the destination's control plane.
@@ -119,7 +141,21 @@ impl ControlPlane {
     /// A control plane for `config`; the tables are attached by
     /// [`ControlPlane::tick`] as soon as the data plane created them.
     pub fn new(config: ControlPlaneConfig, peers: PeerClient) -> Self {
+        let mut fallback_logged = false;
+        let predictors = config
+            .peers
+            .iter()
+            .map(|p| {
+                let (predictor, warning) = OnlinePredictor::select(None);
+                if let (Some(warning), false) = (warning, fallback_logged) {
+                    tracing::warn!("{warning}");
+                    fallback_logged = true;
+                }
+                (p.id.clone(), predictor)
+            })
+            .collect();
         let state = State {
+            predictors,
             links: config
                 .peers
                 .iter()
@@ -216,8 +252,17 @@ impl ControlPlane {
     }
 
     fn view(&self, job: &JobRecord) -> Migration {
-        let problem = lock(&self.state).dataplane_problem.clone();
-        migration_view(&job.spec, job.status.as_ref(), problem.as_deref())
+        let state = lock(&self.state);
+        let forecast = state
+            .predictors
+            .get(&job.spec.peer_id)
+            .and_then(OnlinePredictor::forecast);
+        migration_view(
+            &job.spec,
+            job.status.as_ref(),
+            state.dataplane_problem.as_deref(),
+            forecast,
+        )
     }
 
     /// `GET /v1/migrations`: newest first.
@@ -426,6 +471,10 @@ impl ControlPlane {
             key,
             pause_pid: request.pause_pid.unwrap_or(0),
             link_mode: mode.map(table_mode),
+            // What the operator did not fix follows the link's prediction.
+            pacing_follows_prediction: request.pacing_mbps.is_none() && defaults.pacing_mbps == 0,
+            streams_follow_prediction: request.streams.is_none() && defaults.streams == 0,
+            predicted_floor_bytes_per_s: 0,
         };
         let record = self.with_tables(|tables| {
             let jobs = read_jobs(tables);
@@ -445,17 +494,24 @@ impl ControlPlane {
     }
 
     /// Rewrites a job's spec with `change` applied and its version bumped.
+    /// The spec is read afresh under the tables lock: the API and the
+    /// supervisor both rewrite specs, and each change must apply to the
+    /// other's (else both would write the same next version and the data
+    /// plane would skip the second).
     fn rewrite(
         &self,
         job: &JobRecord,
         change: impl FnOnce(&mut JobSpec),
     ) -> Result<JobRecord, ServiceError> {
-        let mut spec = job.spec.clone();
-        change(&mut spec);
-        spec.spec_version = spec.spec_version.wrapping_add(1).max(1);
-        self.with_tables(|tables| {
+        let spec = self.with_tables(|tables| {
+            let mut spec = tables
+                .read_job_spec(job.slot)?
+                .filter(|s| s.job_id == job.spec.job_id)
+                .ok_or_else(|| ServiceError::NotFound(view::migration_id(job.spec.job_id)))?;
+            change(&mut spec);
+            spec.spec_version = spec.spec_version.wrapping_add(1).max(1);
             tables.write_job_spec(job.slot, Some(&spec))?;
-            Ok(())
+            Ok(spec)
         })?;
         Ok(JobRecord {
             slot: job.slot,
@@ -537,14 +593,17 @@ impl ControlPlane {
         }
         check_pacing(update.pacing_mbps)?;
         let job = self.rewrite(&job, |spec| {
+            // An operator's value is final: the prediction stops changing it.
             if let Some(mbps) = update.pacing_mbps {
                 spec.pacing_bytes_per_s = pacing_bytes_per_s(mbps);
+                spec.pacing_follows_prediction = false;
             }
             if let Some(tier) = update.compression_tier {
                 spec.compression = view::table_tier(tier);
             }
             if let Some(streams) = update.streams {
                 spec.streams_active = streams;
+                spec.streams_follow_prediction = false;
             }
             if let Some(held) = update.held {
                 spec.requested = if held {
@@ -636,6 +695,9 @@ impl ControlPlane {
                 key,
                 pause_pid: 0,
                 link_mode: self.peer_mode(peer_id).map(table_mode),
+                pacing_follows_prediction: false,
+                streams_follow_prediction: false,
+                predicted_floor_bytes_per_s: 0,
             };
             tables.write_job_status(slot, None)?;
             tables.write_job_spec(slot, Some(&spec))?;
@@ -727,6 +789,7 @@ impl ControlPlane {
             .jobs()
             .map(|jobs| jobs.iter().filter(|j| !j.is_final()).count())
             .unwrap_or(0);
+        let now_ms = unix_ms();
         let state = lock(&self.state);
         let peers = self
             .config
@@ -735,6 +798,7 @@ impl ControlPlane {
             .map(|p| {
                 let link = state.links.get(&p.id);
                 let last = link.and_then(|l| l.last.as_ref());
+                let forecast = state.predictors.get(&p.id).and_then(|p| p.forecast());
                 PeerStatus {
                     id: p.id.clone(),
                     control_address: p.control.clone(),
@@ -742,6 +806,7 @@ impl ControlPlane {
                     rtt_ms: last.map(|s| f64::from(s.rtt_us) / 1000.0),
                     throughput_mbps: last.map(|s| view::mbps(s.throughput_bytes_per_s)),
                     loss_percent: last.map(|s| f64::from(s.loss_ppm) / 10_000.0),
+                    prediction: forecast.map(|f| view::link_prediction(f, now_ms)),
                 }
             })
             .collect();
@@ -782,19 +847,23 @@ impl ControlPlane {
         }
     }
 
-    /// Link modes per peer, for metrics.
-    pub fn peer_links(&self) -> Vec<(String, LinkModeName, Option<LinkSample>)> {
+    /// Every configured peer's link: mode, last sample, forecast.
+    pub fn peer_links(&self) -> Vec<PeerLinkView> {
         let state = lock(&self.state);
         self.config
             .peers
             .iter()
             .map(|p| {
                 let link = state.links.get(&p.id);
-                (
-                    p.id.clone(),
-                    view::mode_name(link.and_then(|l| l.detector.mode()).map(table_mode)),
-                    link.and_then(|l| l.last.clone()),
-                )
+                PeerLinkView {
+                    peer: p.id.clone(),
+                    mode: view::mode_name(link.and_then(|l| l.detector.mode()).map(table_mode)),
+                    last: link.and_then(|l| l.last.clone()),
+                    forecast: state
+                        .predictors
+                        .get(&p.id)
+                        .and_then(|p| p.forecast().cloned()),
+                }
             })
             .collect()
     }
@@ -834,6 +903,7 @@ impl ControlPlane {
         };
         let jobs = self.jobs().unwrap_or_default();
         self.feed_samples(&samples, &jobs);
+        self.steer_jobs(&jobs);
         let mut state = lock(&self.state);
         let now = Instant::now();
         let due: Vec<JobRecord> = jobs
@@ -853,8 +923,11 @@ impl ControlPlane {
         due
     }
 
+    /// Feeds new link samples to the peers' mode detectors and bandwidth
+    /// predictors.
     fn feed_samples(&self, samples: &[(usize, LinkSample)], jobs: &[JobRecord]) {
         let now = Instant::now();
+        let now_ms = unix_ms();
         let mut state = lock(&self.state);
         for (slot, sample) in samples {
             if state.seen_samples.get(slot) == Some(&sample.sample_unix_ms) {
@@ -870,17 +943,32 @@ impl ControlPlane {
             };
             let peer = job.spec.peer_id.clone();
             // A migration's throughput shows the link's capacity only when
-            // nothing else limits it: not when paced, not before it sends.
-            let paced = job
-                .status
-                .as_ref()
-                .map_or(job.spec.pacing_bytes_per_s, |s| s.pacing_bytes_per_s)
-                > 0;
-            let bandwidth_mbps = if paced || sample.throughput_bytes_per_s == 0 {
+            // nothing else limits it: not when the operator paced it (the
+            // prediction paces above what it predicts), not before it sends,
+            // not while it is held (the rate then stands still).
+            let paced = !job.spec.pacing_follows_prediction
+                && job
+                    .status
+                    .as_ref()
+                    .map_or(job.spec.pacing_bytes_per_s, |s| s.pacing_bytes_per_s)
+                    > 0;
+            let held = job.spec.requested == RequestedState::Pause;
+            let sending = sample.throughput_bytes_per_s > 0 && !held;
+            let bandwidth_mbps = if paced || !sending {
                 f64::NAN
             } else {
                 view::mbps(sample.throughput_bytes_per_s)
             };
+            if let (Some(predictor), true) = (state.predictors.get_mut(&peer), sending) {
+                predictor.offer(TimedSample {
+                    unix_ms: sample.sample_unix_ms,
+                    throughput_mbps: view::mbps(sample.throughput_bytes_per_s),
+                    rtt_ms: f64::from(sample.rtt_us) / 1000.0,
+                    jitter_ms: f64::from(sample.rtt_var_us) / 1000.0,
+                    loss_percent: f64::from(sample.loss_ppm) / 10_000.0,
+                    measures_link: !paced,
+                });
+            }
             let Some(link) = state.links.get_mut(&peer) else {
                 continue;
             };
@@ -892,6 +980,92 @@ impl ControlPlane {
             link.last = Some(sample.clone());
             if let Some(change) = link.detector.observe(now, observation) {
                 tracing::info!(peer, from = ?change.from, to = ?change.to, reason = %change.reason, "link mode changed");
+            }
+        }
+        for predictor in state.predictors.values_mut() {
+            predictor.settle(now_ms);
+        }
+    }
+
+    /// Applies the links' forecasts to the running source jobs: the
+    /// switch-over floor, and pacing and stream count where they follow
+    /// the prediction (`predict::online_rules::steer`).
+    fn steer_jobs(&self, jobs: &[JobRecord]) {
+        use dwcp_shared::tables::JobState;
+        let now_ms = unix_ms();
+        let changes: Vec<(&JobRecord, Steering)> = {
+            let mut state = lock(&self.state);
+            state
+                .streams_changed
+                .retain(|id, _| jobs.iter().any(|j| j.spec.job_id == *id));
+            jobs.iter()
+                .filter(|j| j.spec.role == JobRole::Send)
+                .filter(|j| j.spec.requested == RequestedState::Run)
+                .filter_map(|job| {
+                    let status = job.status.as_ref()?;
+                    (status.state == JobState::Running).then_some(())?;
+                    let peer = &job.spec.peer_id;
+                    let mode = state.links.get(peer).and_then(|l| l.detector.mode());
+                    let steered = SteeredJob {
+                        pacing_follows_prediction: job.spec.pacing_follows_prediction,
+                        streams_follow_prediction: job.spec.streams_follow_prediction,
+                        pacing_bytes_per_s: job.spec.pacing_bytes_per_s,
+                        streams_active: status.streams_active,
+                        streams_connected: status.streams_connected,
+                        floor_bytes_per_s: job.spec.predicted_floor_bytes_per_s,
+                        shared_path: matches!(
+                            mode,
+                            Some(DetectedMode::Internet | DetectedMode::Hybrid)
+                        ),
+                        streams_changed_unix_ms: state
+                            .streams_changed
+                            .get(&job.spec.job_id)
+                            .copied(),
+                    };
+                    let forecast = state.predictors.get(peer).and_then(|p| p.forecast());
+                    let steering = steer(&steered, forecast, now_ms);
+                    (!steering.is_empty()).then_some((job, steering))
+                })
+                .collect()
+        };
+        for (job, steering) in changes {
+            let id = view::migration_id(job.spec.job_id);
+            let rewritten = self.rewrite(job, |spec| {
+                if let Some(floor) = steering.floor_bytes_per_s {
+                    spec.predicted_floor_bytes_per_s = floor;
+                }
+                // The operator may have fixed a value since the jobs were read.
+                if let (Some(pacing), true) =
+                    (steering.pacing_bytes_per_s, spec.pacing_follows_prediction)
+                {
+                    spec.pacing_bytes_per_s = pacing;
+                }
+                if let (Some(streams), true) =
+                    (steering.streams_active, spec.streams_follow_prediction)
+                {
+                    spec.streams_active = streams;
+                }
+            });
+            match rewritten {
+                Ok(_) => {
+                    if let Some(streams) = steering.streams_active {
+                        lock(&self.state)
+                            .streams_changed
+                            .insert(job.spec.job_id, now_ms);
+                        tracing::info!(id, streams, "the prediction set the stream count");
+                    }
+                    if let Some(pacing) = steering.pacing_bytes_per_s {
+                        tracing::info!(
+                            id,
+                            pacing_mbps = view::mbps(pacing),
+                            "the prediction set the pacing"
+                        );
+                    }
+                    if let Some(floor) = steering.floor_bytes_per_s {
+                        tracing::debug!(id, floor_mbps = view::mbps(floor), "switch-over floor");
+                    }
+                }
+                Err(err) => tracing::warn!(id, error = %err, "could not apply the prediction"),
             }
         }
     }

@@ -2,9 +2,11 @@
 //! control plane's spec and the data plane's status record.
 
 use crate::api_types::{
-    CompressionTier as ApiTier, LinkModeName, Migration, MigrationRole, MigrationState,
-    WorkerStatus,
+    CompressionTier as ApiTier, HorizonPrediction, LinkModeName, LinkPrediction, Migration,
+    MigrationPrediction, MigrationRole, MigrationState, WorkerStatus,
 };
+use crate::predict::online::{LinkForecast, ONLINE_HORIZONS_S};
+use crate::predict::online_rules::{predicted_eta_s, Progress};
 use dwcp_shared::tables::{
     CompressionTier, JobRole, JobSpec, JobState, JobStatus, LinkMode, RequestedState,
     WorkerCounters, WorkerRole,
@@ -86,12 +88,65 @@ pub fn eta_seconds(status: &JobStatus) -> Option<f64> {
     (drain > 0.0).then(|| remaining / drain)
 }
 
+/// What the link's forecast does for a source job (`None` for a receive
+/// job): the predicted ETA while the migration is not `final`, the floor
+/// and which settings follow the prediction.
+pub fn migration_prediction(
+    spec: &JobSpec,
+    status: Option<&JobStatus>,
+    forecast: Option<&LinkForecast>,
+    is_final: bool,
+) -> Option<MigrationPrediction> {
+    if spec.role != JobRole::Send {
+        return None;
+    }
+    let predicted_mbps = forecast.filter(|_| !is_final).map(|f| f.long().mbps);
+    let eta_s = status.zip(predicted_mbps).and_then(|(s, predicted)| {
+        let progress = Progress {
+            pages_remaining: s.pages_remaining,
+            pages_done: s.pages_done,
+            bytes_on_wire: s.bytes_on_wire,
+            dirty_bytes_per_s: s.dirty_bytes_per_s,
+        };
+        predicted_eta_s(&progress, predicted)
+    });
+    Some(MigrationPrediction {
+        eta_s,
+        mbps: predicted_mbps,
+        floor_mbps: mbps(spec.predicted_floor_bytes_per_s),
+        pacing_auto: spec.pacing_follows_prediction,
+        streams_auto: spec.streams_follow_prediction,
+    })
+}
+
+/// The API view of a link's forecast at `now_unix_ms`.
+pub fn link_prediction(forecast: &LinkForecast, now_unix_ms: u64) -> LinkPrediction {
+    LinkPrediction {
+        predictor: forecast.predictor.clone(),
+        samples: forecast.steps,
+        age_ms: forecast.age_ms(now_unix_ms),
+        measures_link: forecast.measures_link,
+        horizons: ONLINE_HORIZONS_S
+            .iter()
+            .zip(&forecast.horizons)
+            .map(|(&horizon_s, p)| HorizonPrediction {
+                horizon_s,
+                mbps: p.mbps,
+                lower_mbps: p.lower,
+                upper_mbps: p.upper,
+            })
+            .collect(),
+    }
+}
+
 /// The API view of one job. `override_error` replaces the state with
-/// `failed` and this error (the control plane knows the data plane died).
+/// `failed` and this error (the control plane knows the data plane died);
+/// `forecast` is the peer link's, for the predicted ETA.
 pub fn migration_view(
     spec: &JobSpec,
     status: Option<&JobStatus>,
     override_error: Option<&str>,
+    forecast: Option<&LinkForecast>,
 ) -> Migration {
     let mut state = api_state(status);
     let mut error = status.and_then(|s| s.error.clone());
@@ -159,6 +214,7 @@ pub fn migration_view(
             .unwrap_or(spec.streams),
         error,
         summary,
+        prediction: migration_prediction(spec, status, forecast, state.is_final()),
     }
 }
 

@@ -31,6 +31,10 @@
 //!   file and run in plain Rust; [`model`] loads it ([`model::load_model`])
 //!   and picks the predictor the control plane uses, falling back to a
 //!   baseline with one warning ([`model::select_predictor`]).
+//! - [`online`] runs a predictor per peer link on the data plane's link
+//!   samples (one step a second), and [`online_rules`] turns its forecast
+//!   into a migration's switch-over floor, pacing, stream count and
+//!   predicted ETA (docs/prediction.md §9).
 //! - [`split`] decides which trace files train, validate and test a model;
 //!   `train` (the `train` cargo feature, with burn) trains one
 //!   (`dwcp-controlplane train-predictor`).
@@ -47,6 +51,8 @@ pub mod features;
 mod horizon;
 pub mod lstm;
 pub mod model;
+pub mod online;
+pub mod online_rules;
 mod recent;
 mod sample;
 mod series;

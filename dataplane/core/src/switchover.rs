@@ -6,7 +6,20 @@
 //! must scan every page again, then send what changed, so the downtime of a
 //! switch-over now is estimated as
 //!
-//! `full_scan_time + dirty_pages × PAGE_SIZE / throughput + VERIFY_OVERHEAD`.
+//! `max(full_scan_time, inflight_bytes / throughput)
+//!  + dirty_pages × PAGE_SIZE / throughput + VERIFY_OVERHEAD`.
+//!
+//! `inflight_bytes` are the frames sent but not yet acknowledged when the
+//! round ended: the final round's frames queue behind them. They drain
+//! while the final round scans, so only the part that outlasts the scan
+//! adds to the estimate.
+//!
+//! `throughput` is the measured throughput, or the control plane's predicted
+//! lower bound of the link's bandwidth when that is lower
+//! ([`SwitchoverPolicy::set_predicted_floor`]): the final round happens
+//! over the next few seconds, and a link that is predicted to slow down
+//! should not be trusted at the rate it had so far. The floor can only make
+//! the estimate longer, so it delays a switch-over, never hastens one.
 //!
 //! The policy switches when that fits the downtime budget (default 300 ms),
 //! when rounds stop converging (the dirty set shrank by less than
@@ -53,6 +66,8 @@ pub struct RoundReport {
     pub dirty_pages: u64,
     /// How long hashing every page took this round.
     pub scan_duration: Duration,
+    /// Bytes of frames queued or sent but not yet acknowledged when the round ended.
+    pub inflight_bytes: u64,
 }
 
 /// Why the policy switched over.
@@ -95,6 +110,8 @@ pub struct SwitchoverPolicy {
     config: SwitchoverConfig,
     previous_dirty: Option<u64>,
     stalled_rounds: u32,
+    /// The predicted lower bound of the bandwidth, bytes per second.
+    predicted_floor: Option<f64>,
 }
 
 impl SwitchoverPolicy {
@@ -112,23 +129,36 @@ impl SwitchoverPolicy {
             config,
             previous_dirty: None,
             stalled_rounds: 0,
+            predicted_floor: None,
+        }
+    }
+
+    /// Sets the predicted lower bound of the link's bandwidth, bytes per
+    /// second, for the next decisions; `None`, 0 or a value that is not
+    /// finite means none.
+    pub fn set_predicted_floor(&mut self, floor_bytes_per_s: Option<f64>) {
+        self.predicted_floor = floor_bytes_per_s.filter(|f| f.is_finite() && *f > 0.0);
+    }
+
+    /// The bandwidth a switch-over is planned with: the measured
+    /// throughput, or the predicted floor when that is lower.
+    pub fn planning_throughput(&self, measured_bytes_per_s: f64) -> f64 {
+        match self.predicted_floor {
+            Some(floor) => measured_bytes_per_s.min(floor),
+            None => measured_bytes_per_s,
         }
     }
 
     /// Estimated downtime if the guest were paused now.
     pub fn estimate_downtime(report: &RoundReport, throughput_bytes_per_s: f64) -> Duration {
         let bytes = report.dirty_pages as f64 * f64::from(dwcp_shared::limits::PAGE_SIZE);
-        let transfer = if throughput_bytes_per_s > 0.0 {
-            Duration::from_secs_f64((bytes / throughput_bytes_per_s).min(3600.0))
-        } else if bytes > 0.0 {
-            Duration::from_secs(3600)
-        } else {
-            Duration::ZERO
-        };
-        report.scan_duration + transfer + VERIFY_OVERHEAD
+        let transfer = transfer_time(bytes, throughput_bytes_per_s);
+        let drain = transfer_time(report.inflight_bytes as f64, throughput_bytes_per_s);
+        report.scan_duration.max(drain) + transfer + VERIFY_OVERHEAD
     }
 
-    /// Judges a finished round.
+    /// Judges a finished round, given the measured throughput (the
+    /// estimate uses [`planning_throughput`](Self::planning_throughput)).
     pub fn decide(&mut self, report: &RoundReport, throughput_bytes_per_s: f64) -> Decision {
         let last_allowed = report.round + 1 >= self.config.rounds_max;
         if report.round == 0 {
@@ -139,7 +169,8 @@ impl SwitchoverPolicy {
                 Decision::NextRound
             };
         }
-        let estimated_downtime = Self::estimate_downtime(report, throughput_bytes_per_s);
+        let estimated_downtime =
+            Self::estimate_downtime(report, self.planning_throughput(throughput_bytes_per_s));
         if estimated_downtime <= self.config.downtime_budget {
             return Decision::Switchover(SwitchoverReason::FitsBudget { estimated_downtime });
         }
@@ -163,6 +194,18 @@ impl SwitchoverPolicy {
     }
 }
 
+/// How long `bytes` take at `bytes_per_s`, at most an hour (an hour while
+/// the rate is still unknown and there are bytes; nothing when there are none).
+fn transfer_time(bytes: f64, bytes_per_s: f64) -> Duration {
+    if bytes_per_s > 0.0 {
+        Duration::from_secs_f64((bytes / bytes_per_s).min(3600.0))
+    } else if bytes > 0.0 {
+        Duration::from_secs(3600)
+    } else {
+        Duration::ZERO
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +217,42 @@ mod tests {
             round,
             dirty_pages,
             scan_duration: Duration::from_millis(scan_ms),
+            inflight_bytes: 0,
         }
+    }
+
+    #[test]
+    fn bytes_still_in_flight_count_where_they_outlast_the_scan() {
+        let mb_s = 25e6; // 200 Mbit/s
+        let queued = |inflight_bytes| RoundReport {
+            inflight_bytes,
+            ..report(1, 250, 50)
+        };
+        // 250 pages = 1.024 MB: 41 ms, + 50 ms scan + 5 ms = 96 ms: fits.
+        let idle = SwitchoverPolicy::estimate_downtime(&queued(0), mb_s);
+        assert!(idle > Duration::from_millis(95) && idle < Duration::from_millis(97));
+        // 1 MB queued drains in 40 ms, within the 50 ms scan: no change.
+        assert_eq!(
+            SwitchoverPolicy::estimate_downtime(&queued(1_000_000), mb_s),
+            idle
+        );
+        // 10 MB queued (a full window) drains in 400 ms: 400 + 41 + 5 ms.
+        let full = SwitchoverPolicy::estimate_downtime(&queued(10_000_000), mb_s);
+        assert!(full > Duration::from_millis(445) && full < Duration::from_millis(447));
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        assert_eq!(
+            policy.decide(&queued(10_000_000), mb_s),
+            Decision::NextRound
+        );
+        assert!(matches!(
+            policy.decide(&queued(1_000_000), mb_s),
+            Decision::Switchover(SwitchoverReason::FitsBudget { .. })
+        ));
+        assert_eq!(
+            SwitchoverPolicy::estimate_downtime(&queued(1), 0.0),
+            Duration::from_secs(3600) + Duration::from_secs(3600) + VERIFY_OVERHEAD,
+            "an unknown rate with bytes queued never fits"
+        );
     }
 
     #[test]
@@ -248,6 +326,68 @@ mod tests {
             policy.decide(&report(5, 39_300, 10), slow),
             Decision::Switchover(SwitchoverReason::Stalled)
         );
+    }
+
+    #[test]
+    fn a_predicted_floor_below_the_measured_rate_delays_the_switch() {
+        // 10_000 pages fit at the measured 10 Gb/s (88 ms) ...
+        let mut measured_only = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        assert!(matches!(
+            measured_only.decide(&report(1, 10_000, 50), 10.0 * GBPS),
+            Decision::Switchover(SwitchoverReason::FitsBudget { .. })
+        ));
+        // ... but not at a predicted floor of 0.5 Gb/s (655 ms + 55 ms).
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        policy.set_predicted_floor(Some(0.5 * GBPS));
+        assert_eq!(policy.planning_throughput(10.0 * GBPS), 0.5 * GBPS);
+        assert_eq!(
+            policy.decide(&report(1, 10_000, 50), 10.0 * GBPS),
+            Decision::NextRound
+        );
+        assert_eq!(
+            policy.decide(&report(2, 5_000, 50), 10.0 * GBPS),
+            Decision::NextRound,
+            "5_000 pages: 328 ms at the floor"
+        );
+        // 2_000 pages: 131 ms at the floor + 55 ms fits: two rounds later.
+        match policy.decide(&report(3, 2_000, 50), 10.0 * GBPS) {
+            Decision::Switchover(SwitchoverReason::FitsBudget { estimated_downtime }) => {
+                assert!(
+                    estimated_downtime > Duration::from_millis(180)
+                        && estimated_downtime < Duration::from_millis(192),
+                    "{estimated_downtime:?}"
+                );
+            }
+            other => panic!("expected a switch-over at round 3, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_floor_above_the_measured_rate_or_none_changes_nothing() {
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        policy.set_predicted_floor(Some(100.0 * GBPS));
+        assert_eq!(policy.planning_throughput(GBPS), GBPS);
+        // Too long at the measured 1 Gb/s: a higher floor does not hasten it.
+        assert_eq!(
+            policy.decide(&report(1, 10_000, 50), GBPS),
+            Decision::NextRound
+        );
+        for none in [
+            None,
+            Some(0.0),
+            Some(-1.0),
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+        ] {
+            policy.set_predicted_floor(none);
+            assert_eq!(policy.planning_throughput(GBPS), GBPS, "{none:?}");
+        }
+        policy.set_predicted_floor(Some(0.5 * GBPS));
+        policy.set_predicted_floor(None);
+        assert!(matches!(
+            policy.decide(&report(2, 10_000, 50), 10.0 * GBPS),
+            Decision::Switchover(SwitchoverReason::FitsBudget { .. })
+        ));
     }
 
     #[test]

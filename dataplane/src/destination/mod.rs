@@ -2,6 +2,7 @@
 //! decoder and the acceptor, report.
 
 pub mod acceptor;
+pub mod allocation;
 pub mod decoder;
 
 use crate::config::DestinationConfig;
@@ -15,6 +16,7 @@ use crate::summary::{self, Summary};
 use crate::threads::{self, ThreadRole};
 use crate::FRAME_BUFFER_LEN;
 use acceptor::Acceptor;
+use allocation::ImageAllocation;
 use decoder::Decoder;
 use dwcp_dataplane_core::handshake::SessionCheck;
 use dwcp_dataplane_core::keys::Direction;
@@ -37,12 +39,12 @@ pub const POOL_SLACK_BUFFERS: u32 = 4;
 /// How often a listening destination checks for a connection or a cancel.
 const ACCEPT_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
-/// Admits stream 0 and creates (but does not yet allocate) its memory image.
+/// Admits stream 0, creates its memory image and starts allocating it.
 struct PrimaryCheck {
     path: PathBuf,
     expected_bytes: Option<u64>,
-    memory: Option<PendingMemory>,
-    error: Option<MemoryError>,
+    allocation: Option<ImageAllocation>,
+    error: Option<MigrationError>,
 }
 
 impl SessionCheck for PrimaryCheck {
@@ -63,10 +65,22 @@ impl SessionCheck for PrimaryCheck {
             ));
         }
         match PendingMemory::open(&self.path, hello.memory_bytes) {
-            Ok(memory) => {
-                self.memory = Some(memory);
-                Ok(0)
-            }
+            Ok(memory) => match ImageAllocation::start(memory) {
+                Ok(allocation) => {
+                    self.allocation = Some(allocation);
+                    Ok(0)
+                }
+                Err((memory, cause)) => {
+                    memory.discard();
+                    let error = MigrationError::Spawn {
+                        role: "allocation",
+                        cause,
+                    };
+                    let reason = error_chain(&error);
+                    self.error = Some(error);
+                    Err((RejectCode::Busy, reason))
+                }
+            },
             Err(err) => {
                 let code = match err {
                     MemoryError::SizeMismatch { .. }
@@ -75,7 +89,7 @@ impl SessionCheck for PrimaryCheck {
                     _ => RejectCode::Busy,
                 };
                 let reason = error_chain(&err);
-                self.error = Some(err);
+                self.error = Some(err.into());
                 Err((code, reason))
             }
         }
@@ -171,7 +185,7 @@ fn run(
         let mut check = PrimaryCheck {
             path: config.memory.clone(),
             expected_bytes: config.memory_size,
-            memory: None,
+            allocation: None,
             error: None,
         };
         let established = serve_handshake(
@@ -187,21 +201,21 @@ fn run(
         break (primary, check, established);
     };
     if let Some(err) = check.error.take() {
-        return Err(err.into());
+        return Err(err);
     }
     let established = match established {
         Ok(established) => established,
         Err(err) => {
-            if let Some(memory) = check.memory.take() {
-                memory.discard();
+            if let Some(allocation) = check.allocation.take() {
+                allocation.discard();
             }
             return Err(err);
         }
     };
-    let memory = check
-        .memory
+    let allocation = check
+        .allocation
         .take()
-        .expect("admit opened the image before the handshake completed");
+        .expect("admit started the allocation before the handshake completed");
     // The clock starts when the source is admitted, like the source's.
     let start = start.max(Instant::now());
     let hello = established.hello;
@@ -265,9 +279,9 @@ fn run(
             role: "acceptor",
             cause,
         })?;
-    // Allocate the image now that the source is answered and joins are
-    // served; meanwhile frames wait in the transport and TCP holds the rest.
-    let memory = match memory.allocate() {
+    // The image has been allocating since stream 0 was admitted; frames
+    // that arrive before it is ready wait in the transport and in TCP.
+    let memory = match allocation.wait() {
         Ok(memory) => memory,
         Err(err) => {
             let reason = error_chain(&err);
@@ -279,7 +293,7 @@ fn run(
             let _ = transport_thread.join();
             link.finished.store(true, Ordering::Release);
             let _ = acceptor_thread.join();
-            return Err(err.into());
+            return Err(err);
         }
     };
     let progress = Arc::clone(&handles.progress);

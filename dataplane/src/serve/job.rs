@@ -129,7 +129,7 @@ impl RunningJob {
     }
 
     /// Applies `spec`'s live fields (pacing, tier, active streams, hold,
-    /// cancel) if its version moved.
+    /// cancel, predicted floor) if its version moved.
     pub fn apply(&mut self, spec: &JobSpec) {
         if spec.spec_version == self.applied_spec_version {
             return;
@@ -150,6 +150,7 @@ impl RunningJob {
         if spec.role == JobRole::Send && now.streams_active.unwrap_or(0) != spec.streams_active {
             live.set_streams_active(spec.streams_active);
         }
+        live.set_predicted_floor(spec.predicted_floor_bytes_per_s);
         if spec.requested == RequestedState::Cancel && !now.cancelled {
             tracing::info!(job_id = spec.job_id, "cancel requested");
             live.cancel();

@@ -310,12 +310,16 @@ impl<'a> Engine<'a> {
             let report = self
                 .run_round(round)
                 .map_err(|e| self.fail(e, None, round))?;
+            let floor = self.live.predicted_floor();
+            policy.set_predicted_floor(floor.map(|f| f as f64));
             let decision = policy.decide(&report, self.throughput.bytes_per_s());
             tracing::info!(
                 round,
                 dirty_pages = report.dirty_pages,
+                inflight_bytes = report.inflight_bytes,
                 scan_ms = crate::millis(report.scan_duration),
                 throughput_mib_s = self.throughput.bytes_per_s() / 1048576.0,
+                predicted_floor_mib_s = floor.map(|f| f as f64 / 1048576.0),
                 ?decision,
                 "round done"
             );
@@ -469,7 +473,15 @@ impl<'a> Engine<'a> {
             round,
             dirty_pages,
             scan_duration,
+            inflight_bytes: self.inflight_bytes(),
         })
+    }
+
+    /// Bytes of the frames sealed and not yet acknowledged (queued, in a
+    /// stream's window, or on the wire): the final round queues behind them.
+    fn inflight_bytes(&self) -> u64 {
+        let acked = self.link.counters.bytes_acked.load(Ordering::Relaxed);
+        self.bytes_sealed.saturating_sub(acked)
     }
 
     /// Sends the pages of `span` (at most one window) that need it, data

@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod page_codec;
 pub mod range_schedule;
+pub mod window_plan;
 
 use crate::config::SourceConfig;
 use crate::error::MigrationError;
@@ -14,6 +15,7 @@ use crate::session::{self, SourceSession};
 use crate::summary::{self, LatencySummary, Summary};
 use crate::threads::{self, ThreadRole};
 use crate::FRAME_BUFFER_LEN;
+use dwcp_dataplane_core::handshake::ClientEstablished;
 use dwcp_dataplane_core::keys::Direction;
 use dwcp_dataplane_core::link::SourceLink;
 use dwcp_dataplane_core::page_stages::Stage;
@@ -28,9 +30,15 @@ use page_codec::{CodecSettings, PageCodec};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use window_plan::{LinkEstimate, WindowPlan};
 
-/// Frame buffers beyond the streams' in-flight windows (the open batch, control frames).
+/// Frame buffers beyond the streams' in-flight windows and queues (the
+/// open batch, control frames).
 pub const POOL_SLACK_BUFFERS: u32 = 4;
+/// Sealed frames queued per stream between the engine and the transport:
+/// a hand-off, not a buffer (what waits for the link waits in the stream's
+/// byte window, where it is counted).
+pub const QUEUE_FRAMES: usize = 4;
 
 /// Migrates the guest memory in `config.memory` to `config.destination`.
 /// Always returns a summary; `verified` is true only on a verified success.
@@ -67,6 +75,19 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// Handshakes stream 0 on `primary`, then the other streams at once;
+/// returns the connections in stream order and stream 0's outcome.
+fn handshake_all(
+    session: &SourceSession,
+    primary: std::net::TcpStream,
+    streams: u16,
+) -> Result<(Vec<std::net::TcpStream>, ClientEstablished), MigrationError> {
+    let (primary, established) = session.handshake(primary, 0)?;
+    let mut connections = vec![primary];
+    connections.extend(session.open_all(1..streams)?);
+    Ok((connections, established))
+}
+
 fn run(
     config: SourceConfig,
     start: Instant,
@@ -96,7 +117,16 @@ fn run(
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
     };
     let (primary, rtt) = session.dial()?;
-    let streams = config.derived_streams(rtt);
+    let plan = WindowPlan::new(
+        LinkEstimate {
+            bytes_per_s: config.link_mbps as f64 * 1e6 / 8.0,
+            rtt,
+            socket_send_buffer: dwcp_uring::socket::send_buffer_bytes(&primary),
+        },
+        config.streams,
+        config.inflight_frames,
+    );
+    let streams = plan.streams;
     if let Some((stream, _)) = config
         .faults
         .cut_stream_after
@@ -111,9 +141,33 @@ fn run(
     tracing::info!(
         streams,
         rtt_us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX),
+        window_total_bytes = plan.window_total_bytes,
+        stream_window_bytes = plan.stream_window_bytes,
+        stream_frames = plan.stream_frames,
         "connecting"
     );
-    let (primary, established) = session.handshake(primary, 0)?;
+    // The frame pool is allocated and populated (tens of MB on a WAN link)
+    // while the handshakes wait on the network.
+    let buffers = plan.buffers(QUEUE_FRAMES, POOL_SLACK_BUFFERS);
+    let (pool, connected) = std::thread::scope(|scope| {
+        let hugepages = config.hugepages;
+        let allocating = std::thread::Builder::new()
+            .name("dwcp-pool".into())
+            .spawn_scoped(scope, move || {
+                BufferPool::new(FRAME_BUFFER_LEN, buffers, hugepages)
+            });
+        let connected = handshake_all(&session, primary, streams);
+        let pool = match allocating {
+            Ok(thread) => thread.join().unwrap_or_else(|_| {
+                tracing::warn!("the frame pool thread panicked; allocating here");
+                BufferPool::new(FRAME_BUFFER_LEN, buffers, hugepages)
+            }),
+            Err(_) => BufferPool::new(FRAME_BUFFER_LEN, buffers, hugepages),
+        };
+        (pool, connected)
+    });
+    let (connections, established) = connected?;
+    let pool = Arc::new(pool?);
     let codec_granted = established.capabilities & CAP_PAGE_CODEC != 0;
     if config.codec && !codec_granted {
         tracing::warn!("the destination does not support the page codec; sending raw pages");
@@ -121,10 +175,6 @@ fn run(
     let secret = psk
         .as_ref()
         .map(|k| k.session_secret(&established.client_nonce, &established.server_nonce));
-    let mut connections = vec![primary];
-    for stream_id in 1..streams {
-        connections.push(session.open(stream_id)?.0);
-    }
     if handles.live.is_cancelled() {
         return Err(MigrationError::Cancelled);
     }
@@ -132,20 +182,10 @@ fn run(
         handles.share_socket(connection);
     }
 
-    let buffers = u32::from(streams)
-        * u32::try_from(config.inflight_frames).expect("bounded by INFLIGHT_FRAMES_MAX")
-        + POOL_SLACK_BUFFERS;
-    let pool = Arc::new(BufferPool::new(
-        FRAME_BUFFER_LEN,
-        buffers,
-        config.hugepages,
-    )?);
     let link = Arc::new(
-        SourceLink::new(pool, streams, config.inflight_frames).map_err(|cause| {
-            MigrationError::Spawn {
-                role: "doorbell",
-                cause,
-            }
+        SourceLink::new(pool, streams, QUEUE_FRAMES).map_err(|cause| MigrationError::Spawn {
+            role: "doorbell",
+            cause,
         })?,
     );
     let reconnect_session = session.clone();
@@ -168,7 +208,8 @@ fn run(
         session::openers(secret.as_ref(), streams, Direction::ServerToClient),
         reconnector,
         SourceTransportConfig {
-            inflight_frames: config.inflight_frames,
+            inflight_frames: plan.stream_frames,
+            window_bytes: plan.stream_window_bytes,
             faults: SourceFaults {
                 cut_stream_after: config.faults.cut_stream_after,
             },

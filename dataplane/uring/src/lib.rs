@@ -19,6 +19,7 @@
 //! timeout (5.11+). Built and measured on 6.18.
 #![warn(missing_docs)]
 
+pub mod byte_window;
 pub mod dest_io;
 pub mod fault;
 pub mod ring;

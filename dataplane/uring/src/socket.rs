@@ -47,6 +47,35 @@ fn congestion_control(socket: &TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&used[..end]).into_owned())
 }
 
+/// The send buffer the kernel gave a socket (`SO_SNDBUF` read back: the
+/// kernel doubles what was asked, capped by `net.core.wmem_max`, to leave
+/// room for its own bookkeeping), or `None` if it cannot be read.
+pub fn send_buffer_bytes(socket: &TcpStream) -> Option<u64> {
+    let mut value: libc::c_int = 0;
+    get_option(socket, libc::SOL_SOCKET, libc::SO_SNDBUF, &mut value)
+        .then(|| u64::try_from(value).ok())
+        .flatten()
+}
+
+/// Reads a fixed-size socket option into `value` (a C integer or struct,
+/// for which any bytes the kernel writes are a valid value); true on success.
+fn get_option<T: Copy>(socket: &TcpStream, level: i32, name: i32, value: &mut T) -> bool {
+    let mut len =
+        libc::socklen_t::try_from(std::mem::size_of::<T>()).expect("option values are small");
+    // SAFETY: `value` is writable for `len` bytes, its size; the kernel
+    // writes at most that many, and callers only pass plain C types.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            std::ptr::from_mut(value).cast(),
+            &mut len,
+        )
+    };
+    rc == 0
+}
+
 /// The kernel's smoothed round-trip time of a connected TCP socket
 /// (`TCP_INFO.tcpi_rtt`), measured from the handshake's packets, so unlike a
 /// wall-clock time around `connect` it excludes scheduling delays of this
@@ -54,19 +83,7 @@ fn congestion_control(socket: &TcpStream) -> Option<String> {
 pub fn kernel_rtt(socket: &TcpStream) -> Option<std::time::Duration> {
     // SAFETY: an all-zero tcp_info is a valid value to be overwritten.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = libc::socklen_t::try_from(std::mem::size_of::<libc::tcp_info>())
-        .expect("tcp_info is small");
-    // SAFETY: `info` is writable for `len` bytes; the kernel writes at most that.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&raw mut info).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0 && info.tcpi_rtt > 0)
+    (get_option(socket, libc::IPPROTO_TCP, libc::TCP_INFO, &mut info) && info.tcpi_rtt > 0)
         .then(|| std::time::Duration::from_micros(u64::from(info.tcpi_rtt)))
 }
 
@@ -105,6 +122,11 @@ mod tests {
         tune_stream(&client).expect("tune");
         assert!(client.nodelay().expect("read nodelay"));
         assert!(congestion_control(&client).is_some_and(|cc| !cc.is_empty()));
+        let sndbuf = send_buffer_bytes(&client).expect("SO_SNDBUF reads back");
+        assert!(
+            sndbuf >= 2 * 4096,
+            "the asked size, capped by wmem_max and doubled: {sndbuf}"
+        );
         let rtt = kernel_rtt(&client).expect("a connected socket has an RTT sample");
         assert!(
             rtt < std::time::Duration::from_secs(1),

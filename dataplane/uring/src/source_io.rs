@@ -8,7 +8,9 @@
 //! 1. attaches connections the [`Reconnector`] re-established, rewinding the
 //!    stream to the destination's resume point;
 //! 2. moves sealed frames from the engine's queue into the stream while
-//!    there is in-flight room;
+//!    its in-flight window has room: a [`ByteWindow`] of bytes (sized by
+//!    the caller from the bandwidth-delay product) and a cap on frames
+//!    (the frame buffers);
 //! 3. queues one `WRITE_FIXED` per idle connection and one `RECV` per
 //!    connection not already reading, then submits the batch;
 //! 4. handles completions: advances writes, parses control frames (acks
@@ -20,6 +22,7 @@
 //! again after the resume point. If a stream cannot be re-established
 //! within the reconnect timeout the migration fails.
 
+use crate::byte_window::ByteWindow;
 use crate::fault::{io_cause, local, protocol, StreamFault};
 use crate::ring::{BellRead, Ring, RingError, COMPLETIONS_PER_PASS_MAX};
 use crate::user_data::{pack, unpack, Op};
@@ -29,7 +32,7 @@ use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
 use dwcp_dataplane_core::page_stages::{PageStages, Stage};
 use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_dataplane_core::stream_rx::StreamRecvState;
-use dwcp_dataplane_core::stream_tx::StreamSendState;
+use dwcp_dataplane_core::stream_tx::{InFlight, StreamSendState};
 use dwcp_dataplane_core::worker_meter::{IdleClock, WorkerMeter};
 use dwcp_hugepages::BufferId;
 use dwcp_shared::control::{Abort, Ack, VerifyResult};
@@ -117,8 +120,10 @@ pub struct SourceFaults {
 /// Settings of the source transport.
 #[derive(Debug)]
 pub struct SourceTransportConfig {
-    /// Frames in flight per stream.
+    /// Most frames in flight per stream (written or not, unacknowledged).
     pub inflight_frames: usize,
+    /// Most bytes of frames in flight per stream (see [`ByteWindow`]).
+    pub window_bytes: u64,
     /// Test hooks.
     pub faults: SourceFaults,
 }
@@ -154,6 +159,11 @@ impl Connection {
 struct Stream {
     id: u16,
     send: StreamSendState<BufferId>,
+    /// Bytes of the frames in `send`, against the stream's limit.
+    window: ByteWindow,
+    /// A frame taken from the engine's queue that the window did not admit
+    /// yet (a queue cannot be peeked); it goes first.
+    waiting: Option<InFlight<BufferId>>,
     replies: StreamRecvState,
     opener: FrameOpener,
     connection: Option<Connection>,
@@ -217,6 +227,8 @@ impl SourceTransport {
                 Stream {
                     id,
                     send: StreamSendState::new(id, config.inflight_frames),
+                    window: ByteWindow::new(config.window_bytes),
+                    waiting: None,
                     replies: StreamRecvState::new(id),
                     opener,
                     connection: Some(Connection::new(socket, generation)),
@@ -306,7 +318,10 @@ impl SourceTransport {
         self.streams.iter().any(|s| {
             s.connection.is_some()
                 && s.send.has_room()
-                && !self.link.tx[usize::from(s.id)].is_empty()
+                && match &s.waiting {
+                    Some(frame) => s.window.admits(frame.len),
+                    None => s.window.has_room() && !self.link.tx[usize::from(s.id)].is_empty(),
+                }
         })
     }
 
@@ -321,10 +336,23 @@ impl SourceTransport {
                     self.next_generation += 1;
                     let pool = Arc::clone(&self.link.pool);
                     let stream = &mut self.streams[usize::from(stream_id)];
-                    if let Err(err) = stream
-                        .send
-                        .handle_resume(resume, |frame| pool.put(frame.buffer))
-                    {
+                    let window = &mut stream.window;
+                    let mut released = 0u64;
+                    let resumed = stream.send.handle_resume(resume, |frame| {
+                        window.release(frame.len);
+                        released += u64::from(frame.len);
+                        pool.put(frame.buffer);
+                    });
+                    // The peer holds these frames whole: for the engine's
+                    // count of bytes in flight they are acknowledged.
+                    self.link
+                        .counters
+                        .bytes_acked
+                        .fetch_add(released, Ordering::Relaxed);
+                    if released > 0 {
+                        self.link.engine_bell.ring();
+                    }
+                    if let Err(err) = resumed {
                         self.link.fatal.raise(format!(
                             "destination resumed stream {stream_id} impossibly: {err}"
                         ));
@@ -352,7 +380,21 @@ impl SourceTransport {
         for stream in &mut self.streams {
             let queue = &self.link.tx[usize::from(stream.id)];
             while stream.send.has_room() {
-                let Some(mut frame) = queue.pop() else { break };
+                let Some(mut frame) = stream.waiting.take().or_else(|| {
+                    let popped = queue.pop();
+                    if popped.is_some() {
+                        // A queue slot is free: the engine may be waiting for one.
+                        self.link.engine_bell.ring();
+                    }
+                    popped
+                }) else {
+                    break;
+                };
+                if !stream.window.admits(frame.len) {
+                    stream.waiting = Some(frame);
+                    break;
+                }
+                stream.window.add(frame.len);
                 frame.pulled_at = self.now;
                 self.stages.record(
                     Stage::RingWait,
@@ -360,7 +402,6 @@ impl SourceTransport {
                 );
                 stream.send.push(frame).expect("room was checked");
                 worked = true;
-                self.link.engine_bell.ring();
             }
         }
         worked
@@ -546,6 +587,7 @@ impl SourceTransport {
             handle_reply(
                 &self.link,
                 &mut stream.send,
+                &mut stream.window,
                 header,
                 body,
                 self.now,
@@ -615,6 +657,7 @@ impl SourceTransport {
 fn handle_reply(
     link: &SourceLink,
     send: &mut StreamSendState<BufferId>,
+    window: &mut ByteWindow,
     header: FrameHeader,
     body: &[u8],
     now: Instant,
@@ -626,6 +669,7 @@ fn handle_reply(
             let mut released = 0u64;
             send.handle_ack(ack.written_through_seq, |frame| {
                 released += u64::from(frame.len);
+                window.release(frame.len);
                 stages.record(
                     Stage::Acknowledged,
                     now.saturating_duration_since(frame.sent_at),

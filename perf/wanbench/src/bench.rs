@@ -148,7 +148,9 @@ impl Bench {
                         r.settings = format!("stream policy {p}");
                         r
                     }));
-                    rows.extend(Contender::PEERS.into_iter().map(row));
+                    if !self.args.no_peers {
+                        rows.extend(Contender::PEERS.into_iter().map(row));
+                    }
                 }
                 Ok(spec) => {
                     guests.push((kind.name().to_owned(), spec.describe()));
@@ -271,6 +273,8 @@ impl Bench {
         let mut rows = Vec::new();
         for (i, policy) in policies.iter().enumerate() {
             let last = i + 1 == policies.len();
+            // The peers run once, on the last policy's guest.
+            let peers = last && !self.args.no_peers;
             let variant = Some(policy.to_string());
             tracing::info!(
                 profile = ctx.profile,
@@ -295,7 +299,7 @@ impl Bench {
                         Row::error(kind, Contender::Dwcp, image_bytes, why.clone())
                             .with_variant(variant),
                     );
-                    if last {
+                    if peers {
                         rows.extend(
                             Contender::PEERS
                                 .into_iter()
@@ -305,7 +309,7 @@ impl Bench {
                     continue;
                 }
             };
-            if last {
+            if peers {
                 if let GuestSpec::Dirtying { .. } = ctx.spec {
                     // rsync's older copy: this guest's memory before its migration.
                     files::copy_as_old(&memory, &older_copy)?;
@@ -320,7 +324,7 @@ impl Bench {
                 GuestSpec::Dirtying { .. } => Pause::Pid(guest.pid()),
             };
             rows.push(self.run_dwcp(ctx, &guest, image_bytes, &pause, *policy, first_link)?);
-            if last {
+            if peers {
                 rows.extend(self.run_peers(
                     ctx,
                     &mut guest,
@@ -408,6 +412,7 @@ impl Bench {
                     pause,
                     name: &name,
                     limit: bench.limit(image_bytes, ready.rate_bps),
+                    extra_args: &bench.args.dwcp_args,
                 }
                 .spec()
             },

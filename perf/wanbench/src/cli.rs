@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// first one's figures decide the verdicts. Default: bdp, control-plane.
     #[arg(long = "dwcp-streams", value_name = "POLICY")]
     pub dwcp_streams: Vec<StreamPolicy>,
+    /// Run DWCP only, not the peers (tcp, zstd | TCP, rsync): quicker, for
+    /// tuning DWCP; the targets that compare with a peer say SKIPPED.
+    #[arg(long)]
+    pub no_peers: bool,
     /// Dirty rate of the incompressible guest (uniform pattern), per second.
     #[arg(long, default_value = "256K", value_parser = parse_rate)]
     pub incompressible_dirty_rate: u64,
@@ -90,6 +94,10 @@ pub struct RunArgs {
     /// `--linkem-arg=--rtt-ms=2`.
     #[arg(long = "linkem-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub linkem_args: Vec<String>,
+    /// An extra argument for `dwcp-dataplane migrate` (repeatable), e.g.
+    /// `--dwcp-arg=--codec=off`.
+    #[arg(long = "dwcp-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub dwcp_args: Vec<String>,
     /// Seed of the guests' content and dirtying.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

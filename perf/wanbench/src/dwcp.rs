@@ -200,6 +200,8 @@ pub struct DwcpRun<'a> {
     pub name: &'a str,
     /// Time limit.
     pub limit: Duration,
+    /// Extra arguments for `migrate`, after the others.
+    pub extra_args: &'a [String],
 }
 
 impl DwcpRun<'_> {
@@ -237,6 +239,7 @@ impl DwcpRun<'_> {
                     .arg(resume);
             }
         }
+        sender.args(self.extra_args);
         TransferSpec {
             receiver: Side {
                 name: format!("{}-receive", self.name),

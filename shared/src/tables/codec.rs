@@ -11,7 +11,9 @@
 use zerocopy::FromZeros;
 
 use super::error::TablesError;
-use super::raw::{RawJobSpec, RawJobStatus, RawLink, RawNode, RawPeer, RawWorker};
+use super::raw::{
+    RawJobSpec, RawJobStatus, RawLink, RawNode, RawPeer, RawWorker, AUTO_PACING, AUTO_STREAMS,
+};
 use super::records::{
     CompressionTier, JobRole, JobSpec, JobState, JobStatus, LinkMode, LinkSample, NodeInfo,
     PeerEntry, RequestedState, WorkerCounters, WorkerRole, LOSS_PPM_MAX,
@@ -232,6 +234,16 @@ pub(crate) fn encode_job_spec(ctx: Ctx, spec: &JobSpec) -> Result<RawJobSpec, Ta
     raw.pause_pid = spec.pause_pid;
     raw.link_mode = spec.link_mode.map_or(0, LinkMode::code);
     raw.peer_id = ctx.text_in("peer_id", &spec.peer_id)?;
+    raw.auto_flags = if spec.pacing_follows_prediction {
+        AUTO_PACING
+    } else {
+        0
+    } | if spec.streams_follow_prediction {
+        AUTO_STREAMS
+    } else {
+        0
+    };
+    raw.predicted_floor_bytes_per_s = spec.predicted_floor_bytes_per_s;
     ctx.written("job_id", decode_job_spec(ctx, &raw))?;
     Ok(raw)
 }
@@ -244,6 +256,12 @@ pub(crate) fn decode_job_spec(ctx: Ctx, raw: &RawJobSpec) -> Result<Option<JobSp
     let role = ctx.code("role", raw.role, JobRole::from_code)?;
     if role == JobRole::Send && raw.memory_bytes != 0 {
         return Err(ctx.field("memory_bytes", "must be 0 for a Send job"));
+    }
+    if raw.auto_flags & !(AUTO_PACING | AUTO_STREAMS) != 0 {
+        return Err(ctx.field(
+            "auto_flags",
+            format!("unknown bits in {:#04x}", raw.auto_flags),
+        ));
     }
     Ok(Some(JobSpec {
         job_id: raw.job_id,
@@ -269,6 +287,9 @@ pub(crate) fn decode_job_spec(ctx: Ctx, raw: &RawJobSpec) -> Result<Option<JobSp
             code => Some(ctx.code("link_mode", code, LinkMode::from_code)?),
         },
         peer_id: ctx.text_out("peer_id", &raw.peer_id)?,
+        pacing_follows_prediction: raw.auto_flags & AUTO_PACING != 0,
+        streams_follow_prediction: raw.auto_flags & AUTO_STREAMS != 0,
+        predicted_floor_bytes_per_s: raw.predicted_floor_bytes_per_s,
     }))
 }
 

@@ -29,7 +29,10 @@ use super::seqlock::Seqlocked;
 /// First 8 bytes of every tables file: `DWCPTBL1` read as a little-endian u64.
 pub const TABLES_MAGIC: u64 = u64::from_le_bytes(*b"DWCPTBL1");
 /// The layout version this build writes and the only one it reads.
-pub const TABLES_LAYOUT_VERSION: u32 = 1;
+///
+/// 2: the job spec gained `auto_flags` (@541, was reserved) and
+/// `predicted_floor_bytes_per_s` (@616); its record length is unchanged.
+pub const TABLES_LAYOUT_VERSION: u32 = 2;
 /// Length of the header: one 4 KiB page.
 pub const HEADER_LEN: usize = 4096;
 

@@ -84,14 +84,23 @@ pub(crate) struct RawJobSpec {
     pub(crate) pause_pid: u32,
     /// `LinkMode` code when the job started, 0 = unknown.
     pub(crate) link_mode: u8,
-    pub(crate) reserved: u8,
+    /// Which settings follow the bandwidth prediction: bit 0 pacing, bit 1
+    /// streams (`AUTO_PACING`, `AUTO_STREAMS`); other bits 0.
+    pub(crate) auto_flags: u8,
     /// Streams carrying data, 0 = all opened.
     pub(crate) streams_active: u16,
     /// The other host's id (may be empty).
     pub(crate) peer_id: RawText<NODE_ID_LEN_MAX>,
     pub(crate) reserved_tail: [u8; 6],
+    /// The predicted lower bound of the link's throughput, bytes per
+    /// second; 0 = none.
+    pub(crate) predicted_floor_bytes_per_s: u64,
 }
-const _: () = assert!(size_of::<RawJobSpec>() == 616);
+const _: () = assert!(size_of::<RawJobSpec>() == 624);
+/// `RawJobSpec::auto_flags`: the pacing follows the prediction.
+pub(crate) const AUTO_PACING: u8 = 1;
+/// `RawJobSpec::auto_flags`: the live stream count follows the prediction.
+pub(crate) const AUTO_STREAMS: u8 = 2;
 impl SeqlockPayload for RawJobSpec {
     const TEXT_SPANS: &'static [TextSpan] = &[
         TextSpan {
@@ -216,6 +225,8 @@ const _: () = assert!(Seqlocked::<RawJobStatus>::PAYLOAD_OFFSET == 8);
 // Field offsets that docs/tables.md states.
 const _: () = assert!(offset_of!(RawJobSpec, role) == 78);
 const _: () = assert!(offset_of!(RawJobSpec, vm_id) == 82);
+const _: () = assert!(offset_of!(RawJobSpec, auto_flags) == 541);
+const _: () = assert!(offset_of!(RawJobSpec, predicted_floor_bytes_per_s) == 616);
 const _: () = assert!(offset_of!(RawJobStatus, state) == 186);
 const _: () = assert!(offset_of!(RawJobStatus, error) == 192);
 const _: () = assert!(offset_of!(RawJobStatus, summary_json) == 706);

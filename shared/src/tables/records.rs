@@ -147,6 +147,17 @@ pub struct JobSpec {
     pub link_mode: Option<LinkMode>,
     /// The other host's id, as the control plane knows it (may be empty).
     pub peer_id: String,
+    /// The control plane sets `pacing_bytes_per_s` from its bandwidth
+    /// prediction (the operator did not fix the pacing). Only the control
+    /// plane reads it; the data plane paces at whatever the spec says.
+    pub pacing_follows_prediction: bool,
+    /// The control plane sets `streams_active` from its bandwidth
+    /// prediction (the operator did not fix the stream count).
+    pub streams_follow_prediction: bool,
+    /// Live: the lower bound of the control plane's bandwidth prediction
+    /// for the link, bytes per second; 0 = none. A source's switch-over
+    /// estimate uses the lower of this and its measured throughput.
+    pub predicted_floor_bytes_per_s: u64,
 }
 
 impl std::fmt::Debug for JobSpec {
@@ -173,6 +184,12 @@ impl std::fmt::Debug for JobSpec {
             .field("pause_pid", &self.pause_pid)
             .field("link_mode", &self.link_mode)
             .field("peer_id", &self.peer_id)
+            .field("pacing_follows_prediction", &self.pacing_follows_prediction)
+            .field("streams_follow_prediction", &self.streams_follow_prediction)
+            .field(
+                "predicted_floor_bytes_per_s",
+                &self.predicted_floor_bytes_per_s,
+            )
             .finish()
     }
 }
@@ -370,6 +387,9 @@ mod tests {
             pause_pid: 0,
             link_mode: None,
             peer_id: String::new(),
+            pacing_follows_prediction: false,
+            streams_follow_prediction: false,
+            predicted_floor_bytes_per_s: 0,
         };
         let shown = format!("{spec:?}");
         assert!(shown.contains("<redacted>"));

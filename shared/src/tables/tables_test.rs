@@ -56,6 +56,9 @@ fn spec(job_id: u64) -> JobSpec {
         pause_pid: 4242,
         link_mode: Some(LinkMode::Hybrid),
         peer_id: "host-b".into(),
+        pacing_follows_prediction: false,
+        streams_follow_prediction: true,
+        predicted_floor_bytes_per_s: 0,
     }
 }
 

@@ -3,6 +3,13 @@
 //! `/proc/PID/net/tcp{,6}`, which shows the table of PID's network
 //! namespace, for the port in state `0A`.
 
+use std::net::TcpListener;
+
+/// A port that was free a moment ago (bind 127.0.0.1:0, then close).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 /// True if a socket in `pid`'s network namespace listens on `port`.
 pub fn is_listening(pid: u32, port: u16) -> bool {
     ["tcp", "tcp6"].iter().any(|table| {
@@ -43,5 +50,18 @@ mod tests {
         );
         assert!(!table_has_listener(TABLE, 9999));
         assert!(!table_has_listener("", 7470));
+    }
+
+    #[test]
+    fn sees_a_listener_of_this_process_and_not_a_free_port() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("bound").port();
+        assert!(is_listening(std::process::id(), port));
+        drop(listener);
+        assert!(
+            !is_listening(std::process::id(), port),
+            "closed at once, no TIME_WAIT for a listener"
+        );
+        assert_ne!(free_port().expect("a free port"), 0);
     }
 }
