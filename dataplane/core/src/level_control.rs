@@ -41,6 +41,20 @@
 //!   alternates around the thresholds would probe and undo once per dwell;
 //!   with it, failed probes grow rarer and the level settles.
 //!
+//! - **Throughput guard.** Blocked time says which way the bottleneck
+//!   lies, not whether a move pays: on a slow link whose encoder is also
+//!   short of CPU, dropping to a weaker level makes the engine faster but
+//!   sends more bytes than the link carries, so the guest memory moved per
+//!   second falls. The caller therefore also reports the guest bytes it
+//!   encoded, and the controller keeps, per rung, the rate (guest bytes per
+//!   second, an average of its windows) it last measured there. A move to
+//!   a rung whose rate, measured within [`RUNG_RATE_MEMORY`], is more than
+//!   [`RATE_MARGIN`] below the current rung's is not made, neither as a
+//!   step down nor as the undo of a probe (a step up that left the encoder
+//!   the bottleneck but moves more guest memory per second is kept).
+//!   Rates older than the memory are forgotten, so a rung is tried again
+//!   when conditions may have changed.
+//!
 //! The controller starts at the tier's strongest rung: on a slow link that
 //! is right from the first batch, and on a fast one it walks down one rung
 //! per dwell. [`LevelController::fixed`] pins a level for operators who set
@@ -56,6 +70,13 @@ pub type Level = Option<i32>;
 
 /// Largest factor by which undone probes stretch the dwell before a step up.
 pub const PROBE_BACKOFF_MAX: u32 = 8;
+
+/// How long a rung's measured rate is trusted by the throughput guard.
+pub const RUNG_RATE_MEMORY: Duration = Duration::from_secs(10);
+
+/// A rung whose rate is below the current one's by more than this fraction
+/// counts as worse (the windows' rates vary by a few percent).
+pub const RATE_MARGIN: f64 = 0.10;
 
 /// Levels for a datacenter link, weakest first.
 const DATACENTER_LADDER: &[Level] = &[None, Some(-1), Some(1)];
@@ -190,11 +211,40 @@ struct Adaptive {
     probe_backoff: u32,
     steps_down: u64,
     steps_up: u64,
+    /// Guest bytes encoded in the open window.
+    progressed_in_window: u64,
+    /// Per rung: the last measured rate (guest bytes/s) and when.
+    rung_rate: Vec<Option<(f64, Instant)>>,
 }
 
 impl Adaptive {
-    fn observe(&mut self, now: Instant, blocked: Duration) -> Option<Level> {
+    /// Folds a closed window's rate into the current rung's.
+    fn record_rate(&mut self, rate: f64, now: Instant) {
+        let slot = &mut self.rung_rate[self.rung];
+        let fresh = slot.filter(|(_, at)| now.saturating_duration_since(*at) <= RUNG_RATE_MEMORY);
+        *slot = Some(match fresh {
+            Some((old, _)) => (0.5 * old + 0.5 * rate, now),
+            None => (rate, now),
+        });
+    }
+
+    /// `rung`'s rate if measured within [`RUNG_RATE_MEMORY`].
+    fn fresh_rate(&self, rung: usize, now: Instant) -> Option<f64> {
+        self.rung_rate[rung]
+            .filter(|(_, at)| now.saturating_duration_since(*at) <= RUNG_RATE_MEMORY)
+            .map(|(rate, _)| rate)
+    }
+
+    /// `Some(true)` when rung `a`'s recent rate is clearly below rung `b`'s,
+    /// `None` when either is not known.
+    fn worse(&self, a: usize, b: usize, now: Instant) -> Option<bool> {
+        let (a, b) = (self.fresh_rate(a, now)?, self.fresh_rate(b, now)?);
+        Some(a < b * (1.0 - RATE_MARGIN))
+    }
+
+    fn observe(&mut self, now: Instant, blocked: Duration, progressed: u64) -> Option<Level> {
         self.blocked_in_window = self.blocked_in_window.saturating_add(blocked);
+        self.progressed_in_window = self.progressed_in_window.saturating_add(progressed);
         let elapsed = now.saturating_duration_since(self.window_start);
         if elapsed < self.config.window {
             return None;
@@ -202,8 +252,11 @@ impl Adaptive {
         // `elapsed >= window > 0`, so the division is finite.
         let fraction =
             (self.blocked_in_window.as_secs_f64() / elapsed.as_secs_f64()).clamp(0.0, 1.0);
+        let rate = self.progressed_in_window as f64 / elapsed.as_secs_f64();
         self.window_start = now;
         self.blocked_in_window = Duration::ZERO;
+        self.progressed_in_window = 0;
+        self.record_rate(rate, now);
 
         let since_change = now.saturating_duration_since(self.last_change);
         let dwelt = since_change >= self.config.dwell;
@@ -212,7 +265,11 @@ impl Adaptive {
             self.probing = false;
             self.probe_backoff = 1;
         }
-        if fraction < self.config.blocked_low && self.rung > 0 && (dwelt || self.probing) {
+        // Neither a plain step down nor the undo of a probe goes to a rung
+        // known to be clearly slower than this one.
+        let down_pays =
+            self.rung > 0 && !self.worse(self.rung - 1, self.rung, now).unwrap_or(false);
+        if fraction < self.config.blocked_low && (dwelt || self.probing) && down_pays {
             if self.probing {
                 // Undoing a probe that made the encoder the bottleneck.
                 self.probing = false;
@@ -227,6 +284,7 @@ impl Adaptive {
         if fraction > self.config.blocked_high
             && self.rung < top
             && since_change >= self.config.dwell.saturating_mul(self.probe_backoff)
+            && !self.worse(self.rung + 1, self.rung, now).unwrap_or(false)
         {
             self.rung += 1;
             self.steps_up += 1;
@@ -263,6 +321,8 @@ impl LevelController {
                 probe_backoff: 1,
                 steps_down: 0,
                 steps_up: 0,
+                progressed_in_window: 0,
+                rung_rate: vec![None; ladder.len()],
             }),
         }
     }
@@ -284,11 +344,12 @@ impl LevelController {
     }
 
     /// Reports that since the last call the engine spent `blocked` waiting
-    /// for the transport; returns `Some(new level)` when the level changes.
-    pub fn observe(&mut self, now: Instant, blocked: Duration) -> Option<Level> {
+    /// for the transport and encoded `progressed` bytes of guest memory;
+    /// returns `Some(new level)` when the level changes.
+    pub fn observe(&mut self, now: Instant, blocked: Duration, progressed: u64) -> Option<Level> {
         match &mut self.mode {
             Mode::Fixed(_) => None,
-            Mode::Adaptive(a) => a.observe(now, blocked),
+            Mode::Adaptive(a) => a.observe(now, blocked, progressed),
         }
     }
 
@@ -314,6 +375,9 @@ mod tests {
     use super::*;
 
     const TICK: Duration = Duration::from_millis(10);
+    /// Guest bytes per tick when every rung runs at the same rate (the
+    /// throughput guard then never objects).
+    const RATE_UNIFORM: u64 = 1 << 20;
 
     /// Drives `controller` from `*now` for `span`, one observation per
     /// [`TICK`] blocked for `fraction` of it, and returns every change with
@@ -328,7 +392,7 @@ mod tests {
         let mut changes = Vec::new();
         while *now < end {
             *now += TICK;
-            if let Some(level) = controller.observe(*now, TICK.mul_f64(fraction)) {
+            if let Some(level) = controller.observe(*now, TICK.mul_f64(fraction), RATE_UNIFORM) {
                 assert_eq!(level, controller.level(), "the returned level is current");
                 changes.push((*now, level));
             }
@@ -346,7 +410,7 @@ mod tests {
         let end = *now + limit;
         while *now < end {
             *now += TICK;
-            if let Some(level) = controller.observe(*now, TICK.mul_f64(fraction)) {
+            if let Some(level) = controller.observe(*now, TICK.mul_f64(fraction), RATE_UNIFORM) {
                 return Some((*now, level));
             }
         }
@@ -664,5 +728,42 @@ mod tests {
                 ),
             }
         }
+    }
+
+    /// A slow link and a CPU-starved encoder: zstd 1 moves the most guest
+    /// memory per second while its engine is never blocked, and no zstd is
+    /// link-bound at half that rate. The blocked-time rule alone walks down
+    /// to no zstd and stays there; the throughput guard brings it back to
+    /// zstd 1 and keeps it there while the rates are fresh.
+    #[test]
+    fn the_throughput_guard_keeps_the_rung_that_moves_the_most_memory() {
+        // (blocked fraction, guest KB per tick) per level.
+        let plant = |level: Level| match level {
+            None => (0.9, 470u64),
+            Some(1) => (0.0, 1000),
+            Some(3) => (0.0, 600),
+            _ => (0.0, 300),
+        };
+        let start = Instant::now();
+        let mut now = start;
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        let mut time_at = std::collections::HashMap::<Level, Duration>::new();
+        let mut went_to_none_after_settling = 0;
+        while now < start + Duration::from_secs(9) {
+            let level = controller.level();
+            let (fraction, kb_per_tick) = plant(level);
+            now += TICK;
+            let progressed = kb_per_tick * 1000;
+            let changed = controller.observe(now, TICK.mul_f64(fraction), progressed);
+            *time_at.entry(level).or_default() += TICK;
+            if changed == Some(None) && now > start + Duration::from_secs(5) {
+                went_to_none_after_settling += 1;
+            }
+        }
+        assert_eq!(went_to_none_after_settling, 0, "{time_at:?}");
+        assert_eq!(controller.level(), Some(1), "{time_at:?}");
+        let at_one = time_at.get(&Some(1)).copied().unwrap_or_default();
+        assert!(at_one >= Duration::from_secs(5), "{time_at:?}");
     }
 }

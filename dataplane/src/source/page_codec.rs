@@ -23,7 +23,7 @@ use crate::error::MigrationError;
 use crate::live::LiveTier;
 use crate::progress::Progress;
 use crate::summary::CodecSummary;
-use dwcp_codec::{BatchReport, Encoder, EncoderConfig, EncodingKind};
+use dwcp_codec::{BatchReport, Encoder, EncoderConfig, EncodingKind, PAGE_SIZE};
 use dwcp_dataplane_core::level_control::{Level, LevelControlConfig, LevelController, LinkTier};
 use dwcp_shared::limits::stream_pages;
 use std::ops::Range;
@@ -141,7 +141,8 @@ impl PageCodec {
     pub fn batch_done(&mut self, report: &BatchReport, now: Instant, blocked: Duration) {
         self.totals.add(report);
         self.batches += 1;
-        if let Some(level) = self.control.observe(now, blocked) {
+        let progressed = report.pages_by_kind.iter().sum::<u64>() * PAGE_SIZE as u64;
+        if let Some(level) = self.control.observe(now, blocked, progressed) {
             tracing::info!(level = ?level, "page codec level changed");
             for encoder in &mut self.encoders {
                 encoder
