@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The placement partitioner against METIS: `dwcp-controlplane place-eval` and
 # `gpmetis` (Debian's `metis` package) side by side on the same graphs, K and
-# seeds. See docs/placement.md.
+# seeds; and the VM-traffic scenarios of `dwcp-controlplane place-scenario`
+# against greedy first-fit. See docs/placement.md.
 #
 #   perf/place-bench.sh [--graphs "4elt copter2 mdual"] [--holdout]
 #                       [--parts "2 8 32"] [--seeds "1 2 3 4 5"]
 #                       [--imbalance 0.03] [--bin PATH] [--no-doc]
+#                       [--scenarios | --scenarios-only]
+#                       [--scenario-sizes "300:3 ..."] [--scenario-seeds "1 2 3 4 5"]
 #
 #   --graphs LIST   graph names from libmetis-doc's examples (default above),
 #                   or generated ones: rgg2d (random geometric, 30000
@@ -19,7 +22,14 @@
 #   --seeds LIST    seeds, each run by both tools (default "1 2 3 4 5")
 #   --imbalance E   allowed imbalance; gpmetis gets -ufactor=1000*E (default 0.03)
 #   --bin PATH      a built dwcp-controlplane (default: cargo build --release)
-#   --no-doc        do not rewrite the table in docs/placement.md
+#   --no-doc        do not rewrite the tables in docs/placement.md
+#   --scenarios     also run the VM-traffic scenarios
+#   --scenarios-only
+#                   only the scenarios (no gpmetis needed)
+#   --scenario-sizes LIST
+#                   VMS:REGIONS pairs (default "300:3 100:3 600:3 1000:5 300:2")
+#   --scenario-seeds LIST
+#                   generator seeds (default "1 2 3 4 5 6 7 8 9 10")
 #
 # Installs `metis` and `libmetis-doc` with apt-get when gpmetis or the graphs
 # are missing (needs root then; nothing is done when they are present). Per
@@ -29,7 +39,12 @@
 #   cut <= 1.05 x gpmetis, imbalance <= 1+E, time <= 10 x gpmetis, all valid,
 # writes the markdown table between the place-bench markers of
 # docs/placement.md, prints it, and prints as its last lines one JSON object
-# per graph and K.
+# per graph and K. The scenarios: one `place-scenario` run per size and seed
+# (its verdicts: cross-region traffic >= 40 % below greedy first-fit, region
+# LIF < 5 %, a rebalance after a hot-spot shift back under 15 % moving
+# < 10 % of a full re-placement's memory, constraints honoured, no
+# oscillation), a table between the place-scenario markers, one JSON line
+# per run.
 #
 # Exit status: 0 every target met; 3 a target missed (MISS); 2 set-up
 # (packages, graphs, build) failed; 1 a tool failed.
@@ -50,6 +65,10 @@ seeds="1 2 3 4 5"
 imbalance=0.03
 bin=""
 write_doc=1
+run_metis=1
+run_scenarios=0
+scenario_sizes="300:3 100:3 600:3 1000:5 300:2"
+scenario_seeds="1 2 3 4 5 6 7 8 9 10"
 while [[ $# -gt 0 ]]; do
     case $1 in
     --graphs) graphs=$2; shift 2 ;;
@@ -59,14 +78,18 @@ while [[ $# -gt 0 ]]; do
     --imbalance) imbalance=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
     --no-doc) write_doc=0; shift ;;
-    -h | --help) sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --scenarios) run_scenarios=1; shift ;;
+    --scenarios-only) run_scenarios=1; run_metis=0; shift ;;
+    --scenario-sizes) scenario_sizes=$2; shift 2 ;;
+    --scenario-seeds) scenario_seeds=$2; shift 2 ;;
+    -h | --help) sed -n '2,54p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
 done
 command -v python3 >/dev/null 2>&1 || die "python3 is needed to parse and tabulate"
 
 # Packages: only when something is missing (idempotent).
-if ! command -v gpmetis >/dev/null 2>&1 || ! dpkg -s libmetis-doc >/dev/null 2>&1; then
+if [[ $run_metis == 1 ]] && { ! command -v gpmetis >/dev/null 2>&1 || ! dpkg -s libmetis-doc >/dev/null 2>&1; }; then
     [[ $(id -u) -eq 0 ]] || die "gpmetis or libmetis-doc missing: run as root or apt-get install metis libmetis-doc"
     log "installing metis and libmetis-doc"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q metis libmetis-doc >&2 ||
@@ -74,9 +97,31 @@ if ! command -v gpmetis >/dev/null 2>&1 || ! dpkg -s libmetis-doc >/dev/null 2>&
         die "apt-get install metis libmetis-doc failed"
 fi
 ufactor=$(python3 -c "print(round(1000 * float('$imbalance')))")
+[[ $run_metis == 1 ]] || graphs=""
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/place-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+
+# splice_doc NAME TITLE FILE: puts FILE between the <!-- NAME:begin --> and
+# <!-- NAME:end --> markers of docs/placement.md (a new section TITLE at the
+# end when the markers are missing).
+splice_doc() {
+    python3 - "$1" "$2" "$3" "$ROOT/docs/placement.md" <<'PY'
+import sys
+name, title, text_file, doc = sys.argv[1:5]
+text = open(text_file).read().rstrip("\n")
+begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+body = open(doc).read()
+block = f"{begin}\n{text}\n{end}"
+if begin in body and end in body:
+    head, rest = body.split(begin, 1)
+    body = head + block + rest.split(end, 1)[1]
+else:
+    body = body.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
+open(doc, "w").write(body)
+print(f"place-bench: {name} table written to {doc}", file=sys.stderr)
+PY
+}
 
 # Generated hold-out graphs (deterministic: fixed seeds, no dependencies).
 generate() {
@@ -178,6 +223,10 @@ if [[ -z $bin ]]; then
 fi
 [[ -x $bin ]] || die "$bin is not an executable"
 
+metis_status=0
+scenario_status=0
+measured="Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -m) ($(nproc) CPUs)"
+
 # One record per run: tool graph K seed cut imbalance seconds valid
 runs=$work/runs.tsv
 : >"$runs"
@@ -214,9 +263,10 @@ PY
 done
 
 # Table, verdicts, doc, JSON lines.
-python3 - "$runs" "$imbalance" "$write_doc" "$ROOT/docs/placement.md" "$seeds" "$(gpmetis -help 2>&1 | head -1 || true)" <<'PY'
-import json, statistics, sys, datetime, platform, os
-runs, eps, write_doc, doc, seeds, _ = sys.argv[1:7]
+if [[ $run_metis == 1 ]]; then
+python3 - "$runs" "$imbalance" "$work/metis.md" "$seeds" "$measured" <<'PY' || metis_status=$?
+import json, statistics, sys
+runs, eps, table_file, seeds, measured = sys.argv[1:6]
 eps = float(eps)
 CUT_MAX, TIME_MAX, IMB_MAX = 1.05, 10.0, 1.0 + eps
 rows = {}
@@ -262,27 +312,84 @@ for (g, k), r in rows.items():
         "gpmetis_seconds": round(g_s, 4), "seconds": round(p_s, 4), "time_ratio": round(time_ratio, 2),
         "valid": valid, "pass": ok,
     })
-stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-ncpu = os.cpu_count()
 header = (
-    f"Measured {stamp} on {platform.machine()} ({ncpu} CPUs), seeds {seeds} for both tools, "
+    f"{measured}, seeds {seeds} for both tools, "
     f"imbalance {eps} (gpmetis -ptype=kway -ufactor={round(eps*1000)}). Cut and time: mean over "
     "the seeds; imbalance: the worst seed. Verdicts are computed by perf/place-bench.sh."
 )
 text = "\n".join([header, ""] + table)
 print(text)
-if write_doc == "1":
-    begin, end = "<!-- place-bench:begin -->", "<!-- place-bench:end -->"
-    body = open(doc).read() if os.path.exists(doc) else "# Placement\n"
-    block = f"{begin}\n{text}\n{end}"
-    if begin in body and end in body:
-        head, rest = body.split(begin, 1)
-        body = head + block + rest.split(end, 1)[1]
-    else:
-        body = body.rstrip("\n") + "\n\n## Measured against METIS\n\n" + block + "\n"
-    open(doc, "w").write(body)
-    print(f"place-bench: table written to {doc}", file=sys.stderr)
+open(table_file, "w").write(text + "\n")
 for r in results:
     print(json.dumps(r))
 sys.exit(0 if all_pass else 3)
 PY
+if [[ $write_doc == 1 && -s $work/metis.md ]]; then splice_doc place-bench "Measured against METIS" "$work/metis.md"; fi
+fi
+
+# The VM-traffic scenarios.
+if [[ $run_scenarios == 1 ]]; then
+    sruns=$work/scenarios.jsonl
+    : >"$sruns"
+    for size in $scenario_sizes; do
+        vms=${size%%:*}
+        regions=${size##*:}
+        for s in $scenario_seeds; do
+            line=$("$bin" place-scenario --vms "$vms" --regions "$regions" --seed "$s" 2>"$work/err" | tail -1) || true
+            if [[ $line != "{"* ]]; then
+                cat "$work/err" >&2
+                echo "place-bench: place-scenario printed no JSON for $vms VMs, $regions regions, seed $s" >&2
+                exit 1
+            fi
+            echo "$line" >>"$sruns"
+            log "scenario $vms VMs $regions regions seed $s: $(grep -o '"pass":[a-z]*' <<<"$line")"
+        done
+    done
+    python3 - "$sruns" "$work/scenarios.md" "$scenario_seeds" "$measured" <<'PY' || scenario_status=$?
+import json, sys
+runs, table_file, seeds, measured = sys.argv[1:5]
+rows = [json.loads(line) for line in open(runs) if line.strip()]
+table = [
+    "| VMs | regions | seed | X/T | greedy X/T | X below greedy (>= 40%) | LIF (< 5%) | hot-spot shift X/T | moves | moved GiB | re-placement GiB | ratio (< 10%) | app shift | place s | verdict |",
+    "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---|",
+]
+results, all_pass = [], True
+for r in rows:
+    s, a, v = r["shift"], r["app_shift"], r["verdicts"]
+    missed = [k for k, ok in v.items() if not ok]
+    verdict = "PASS" if r["pass"] else "MISS (" + ", ".join(missed) + ")"
+    all_pass &= r["pass"]
+    app = f'{a["cross_share_before"]:.3f} -> {a["cross_share_after"]:.3f}, {a["moves"]} moves, ratio {a["memory_ratio"]:.3f}'
+    table.append(
+        f'| {r["vms"]} | {r["regions"]} | {r["seed"]} | {r["placement"]["cross_share"]:.4f} | '
+        f'{r["greedy_first_fit"]["cross_share"]:.4f} | {100 * r["cross_reduction_vs_first_fit"]:.1f}% | '
+        f'{100 * r["placement"]["lif_regions"]:.2f}% | {s["cross_share_before"]:.3f} -> {s["cross_share_after"]:.3f} | '
+        f'{s["moves"]} | {s["moved_memory_mib"] / 1024:.0f} | {s["replacement_moved_memory_mib"] / 1024:.0f} | '
+        f'{s["memory_ratio"]:.3f} | {app} | {r["seconds"]:.3f} | {verdict} |'
+    )
+    results.append({k: r[k] for k in ("vms", "regions", "seed", "pass")} | {
+        "cross_reduction": round(r["cross_reduction_vs_first_fit"], 4),
+        "lif": round(r["placement"]["lif_regions"], 4),
+        "memory_ratio": round(s["memory_ratio"], 4),
+        "verdicts": v,
+    })
+passed = sum(1 for r in rows if r["pass"])
+header = (
+    f"{measured}, generator seeds {seeds}; "
+    f"{passed} of {len(rows)} runs PASS. Verdicts are computed by `place-scenario` (docs §7); "
+    "\"app shift\" (whole applications re-wired) is reported without a verdict."
+)
+text = "\n".join([header, ""] + table)
+print(text)
+open(table_file, "w").write(text + "\n")
+for r in results:
+    print(json.dumps(r))
+sys.exit(0 if all_pass else 3)
+PY
+    if [[ $write_doc == 1 && -s $work/scenarios.md ]]; then splice_doc place-scenario "VM-traffic scenarios" "$work/scenarios.md"; fi
+fi
+
+if [[ $metis_status -ne 0 && $metis_status -ne 3 ]]; then exit "$metis_status"; fi
+if [[ $scenario_status -ne 0 && $scenario_status -ne 3 ]]; then exit "$scenario_status"; fi
+if [[ $metis_status -eq 3 || $scenario_status -eq 3 ]]; then exit 3; fi
+exit 0

@@ -52,6 +52,8 @@ enum Command {
     TrainPredictor(TrainPredictorArgs),
     /// Partition a METIS graph and report one JSON line (docs/placement.md).
     PlaceEval(dwcp_controlplane::place::command::PlaceEvalArgs),
+    /// Place a generated VM-traffic scenario against greedy first-fit (docs/placement.md).
+    PlaceScenario(dwcp_controlplane::place::scenario_command::PlaceScenarioArgs),
 }
 
 /// `train-predictor` flags.
@@ -263,6 +265,9 @@ fn main() -> ExitCode {
         Command::PredictEval(args) => predict_eval(args),
         Command::TrainPredictor(args) => train_predictor(args),
         Command::PlaceEval(args) => dwcp_controlplane::place::command::place_eval_command(args),
+        Command::PlaceScenario(args) => {
+            dwcp_controlplane::place::scenario_command::place_scenario_command(args)
+        }
         Command::CheckConfig { config } => match load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());

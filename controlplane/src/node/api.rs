@@ -153,6 +153,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/node", get(node))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .merge(super::placement_api::routes())
         .fallback(not_found)
         .with_state(state)
 }

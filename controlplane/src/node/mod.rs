@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod peer_handler;
+pub mod placement_api;
 pub mod service;
 pub mod view;
 

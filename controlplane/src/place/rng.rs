@@ -49,6 +49,11 @@ impl PlaceRng {
         usize::try_from(wide >> 64).expect("less than bound, which is a usize")
     }
 
+    /// A uniform float in `[0, 1)` (53 random bits).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// A seed for an independent sub-generator (one per try or level).
     pub fn fork(&mut self) -> PlaceRng {
         PlaceRng::new(self.next_u64())

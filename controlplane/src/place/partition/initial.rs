@@ -35,27 +35,44 @@ pub(crate) fn recursive_bisection(
     imbalance: f64,
     rng: &mut PlaceRng,
 ) -> Vec<u32> {
+    recursive_bisection_to_shares(graph, &vec![1.0; parts], imbalance, rng)
+}
+
+/// Splits `graph` into `shares.len()` parts, part `p` aiming at
+/// `shares[p] / Σ shares` of the total weight within `(1 + imbalance)`, by
+/// recursive bisection (the first half of the parts against the second).
+/// Equal shares give exactly [`recursive_bisection`]'s split: the sums of
+/// ones are exact.
+pub(crate) fn recursive_bisection_to_shares(
+    graph: &Graph,
+    shares: &[f64],
+    imbalance: f64,
+    rng: &mut PlaceRng,
+) -> Vec<u32> {
     let n = graph.vertex_count();
+    let parts = shares.len();
     if parts <= 1 || n == 0 {
         return vec![0; n];
     }
     let left = parts / 2;
     let total = graph.total_vertex_weight() as f64;
-    let target0 = total * (left as f64) / (parts as f64);
+    let left_share: f64 = shares[..left].iter().sum();
+    let all_shares: f64 = shares.iter().sum();
+    let target0 = total * left_share / all_shares;
     let target1 = total - target0;
     let limits = vec![limit_for(target0, imbalance), limit_for(target1, imbalance)];
     let side = bisect(graph, floor_weight(target0 + 0.5), limits, rng);
     let mut assignment = vec![0u32; n];
-    for (half, offset, half_parts) in [
-        (0u32, 0u32, left),
+    for (half, offset, half_shares) in [
+        (0u32, 0u32, &shares[..left]),
         (
             1,
             u32::try_from(left).expect("parts fit in u32"),
-            parts - left,
+            &shares[left..],
         ),
     ] {
         let (sub, original) = induced_subgraph(graph, |v| side[v] == half);
-        let sub_parts = recursive_bisection(&sub, half_parts, imbalance, rng);
+        let sub_parts = recursive_bisection_to_shares(&sub, half_shares, imbalance, rng);
         for (i, &v) in original.iter().enumerate() {
             assignment[v as usize] = offset + sub_parts[i];
         }

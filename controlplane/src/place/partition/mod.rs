@@ -1,4 +1,4 @@
-//! Multilevel k-way graph partitioning: split the vertices of a [`Graph`]
+//! Multilevel k-way graph partitioning: split the vertices of a [`Graph`](crate::place::graph::Graph)
 //! into `k` parts of bounded weight so that the edge cut is small.
 //!
 //! # Design
@@ -6,16 +6,16 @@
 //! The classic multilevel scheme (Hendrickson-Leland, Karypis-Kumar), in
 //! three phases, all deterministic for a seed ([`PlaceRng`]):
 //!
-//! 1. **Coarsening** ([`coarsen`]): heavy-edge matching in a random visit
+//! 1. **Coarsening** (`coarsen`): heavy-edge matching in a random visit
 //!    order, rating an edge `w(u,v)^2 / (c(u)·c(v))` so that light pairs
 //!    joined by heavy edges merge first, with a cap on the weight of a coarse
 //!    vertex; matched pairs are contracted, parallel edges merged, until the
 //!    graph has about `COARSEN_PER_PART·k` vertices or stops shrinking.
-//! 2. **Initial partition** ([`initial`]): recursive bisection of the
+//! 2. **Initial partition** (`initial`): recursive bisection of the
 //!    coarsest graph, each bisection itself multilevel down to a few dozen
 //!    vertices, where greedy graph growing from several random seeds,
 //!    each refined, gives the best cut.
-//! 3. **Uncoarsening** ([`refine`]): the partition is projected level by
+//! 3. **Uncoarsening** (`refine`): the partition is projected level by
 //!    level back to the input graph; at every level a rebalancing pass moves
 //!    the cheapest vertices out of overweight parts, then k-way
 //!    Fiduccia-Mattheyses passes move boundary vertices by best gain (negative
@@ -30,15 +30,18 @@
 //! [`PlaceRng`]: crate::place::rng::PlaceRng
 
 mod coarsen;
-mod heap;
+pub(crate) mod heap;
 mod initial;
 pub mod metrics;
 mod multilevel;
 mod refine;
 mod subgraph;
+mod targets;
 
+pub(crate) use coarsen::{coarsen as coarsen_levels, project as project_level};
 pub use metrics::{balance_limit, edge_cut, imbalance, part_weights};
 pub use multilevel::partition_graph;
+pub use targets::partition_to_targets;
 
 use crate::place::graph::Weight;
 use thiserror::Error;
@@ -179,4 +182,18 @@ pub enum PartitionError {
         /// The best partition found.
         best: Box<Partition>,
     },
+}
+
+/// The subgraph induced by `members` (sorted vertex ids), vertex `i` of it
+/// being `members[i]`, and those ids as `u32`.
+pub(crate) fn subgraph_of(
+    graph: &crate::place::graph::Graph,
+    members: &[usize],
+) -> (crate::place::graph::Graph, Vec<u32>) {
+    assert!(members.windows(2).all(|w| w[0] < w[1]), "sorted members");
+    let mut keep = vec![false; graph.vertex_count()];
+    for &m in members {
+        keep[m] = true;
+    }
+    subgraph::induced_subgraph(graph, |v| keep[v])
 }
