@@ -92,3 +92,40 @@ fn t90_codec_off_sends_raw_pages() {
     assert!(s.0["codec"].is_null(), "no codec figures without it: {s}");
     assert!(d.0["decode_cpu_ms"].is_null(), "{d}");
 }
+
+#[test]
+fn t90_codec_bottom_rung_sends_raw_frames_on_each_stream() {
+    // Level 0 (no zstd) sends every page raw in PageBatch frames on the
+    // page's own stream, one copy as without the codec; the destination
+    // must still end byte for byte equal across rounds of dirtied pages.
+    let (s, _) = migrate_dirtied_guest(
+        "t90-bottom",
+        &["--streams", "3", "--compression-level", "0"],
+        &["--verify", "full"],
+    );
+    let (pages, bytes) = kind_sums(&s);
+    assert_eq!(pages, s.u64("pages_sent"), "every page has a kind: {s}");
+    assert_eq!(
+        bytes + codec_u64(&s, "control_bytes"),
+        codec_u64(&s, "encoded_bytes"),
+        "kinds and control add up to the batch bytes: {s}"
+    );
+    let codec = &s.0["codec"];
+    for kind in ["zero", "raw"] {
+        assert!(
+            codec["pages_by_kind"][kind].as_u64() > Some(0),
+            "the guest stand-in has {kind} pages: {s}"
+        );
+    }
+    for kind in ["duplicate", "delta", "zstd"] {
+        assert_eq!(
+            codec["pages_by_kind"][kind].as_u64(),
+            Some(0),
+            "no {kind} pages on the bottom rung: {s}"
+        );
+    }
+    assert!(
+        s.u64("rounds") >= 2,
+        "dirtied pages need a later round: {s}"
+    );
+}

@@ -366,6 +366,27 @@ impl Encoder {
         Ok(kind)
     }
 
+    /// Forgets page `page_index`: the caller sends it outside this encoder
+    /// (raw, on the same stream and in order with this encoder's batches),
+    /// so neither the duplicate index nor the delta cache may name the
+    /// content the page had. The open batch must be empty (finish it
+    /// first): a record for the page there would race with the raw copy.
+    pub fn forget(&mut self, page_index: u64) -> Result<(), CodecError> {
+        if self.batch_pages != 0 {
+            return Err(CodecError::BatchState { state: "open" });
+        }
+        if page_index >= self.page_count {
+            return Err(CodecError::IndexOutOfRange {
+                index: page_index,
+                page_count: self.page_count,
+            });
+        }
+        let i = usize::try_from(page_index).expect("page_count fits usize, checked in new");
+        self.index.set(i, None);
+        self.cache.remove(i);
+        Ok(())
+    }
+
     /// Checks that page `page_index` can go in the open batch.
     fn begin_record(&mut self, page_index: u64) -> Result<usize, CodecError> {
         if !self.has_room() {

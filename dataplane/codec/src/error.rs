@@ -83,10 +83,11 @@ pub enum CodecError {
         /// Bytes needed.
         needed: usize,
     },
-    /// `push` on a batch with no room left, or `finish` on an empty one.
+    /// `push` on a batch with no room left, `finish` on an empty one, or
+    /// `forget` while a batch is open.
     #[error("batch is {state}")]
     BatchState {
-        /// `full` or `empty`.
+        /// `full`, `empty` or `open`.
         state: &'static str,
     },
     /// `index_baseline` got an image of the wrong size.

@@ -154,6 +154,19 @@ impl Pair {
         self.pushed_one(i, &ZERO_PAGE, EncodingKind::Zero);
     }
 
+    /// Sends `page` as page `i` outside the encoder, as the engine's bottom
+    /// rung does (a raw frame on the same stream, after the open batch):
+    /// finishes the open batch, tells the encoder to forget the page, and
+    /// writes it to both sides directly.
+    fn send_outside(&mut self, i: usize, page: &[u8]) {
+        self.flush();
+        self.enc
+            .forget(i as u64)
+            .expect("forget with no open batch");
+        self.src[i * PAGE_SIZE..(i + 1) * PAGE_SIZE].copy_from_slice(page);
+        self.dst[i * PAGE_SIZE..(i + 1) * PAGE_SIZE].copy_from_slice(page);
+    }
+
     /// Finishes the open batch (if any), decodes it and checks the pair.
     fn flush(&mut self) {
         if self.pending.is_empty() {
@@ -641,6 +654,54 @@ fn zeroed_page_is_no_duplicate_source() {
     pair.send_zero(0);
     assert_ne!(pair.send(1, &a), EncodingKind::Duplicate);
     pair.flush();
+}
+
+/// A page the engine sent raw (outside the encoder) is neither a duplicate
+/// source nor a delta base any more; without `forget`, page 1 would be a
+/// duplicate of page 0's old content and page 0's next version a delta
+/// against it, and the destination would differ.
+#[test]
+fn a_page_sent_outside_the_encoder_is_no_reference_any_more() {
+    for level in [1, 3] {
+        let config = EncoderConfig {
+            zstd_level: level,
+            ..EncoderConfig::DEFAULTS
+        };
+        let mut pair = Pair::new(config, 4, None);
+        let old = random_page(9);
+        pair.send(0, &old);
+        pair.flush();
+        let new = random_page(10);
+        pair.send_outside(0, &new);
+        assert_ne!(pair.send(1, &old), EncodingKind::Duplicate, "level {level}");
+        let mut next = new.clone();
+        next[7] ^= 1;
+        pair.send(0, &next);
+        pair.flush();
+        assert_eq!(
+            pair.send(2, &next),
+            EncodingKind::Duplicate,
+            "level {level}"
+        );
+        pair.flush();
+    }
+}
+
+#[test]
+fn forget_needs_an_empty_batch_and_a_page_in_range() {
+    let mut enc = Encoder::new(EncoderConfig::DEFAULTS, 2).expect("valid");
+    enc.push(0, &random_page(1)).expect("push");
+    assert_eq!(enc.forget(1), Err(CodecError::BatchState { state: "open" }));
+    let mut out = vec![0u8; ENCODED_BATCH_LEN_MAX];
+    enc.finish(&mut out).expect("finish");
+    assert_eq!(
+        enc.forget(2),
+        Err(CodecError::IndexOutOfRange {
+            index: 2,
+            page_count: 2
+        })
+    );
+    assert_eq!(enc.forget(1), Ok(()));
 }
 
 #[test]

@@ -27,6 +27,7 @@ use crate::live::LiveControl;
 use crate::progress::{Phase, Progress, COMPUTE_WORKER};
 use crate::source::page_codec::PageCodec;
 use crate::source::range_schedule::RangeSchedule;
+use crate::source::raw_batch::{raw_batch_report, OpenRawBatch};
 use crate::summary::CodecSummary;
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
@@ -140,7 +141,9 @@ pub struct Engine<'a> {
     last_seq: Vec<u64>,
     sent_hashes: Vec<u64>,
     dirty: Vec<u32>,
-    open_batch: Option<(BufferId, BatchWriter<'a>)>,
+    /// Open raw batches: one lane without the codec (frames to any stream),
+    /// one per stream with it (its bottom rung; frames on that stream).
+    raw_batches: Vec<Option<OpenRawBatch<'a>>>,
     progress: &'a Progress,
     hook: &'a PauseHook,
     config: EngineConfig,
@@ -171,8 +174,6 @@ pub struct Engine<'a> {
     stages: PageStages,
     /// Per stream: encoding time of the pages in its open batch (codec).
     batch_encode: Vec<Duration>,
-    /// When the open raw batch was started.
-    batch_opened_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -217,7 +218,9 @@ impl<'a> Engine<'a> {
             sealers,
             sent_hashes: vec![0; pages],
             dirty: vec![0; SCAN_WINDOW_PAGES],
-            open_batch: None,
+            raw_batches: (0..if codec.is_some() { streams_active } else { 1 })
+                .map(|_| None)
+                .collect(),
             progress,
             hook,
             config,
@@ -240,7 +243,6 @@ impl<'a> Engine<'a> {
             bytes_sealed: 0,
             stages: PageStages::new(),
             batch_encode: vec![Duration::ZERO; streams_active],
-            batch_opened_at: None,
         }
     }
 
@@ -596,62 +598,126 @@ impl<'a> Engine<'a> {
 
     /// Packs one page: a zero marker if `in_hole` or all zero, else its bytes.
     fn send_page(&mut self, round: u32, index: usize, in_hole: bool) -> Result<(), MigrationError> {
+        if self.codec.is_some() {
+            return self.encode_page(index, in_hole);
+        }
+        self.push_raw(0, round, index, in_hole)
+    }
+
+    /// Copies page `index` (or a zero marker) into lane `lane`'s open raw
+    /// batch, opening one if needed; sends the batch when it is full.
+    fn push_raw(
+        &mut self,
+        lane: usize,
+        round: u32,
+        index: usize,
+        in_hole: bool,
+    ) -> Result<(), MigrationError> {
         let page = if in_hole {
             &[][..]
         } else {
             self.memory.pages(index, 1)
         };
         let page_index = index as u64;
-        if self.codec.is_some() {
-            return self.encode_page(index, in_hole);
-        }
         let zero = in_hole || is_zero_page(page);
         loop {
-            if self.open_batch.is_none() {
+            if self.raw_batches[lane].is_none() {
                 let buffer = self.take_buffer()?;
-                self.batch_opened_at = Some(Instant::now());
                 // SAFETY: the buffer was just taken from the pool, so the engine
                 // owns it until it hands the sealed frame to a stream queue.
                 let bytes = unsafe { self.link.pool.slice_mut(buffer) };
                 let body_end = bytes.len() - FRAME_TAG_LEN;
                 let writer = BatchWriter::new(&mut bytes[FRAME_HEADER_LEN..body_end], round)
                     .map_err(wire)?;
-                self.open_batch = Some((buffer, writer));
+                self.raw_batches[lane] = Some(OpenRawBatch {
+                    buffer,
+                    writer,
+                    opened_at: Instant::now(),
+                    zero_pages: 0,
+                    raw_pages: 0,
+                });
             }
-            let (_, writer) = self.open_batch.as_mut().expect("opened above");
+            let batch = self.raw_batches[lane].as_mut().expect("opened above");
             let pushed = if zero {
-                writer.push_zero(page_index)
+                batch.writer.push_zero(page_index)
             } else {
-                writer.push_raw(page_index, page)
+                batch.writer.push_raw(page_index, page)
             };
             match pushed {
                 Ok(()) => {
                     self.sent_hashes[index] = if zero {
+                        batch.zero_pages += 1;
                         self.zero_hash
                     } else {
-                        page_hash(writer.last_payload())
+                        batch.raw_pages += 1;
+                        page_hash(batch.writer.last_payload())
                     };
+                    let full = batch.writer.page_count() == PAGES_PER_BATCH_MAX;
                     self.pages_sent += 1;
                     self.progress
                         .pages
                         .store(self.pages_sent, Ordering::Relaxed);
-                    if writer.page_count() == PAGES_PER_BATCH_MAX {
-                        self.flush_batch()?;
+                    if full {
+                        self.flush_raw(lane)?;
                     }
                     return Ok(());
                 }
-                Err(WireError::BatchFull { .. }) => self.flush_batch()?,
+                Err(WireError::BatchFull { .. }) => self.flush_raw(lane)?,
                 Err(other) => return Err(wire(other)),
             }
         }
     }
 
+    /// Seals lane `lane`'s open raw batch, if any: to any stream with room
+    /// without the codec, on stream `lane` with it (and tells the level
+    /// controller, as for an encoded batch).
+    fn flush_raw(&mut self, lane: usize) -> Result<(), MigrationError> {
+        let Some(batch) = self.raw_batches[lane].take() else {
+            return Ok(());
+        };
+        let zero_pages = batch.zero_pages;
+        let raw_pages = batch.raw_pages;
+        let buffer = batch.buffer;
+        let opened_at = batch.opened_at;
+        let body_len = batch.writer.finish();
+        self.stages.record(Stage::Encode, opened_at.elapsed());
+        let stream = self.codec.is_some().then_some(lane);
+        self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, stream)?;
+        if let Some(codec) = self.codec.as_mut() {
+            let blocked = std::mem::take(&mut self.blocked);
+            codec.batch_done(
+                &raw_batch_report(zero_pages, raw_pages, body_len),
+                Instant::now(),
+                blocked,
+            );
+            codec.publish(self.progress);
+        }
+        Ok(())
+    }
+
     /// Codec path of `send_page`: pushes the page into its stream's encoder
-    /// and sends the batch when it is full.
+    /// and sends the batch when it is full. On the bottom rung (no zstd) the
+    /// page goes raw instead, straight into a `PageBatch` on its stream (one
+    /// copy, as without the codec), and the encoder forgets it. A stream
+    /// has at most one of the two batches open, so its frames carry the
+    /// pages in the order they were taken.
     fn encode_page(&mut self, index: usize, in_hole: bool) -> Result<(), MigrationError> {
         let codec = self.codec.as_mut().expect("codec path");
         let page_index = index as u64;
         let stream = codec.stream_of(page_index);
+        if codec.bottom_rung() {
+            if codec.encoder(stream, page_index).0.batch_pages() > 0 {
+                self.flush_encoded(stream)?;
+            }
+            let codec = self.codec.as_mut().expect("codec path");
+            let (encoder, local) = codec.encoder(stream, page_index);
+            encoder
+                .forget(local)
+                .map_err(|e| MigrationError::Failed(format!("page codec: {e}")))?;
+            return self.push_raw(stream, self.round, index, in_hole);
+        }
+        self.flush_raw(stream)?;
+        let codec = self.codec.as_mut().expect("codec path");
         if !codec.encoder(stream, page_index).0.has_room() {
             self.flush_encoded(stream)?;
         }
@@ -713,22 +779,18 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// Sends every open batch, encoded and raw (a stream has at most one).
     fn flush_batch(&mut self) -> Result<(), MigrationError> {
         if let Some(codec) = &self.codec {
             let open: Vec<usize> = codec.open_streams().collect();
             for stream in open {
                 self.flush_encoded(stream)?;
             }
-            return Ok(());
         }
-        let Some((buffer, writer)) = self.open_batch.take() else {
-            return Ok(());
-        };
-        let body_len = writer.finish();
-        if let Some(opened) = self.batch_opened_at.take() {
-            self.stages.record(Stage::Encode, opened.elapsed());
+        for lane in 0..self.raw_batches.len() {
+            self.flush_raw(lane)?;
         }
-        self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, None)
+        Ok(())
     }
 
     fn send_control(

@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod page_codec;
 pub mod range_schedule;
+pub mod raw_batch;
 pub mod window_plan;
 
 use crate::config::SourceConfig;

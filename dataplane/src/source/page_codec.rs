@@ -17,7 +17,9 @@
 //! pacer); little blocking means the encoder is the bottleneck and the level
 //! steps down, down to no zstd at all, so compression never makes the
 //! migration slower than sending raw; much blocking means the link is, and
-//! it steps back up to the link tier's strongest level.
+//! it steps back up to the link tier's strongest level. On that bottom rung
+//! ([`PageCodec::bottom_rung`]) the engine sends pages raw, outside the
+//! encoders, with the one copy of `--codec off`.
 
 use crate::error::MigrationError;
 use crate::live::LiveTier;
@@ -120,6 +122,12 @@ impl PageCodec {
     pub fn encoder(&mut self, stream: usize, page: u64) -> (&mut Encoder, u64) {
         let local = page - self.ranges[stream].start;
         (&mut self.encoders[stream], local)
+    }
+
+    /// True on the bottom rung (no zstd): pages then go raw, outside the
+    /// encoders (see the engine).
+    pub fn bottom_rung(&self) -> bool {
+        self.control.level().is_none()
     }
 
     /// Streams with pages waiting in an open batch.
