@@ -9,7 +9,7 @@
 #   zstd -b1 and zstd -b3 (in-memory benchmark mode, like the codec's own
 #   figures) on NEW;  dwcp-bench codec on NEW alone;
 #   zstd -3 --long=31 --patch-from=BASE;  xdelta3 -e -B 1073741824 -s BASE;
-#   dwcp-bench codec (alone and --base BASE) at levels 1, 3, 5 and 6, each
+#   dwcp-bench codec (alone and --base BASE) at levels 1, 3, 4, 5 and 6, each
 #   DWCP_CODEC_RUNS (3) times, keeping the best speeds.
 # Writes a markdown table (default docs/codec-results.md) and prints it; the
 # issue's targets are checked and each is marked OK or MISS.
@@ -114,7 +114,7 @@ codec codec6 --level 6
 if [[ -n $base ]]; then
     run patch zstd -3 -T1 -q --long=31 --patch-from="$base" -c "$new"
     run xdelta xdelta3 -e -B 1073741824 -c -s "$base" "$new"
-    for level in 1 3 5 6; do
+    for level in 1 3 4 5 6; do
         codec "base$level" --base "$base" --level "$level"
     done
 fi
@@ -139,7 +139,7 @@ verdict() { if [[ $(echo "$1" | bc -l) -eq 1 ]]; then echo OK; else echo MISS; f
     if [[ -n $base ]]; then
         echo "| \`zstd -3 -T1 --long=31 --patch-from=BASE\` (timed, file to file) | ${bytes[patch]} | | $(mbps patch) | |"
         echo "| \`xdelta3 -e -B 1073741824 -s BASE\` (timed, file to file) | ${bytes[xdelta]} | | $(mbps xdelta) | |"
-        for level in 1 3 5 6; do
+        for level in 1 3 4 5 6; do
             n=base$level
             echo "| \`dwcp-bench codec --base BASE --level $level\` (verified: ${verified[$n]}) | ${bytes[$n]} | | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
         done
@@ -149,7 +149,7 @@ verdict() { if [[ $(echo "$1" | bc -l) -eq 1 ]]; then echo OK; else echo MISS; f
     echo
     echo "| level | alone: output ≤ zstd -3 | alone: encode ≥ 2 × zstd -1 | alone: decode ≥ 2000 MB/s |${base:+ given BASE: output ≤ patch-from | given BASE: encode ≥ 10 × patch-from | stretch: output ≤ xdelta3 |}"
     echo "|---|---|---|---|${base:+---|---|---|}"
-    for level in 1 3 5 6; do
+    for level in 1 3 4 5 6; do
         n=codec$level
         row="| $level | $(verdict "${bytes[$n]} <= ${bytes[zstd3]}") (${bytes[$n]} vs ${bytes[zstd3]})"
         row+=" | $(verdict "${enc[$n]} >= 2 * ${enc[zstd1]}") ($(int "${enc[$n]}") vs 2 × $(int "${enc[zstd1]}"))"

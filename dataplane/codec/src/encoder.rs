@@ -31,7 +31,7 @@ use crate::format::{
     BATCH_RAW_LEN_MAX, CONTROL_LEN_MAX, CONTROL_RECORD_MAX, FLAG_CONTROL_ZSTD, FLAG_LITERALS_ZSTD,
     FLAG_STREAMED, FLAG_TOKENS_ZSTD,
 };
-use crate::index::{key_of, ContentIndex};
+use crate::index::ContentIndex;
 use crate::stream::{SectionEncoder, SectionKind, SECTION_OVERHEAD_MAX, STREAM_LEVEL_MIN};
 use crate::{is_zero, CodecError, EncodingKind, DELTA_TOKENS_MAX, PAGE_SIZE, ZSTD_DICT_MAGIC};
 
@@ -270,7 +270,8 @@ impl Encoder {
                 self.index.set(i, None);
                 self.cache.remove(i);
             } else {
-                self.index.set(i, Some(key_of(page)));
+                let key = self.index.key_of(page);
+                self.index.set(i, Some(key));
                 self.cache.put(i, page);
             }
         }
@@ -352,7 +353,7 @@ impl Encoder {
             self.end_record(EncodingKind::Zstd);
             return Ok(EncodingKind::Zstd);
         }
-        let key = key_of(snapshot);
+        let key = self.index.key_of(snapshot);
         let kind = if let Some(source) = self.index.lookup(&key) {
             self.record(page_index, Tag::Duplicate, index_delta(page_index, source));
             EncodingKind::Duplicate

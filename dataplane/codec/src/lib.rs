@@ -13,7 +13,7 @@
 //! 2. Duplicate: the destination already holds this content at some page
 //!    (from the baseline image or any page sent in this migration). The
 //!    record names that page. Content is found through a bounded index keyed
-//!    by 128 bits of BLAKE3 (see [`EncoderConfig::dup_index_entries`]).
+//!    by a keyed 128-bit XXH3 hash (see [`EncoderConfig::dup_index_entries`]).
 //! 3. Delta: the encoder holds the version of this page last sent (bounded
 //!    cache, [`EncoderConfig::delta_cache_pages`], CLOCK eviction). Either
 //!    the XOR against it as a token stream (the batch's tokens section), or
