@@ -313,6 +313,28 @@ impl<'g> BinSpace<'g> {
         self.penalty = Some(penalty);
     }
 
+    /// Holds `v` in `bin` (no move of it is legal) until
+    /// [`BinSpace::release`]; returns what it was allowed before.
+    pub(crate) fn hold(&mut self, v: usize, bin: u32) -> Allowed {
+        std::mem::replace(&mut self.allowed[v], Allowed::Bin(bin))
+    }
+
+    /// Gives `v` back what it was allowed before [`BinSpace::hold`].
+    pub(crate) fn release(&mut self, v: usize, allowed: Allowed) {
+        self.allowed[v] = allowed;
+    }
+
+    /// Moves every unit back to its bin in `bin_of` (a state this space
+    /// was in).
+    pub(crate) fn restore(&mut self, bin_of: &[u32]) {
+        assert_eq!(bin_of.len(), self.bin_of.len(), "one bin per unit");
+        for (v, &b) in bin_of.iter().enumerate() {
+            if self.bin_of[v] != b {
+                self.apply(v, b);
+            }
+        }
+    }
+
     /// The bin of every unit.
     pub(crate) fn bin_of(&self) -> &[u32] {
         &self.bin_of

@@ -46,6 +46,8 @@ pub mod partition;
 pub mod placer;
 pub mod quality;
 pub mod rebalance;
+#[cfg(test)]
+mod rebalance_tests;
 pub mod rng;
 pub mod scenario;
 pub mod scenario_command;

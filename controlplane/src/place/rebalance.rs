@@ -24,8 +24,11 @@
 //! `cross_share_high`, FM passes (moves between regions only, into regions
 //! within the `lif_low` limit) stopped at the first prefix that reaches
 //! `cross_share_low` with a positive net gain, or else the best net
-//! prefix. Keep-together groups do not move (a move of one member would
-//! split them).
+//! prefix; once there, moves not needed are undone and large moves are
+//! exchanged for sets of smaller ones that reach the aim with less memory
+//! (`RegionSearch::exchange`); the best of a few independent runs is kept.
+//! Keep-together groups do not move (a move of one member would split
+//! them).
 
 use super::bins::{Allowed, BinLayout, BinSpace, Penalty, Violation};
 use super::cluster::Cluster;
@@ -414,6 +417,14 @@ fn over_balance(cluster: &Cluster, host_of: &[usize], eps: f64) -> bool {
     })
 }
 
+/// Independent runs of the region search, the best kept (they differ in
+/// their random visit orders and coarsenings).
+const SEARCH_RESTARTS: usize = 4;
+const _: () = assert!(SEARCH_RESTARTS >= 1);
+
+/// Moved VMs [`RegionSearch::exchange`] tries to exchange, largest first.
+const EXCHANGE_MAX: usize = 32;
+
 /// Coarsening of the region search stops at about this many VMs per
 /// unit...
 const COARSE_UNIT_VMS: usize = 8;
@@ -615,14 +626,11 @@ impl RegionSearch {
         space
     }
 
-    /// The search from `regions` for a cross weight at most `target`: the
-    /// best moves per MiB first while they gain, then FM on VMs, stopping at
-    /// the target; when that falls short, the multilevel
-    /// search too (coarsened inside (region now, region of origin) classes,
-    /// FM from the coarsest level down), and the better of the two (the
-    /// target met with less memory, else the smaller cross weight). Moves
-    /// not needed to stay under the target are then undone, largest memory
-    /// first. Returns the regions and whether the target was met.
+    /// The search from `regions` for a cross weight at most `target`:
+    /// [`SEARCH_RESTARTS`] independent runs of [`RegionSearch::search_once`]
+    /// (each with its own random visit orders and coarsenings), the best
+    /// kept: the target met with the least memory moved, else the smallest
+    /// cross weight. Returns the regions and whether the target was met.
     fn search(
         &self,
         graph: &Graph,
@@ -632,15 +640,53 @@ impl RegionSearch {
     ) -> (Vec<u32>, bool) {
         let limits = self.open_limits(&regions);
         let met = |s: &BinSpace<'_>| s.cross_group_weight() as f64 <= target;
-        let mut flat = self.space(graph, &self.fine, regions.clone(), limits.clone());
+        let mut best: Option<((bool, u64, Weight), Vec<u32>)> = None;
+        for _ in 0..SEARCH_RESTARTS {
+            let found = self.search_once(graph, regions.clone(), &limits, &met, rng);
+            let reached = met(&found);
+            let score = (
+                !reached,
+                if reached {
+                    self.moved_memory(&found)
+                } else {
+                    0
+                },
+                found.cross_group_weight(),
+            );
+            if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                best = Some((score, found.bin_of().to_vec()));
+            }
+        }
+        let ((missed, ..), found) = best.expect("at least one run");
+        (found, !missed)
+    }
+
+    /// One run of the search: the best moves per MiB first while they
+    /// gain, then FM on VMs, stopping at the target; when that falls short,
+    /// the multilevel search too (coarsened inside (region now, region of
+    /// origin) classes, FM from the coarsest level down), and the better of
+    /// the two (the target met with less memory, else the smaller cross
+    /// weight). When the target is met, moves not needed to stay under it
+    /// are undone, largest memory first ([`RegionSearch::trim`]), and then
+    /// large moves are exchanged for cheaper sets
+    /// ([`RegionSearch::exchange`]).
+    fn search_once<'g>(
+        &self,
+        graph: &'g Graph,
+        regions: Vec<u32>,
+        limits: &[[u64; 2]],
+        met: &dyn Fn(&BinSpace<'_>) -> bool,
+        rng: &mut PlaceRng,
+    ) -> BinSpace<'g> {
+        let mut flat = self.space(graph, &self.fine, regions.clone(), limits.to_vec());
         let memory: Vec<u64> = self.fine.demand.iter().map(|d| d[1]).collect();
-        flat.greedy_by_ratio(&memory, rng, &met);
+        flat.greedy_by_ratio(&memory, rng, met);
         if !met(&flat) {
-            flat.refine(rng, FM_PASSES, FM_IDLE_PASSES, &met);
+            flat.refine(rng, FM_PASSES, FM_IDLE_PASSES, met);
         }
         let mut best = flat;
         if !met(&best) {
-            let layered = self.multilevel(graph, regions, &limits, &met, rng);
+            let layered = self.multilevel(graph, regions, limits, met, rng);
             let score = |s: &BinSpace<'_>| {
                 (
                     !met(s),
@@ -652,11 +698,51 @@ impl RegionSearch {
                 best = layered;
             }
         }
-        let reached = met(&best);
-        if reached {
-            self.trim(&mut best, &met);
+        if met(&best) {
+            self.trim(&mut best, met);
+            self.exchange(&mut best, &memory, met, rng);
         }
-        (best.bin_of().to_vec(), reached)
+        best
+    }
+
+    /// Exchanges large moves for cheaper sets: for each moved VM, largest
+    /// memory first (at most [`EXCHANGE_MAX`]), send it back to its origin,
+    /// hold it there, and reach the target again by the best moves per MiB
+    /// ([`BinSpace::greedy_by_ratio`]) and [`RegionSearch::trim`]; kept
+    /// when the target is met with less memory moved, else undone. This is
+    /// the 1-exchange local search of a covering knapsack: the greedy by
+    /// ratio alone keeps a large VM that was cheap per MiB early, when a
+    /// few small ones finish the job once the others have moved.
+    fn exchange(
+        &self,
+        space: &mut BinSpace<'_>,
+        memory: &[u64],
+        met: &dyn Fn(&BinSpace<'_>) -> bool,
+        rng: &mut PlaceRng,
+    ) {
+        let mut moved: Vec<usize> = (0..self.fine.origin.len())
+            .filter(|&v| space.bin_of()[v] != self.fine.origin[v])
+            .collect();
+        moved.sort_by_key(|&v| (std::cmp::Reverse(memory[v]), v));
+        moved.truncate(EXCHANGE_MAX);
+        for v in moved {
+            let origin = self.fine.origin[v];
+            if space.bin_of()[v] == origin || !space.can_move(v, origin as usize) {
+                continue;
+            }
+            let snapshot = space.bin_of().to_vec();
+            let before = self.moved_memory(space);
+            space.apply(v, origin);
+            let held = space.hold(v, origin);
+            space.greedy_by_ratio(memory, rng, met);
+            if met(space) {
+                self.trim(space, met);
+            }
+            space.release(v, held);
+            if !(met(space) && self.moved_memory(space) < before) {
+                space.restore(&snapshot);
+            }
+        }
     }
 
     /// Memory of the units away from their origin.

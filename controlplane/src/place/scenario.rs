@@ -12,6 +12,12 @@
 //! - every constraint honoured by every placement, and no oscillation: a
 //!   second rebalance, on the same traffic and on traffic with new noise,
 //!   moves nothing.
+//!
+//! The rebalance verdict is judged against what a full re-placement
+//! reaches: when the re-placement itself leaves `X/T` above the high
+//! threshold, no move set can be held to a share of it, and a missed
+//! rebalance verdict is reported as [`Outcome::Unreachable`] (never as a
+//! pass: [`ScenarioReport::pass`] stays false).
 
 use super::cluster::Cluster;
 use super::error::PlacementError;
@@ -77,6 +83,11 @@ pub struct ShiftFigures {
     pub replacement_moved_memory_mib: u64,
     /// `X / T` of the full re-placement.
     pub replacement_cross_share: f64,
+    /// Whether the full re-placement brings `X/T` under the rebalancer's
+    /// high threshold: when it does not, the rebalance target is out of
+    /// reach of this placer on this instance ([`Outcome::Unreachable`]).
+    #[serde(default = "reachable_by_default")]
+    pub reachable: bool,
     /// `moved_memory_mib / replacement_moved_memory_mib`.
     pub memory_ratio: f64,
     /// Moves of a second rebalance on the same traffic.
@@ -87,6 +98,24 @@ pub struct ShiftFigures {
     pub seconds: f64,
     /// The first constraint the rebalanced placement breaks, if any.
     pub broken: Option<String>,
+}
+
+fn reachable_by_default() -> bool {
+    true
+}
+
+/// The run's outcome, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every verdict holds.
+    Pass,
+    /// A verdict missed while its target was within reach.
+    Miss,
+    /// Only the rebalance verdict missed, and the full re-placement also
+    /// leaves `X/T` above the high threshold: the target is out of reach
+    /// on this instance ([`ShiftFigures::reachable`]). Not a pass.
+    Unreachable,
 }
 
 /// The verdicts.
@@ -144,6 +173,15 @@ pub struct ScenarioReport {
     pub verdicts: Verdicts,
     /// All verdicts hold.
     pub pass: bool,
+    /// [`Outcome::Pass`] when `pass`; [`Outcome::Unreachable`] when only
+    /// the rebalance verdict missed and the hot-spot shift was out of reach
+    /// of a full re-placement; else [`Outcome::Miss`].
+    #[serde(default = "miss_by_default")]
+    pub outcome: Outcome,
+}
+
+fn miss_by_default() -> Outcome {
+    Outcome::Miss
 }
 
 impl ScenarioReport {
@@ -279,6 +317,7 @@ pub fn run_scenario(spec: &ScenarioSpec) -> Result<ScenarioReport, PlacementErro
         && verdicts.rebalance_memory
         && verdicts.constraints
         && verdicts.no_oscillation;
+    let run_outcome = outcome_of(&verdicts, &shift);
     Ok(ScenarioReport {
         vms: spec.vms,
         regions: spec.regions,
@@ -297,7 +336,22 @@ pub fn run_scenario(spec: &ScenarioSpec) -> Result<ScenarioReport, PlacementErro
         app_shift,
         verdicts,
         pass,
+        outcome: run_outcome,
     })
+}
+
+/// The outcome of a run with `verdicts` and the hot-spot `shift` (see
+/// [`Outcome`]).
+pub fn outcome_of(verdicts: &Verdicts, shift: &ShiftFigures) -> Outcome {
+    let others = verdicts.cross_traffic_vs_greedy
+        && verdicts.lif
+        && verdicts.constraints
+        && verdicts.no_oscillation;
+    match (others, verdicts.rebalance_memory) {
+        (true, true) => Outcome::Pass,
+        (true, false) if !shift.reachable => Outcome::Unreachable,
+        _ => Outcome::Miss,
+    }
 }
 
 /// The rebalance verdict: the rebalance moved something, brought `X/T`
@@ -365,6 +419,7 @@ fn run_shift(
         cost_s: plan.total_cost_s,
         replacement_moved_memory_mib: replacement_memory,
         replacement_cross_share: replacement.quality.cross_region_share,
+        reachable: replacement.quality.cross_region_share <= rebalance_options.cross_share_high,
         memory_ratio,
         repeat_moves,
         noisy_repeat_moves,

@@ -8,7 +8,7 @@
 //! stderr and as `{"error": ...}` on stdout), 2 bad arguments.
 
 use super::generator::ScenarioSpec;
-use super::scenario::run_scenario;
+use super::scenario::{run_scenario, Outcome};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -78,10 +78,13 @@ pub fn place_scenario_command(args: PlaceScenarioArgs) -> ExitCode {
             let v = &report.verdicts;
             eprintln!(
                 "place-scenario: {}",
-                if report.pass {
-                    "PASS".to_owned()
-                } else {
-                    format!("MISS {v:?}")
+                match report.outcome {
+                    Outcome::Pass => "PASS".to_owned(),
+                    Outcome::Miss => format!("MISS {v:?}"),
+                    Outcome::Unreachable => format!(
+                        "UNREACHABLE (not a pass): a full re-placement leaves X/T at {:.4}, above the threshold; {v:?}",
+                        s.replacement_cross_share
+                    ),
                 }
             );
             println!("{}", report.to_json_line());

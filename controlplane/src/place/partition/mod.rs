@@ -22,10 +22,11 @@
 //!    gains allowed, the best prefix of moves kept) under the weight limit.
 //!
 //! [`partition_graph`] runs the whole scheme [`PartitionConfig::tries`]
-//! times from scratch and keeps the best, then [`PartitionConfig::vcycles`]
-//! V-cycles that coarsen only inside the parts of the best partition so far
-//! (so that partition survives to the coarsest level and can only get
-//! better).
+//! times from scratch and keeps the best, then up to
+//! [`PartitionConfig::vcycles`] V-cycles that coarsen only inside the parts
+//! of the best partition so far (so that partition survives to the coarsest
+//! level and can only get better), stopping at the first V-cycle that finds
+//! nothing better.
 //!
 //! [`PlaceRng`]: crate::place::rng::PlaceRng
 
@@ -70,7 +71,8 @@ pub struct PartitionConfig {
     /// Independent multilevel runs from scratch (1..=[`MAX_TRIES`]); the
     /// best is kept.
     pub tries: usize,
-    /// V-cycles after the tries (0..=[`MAX_TRIES`]): coarsen inside the
+    /// V-cycles at most after the tries (0..=[`MAX_TRIES`]; they stop at the
+    /// first that finds nothing better): coarsen inside the
     /// parts of the best partition so far and refine it again.
     pub vcycles: usize,
 }
@@ -90,12 +92,17 @@ impl PartitionConfig {
 }
 
 /// Default [`PartitionConfig::tries`]: the spread between seeds of one run
-/// is several percent of the cut on small graphs; the best of three
-/// removes most of it.
-pub const DEFAULT_TRIES: usize = 3;
+/// is several percent of the cut on small graphs; the best of two, then
+/// V-cycles on it ([`DEFAULT_VCYCLES`]), removes most of it.
+pub const DEFAULT_TRIES: usize = 2;
 
-/// Default [`PartitionConfig::vcycles`].
-pub const DEFAULT_VCYCLES: usize = 0;
+/// Default [`PartitionConfig::vcycles`] (at most: they stop at the first
+/// that finds nothing better). A V-cycle costs less than a try (no initial
+/// partitioning) and, keeping the best partition's parts through its
+/// coarsening, cannot lose it; the gain is largest where a try's initial
+/// recursive bisection is the weak step, at many parts of geometric graphs
+/// (docs/placement.md §5).
+pub const DEFAULT_VCYCLES: usize = 2;
 
 /// A partition of a graph's vertices into parts `0..parts`.
 #[derive(Debug, Clone, PartialEq, Eq)]
