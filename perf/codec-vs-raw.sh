@@ -10,6 +10,8 @@
 # docs/codec-vs-raw.md) with total, transfer and set-up times, bytes
 # on the wire and the codec's CPU time, then the median ratio codec/raw of the
 # total time. The issue's target is a ratio <= 1.00 (never slower than raw).
+# With DWCP_BIN_DIR=/abs/dir every run uses the binaries there instead of
+# letting the demo rebuild (another build holding cargo's lock between runs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 size=1G runs=3 out="$root/docs/codec-vs-raw.md"
@@ -18,7 +20,7 @@ while [[ $# -gt 0 ]]; do
     --size) size="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "codec-vs-raw.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done

@@ -13,6 +13,7 @@
 # with live progress on stderr. Then it compares the two memory files byte
 # for byte. `--direct` skips the control planes and runs
 # `dwcp-dataplane migrate`/`receive` (DWCP_DEMO_MIGRATE_ARGS adds flags there).
+# DWCP_BIN_DIR=/abs/dir uses the binaries there instead of building.
 #
 # Output contract: everything human-readable goes to stderr; the LAST (and
 # only) line on stdout is the source's one-line JSON summary (with `mode` and
