@@ -277,9 +277,11 @@ fn model_trained_on(fingerprinted: &[f64]) -> String {
         .expect("a series");
     let zeros = |n: usize| vec![vec![0.0]; n];
     serde_json::json!({
-        "format": "dwcp-bandwidth-lstm", "format_version": 1, "step_s": 1.0,
+        "format": "dwcp-bandwidth-lstm", "format_version": 2, "step_s": 1.0,
         "window_steps": 10, "horizons_steps": [1, 30], "quantiles": [0.1, 0.5, 0.9],
-        "target": "log_ratio_to_level", "band_adjust_log": [0.0, 0.0],
+        "target": "log_ratio_to_level",
+        "band_calibration": {"method": "mondrian_cqr", "statistic": "cv_30s", "coverage": 0.8,
+            "bin_edges": [[], []], "margins_log": [[0.0], [0.0]], "steps": [0, 0]},
         "features": {
             "used": {"rtt": false, "loss": false, "jitter": false, "time_of_day": false},
             "level_floor_mbps": 0.01,

@@ -33,13 +33,17 @@ const BAND_ADJUST: [f64; 2] = [0.05, -0.02];
 fn tiny_model() -> Value {
     json!({
         "format": "dwcp-bandwidth-lstm",
-        "format_version": 1,
+        "format_version": 2,
         "step_s": 1.0,
         "window_steps": 2,
         "horizons_steps": [1, 3],
         "quantiles": [0.1, 0.5, 0.9],
         "target": "log_ratio_to_level",
-        "band_adjust_log": BAND_ADJUST,
+        "band_calibration": {
+            "method": "mondrian_cqr", "statistic": "cv_30s", "coverage": 0.8,
+            "bin_edges": [[], []], "margins_log": [[BAND_ADJUST[0]], [BAND_ADJUST[1]]],
+            "steps": [0, 0]
+        },
         "features": {
             "used": {"rtt": false, "loss": false, "jitter": false, "time_of_day": false},
             "level_floor_mbps": FLOOR,
@@ -208,7 +212,7 @@ fn each_kind_of_bad_model_file_has_its_error() {
     let incompatible_cases: Vec<Change> = vec![
         (
             "format version 2",
-            Box::new(|m| m["format_version"] = json!(2)),
+            Box::new(|m| m["format_version"] = json!(1)),
         ),
         (
             "an unknown input",

@@ -119,7 +119,7 @@ fn synthetic_traces(dir: &TempDir) {
         let needed = match set {
             SplitSet::Train => train < 2,
             SplitSet::Validation => validation < 1,
-            SplitSet::Test => false,
+            SplitSet::Test | SplitSet::Calibration => false,
         };
         if !needed {
             if train >= 2 && validation >= 1 {

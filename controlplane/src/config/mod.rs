@@ -30,6 +30,7 @@ mod check;
 mod error;
 mod files;
 mod migration;
+mod prediction;
 mod sections;
 mod thresholds;
 
@@ -39,6 +40,7 @@ pub use migration::{
     pacing_bytes_per_s, MigrationDefaults, DOWNTIME_MS_MAX, MAX_ROUNDS_MAX, PACING_MBPS_MAX,
     STREAMS_MAX,
 };
+pub use prediction::PredictionSection;
 pub use sections::{
     ApiSection, NodeSection, PeerConfig, PeerSection, ReceiveSection, HEARTBEAT_TIMEOUT_MS_DEFAULT,
     HEARTBEAT_TIMEOUT_MS_MAX, HEARTBEAT_TIMEOUT_MS_MIN, RECEIVE_PORTS_MAX, RECEIVE_PORT_MIN,
@@ -128,6 +130,9 @@ pub struct ControlPlaneConfig {
     /// `[mode]`: the link mode detector's thresholds.
     #[serde(default)]
     pub mode: ModeThresholds,
+    /// `[prediction]`: the bandwidth predictor's model file.
+    #[serde(default)]
+    pub prediction: PredictionSection,
 }
 
 impl ControlPlaneConfig {
@@ -181,6 +186,7 @@ impl ControlPlaneConfig {
         self.receive.validate()?;
         self.migration.validate()?;
         self.mode.validate()?;
+        self.prediction.validate()?;
         self.validate_ports()
     }
 

@@ -74,16 +74,19 @@ pub enum ModelError {
 pub enum TrainingRole {
     /// Its windows were trained on.
     Train,
-    /// It chose the epoch and calibrated the band.
+    /// It chose the epoch (and calibrated).
     Validation,
+    /// It fitted the point blend and the band calibration.
+    Calibration,
 }
 
 impl TrainingRole {
-    /// `"training"` or `"validation"`.
+    /// `"training"`, `"validation"` or `"calibration"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Train => "training",
             Self::Validation => "validation",
+            Self::Calibration => "calibration",
         }
     }
 }
@@ -160,6 +163,11 @@ impl LearnedModel {
         &self.checked.file
     }
 
+    /// The checked model (file, inputs, network).
+    pub fn checked(&self) -> &CheckedModel {
+        &self.checked
+    }
+
     /// The horizons the model answers: from its shortest to its longest
     /// trained horizon, in steps.
     pub fn horizon_range_steps(&self) -> (usize, usize) {
@@ -215,6 +223,8 @@ impl LearnedModel {
             Some(TrainingRole::Train)
         } else if matches(&training.validation_files) {
             Some(TrainingRole::Validation)
+        } else if matches(&training.calibration_files) {
+            Some(TrainingRole::Calibration)
         } else {
             None
         }

@@ -11,6 +11,7 @@
 //! format version, an input or transform it does not know, other
 //! quantiles). The step and horizons are checked when a predictor is built.
 
+use super::calibration::{BandCalibration, CalibrationStatistic};
 use super::inputs::{Input, InputSource, InputSpec, InputTransform};
 use super::network::{HeadWeights, LayerWeights, LstmNetwork};
 use crate::predict::features::FeatureSet;
@@ -18,8 +19,11 @@ use serde::{Deserialize, Serialize};
 
 /// The `format` field of every model file.
 pub const MODEL_FORMAT: &str = "dwcp-bandwidth-lstm";
-/// The format version this build reads and writes.
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// The format version this build reads and writes. Version 2 replaced
+/// version 1's single band margin per horizon (`band_adjust_log`) with
+/// the binned calibration ([`calibration`](super::calibration)); a
+/// version 1 file is incompatible.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 /// The quantiles the band outputs are trained for: the lower bound, the
 /// band's centre (the median) and the upper bound, a nominal 80 % band.
 pub const MODEL_QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
@@ -135,8 +139,12 @@ pub struct TrainingRecord {
     pub seed: u64,
     /// Files whose windows were trained on.
     pub train_files: Vec<TrainedFile>,
-    /// Files used to stop early and calibrate the band.
+    /// Files used to stop early (and, with the calibration files, to
+    /// calibrate).
     pub validation_files: Vec<TrainedFile>,
+    /// Files used only to calibrate the band.
+    #[serde(default)]
+    pub calibration_files: Vec<TrainedFile>,
     /// Files kept for testing (names only; never read in training).
     pub test_files: Vec<String>,
     /// Every other training setting, for the record.
@@ -193,9 +201,8 @@ pub struct ModelFile {
     pub quantiles: Vec<f64>,
     /// `"log_ratio_to_level"`: what the outputs are.
     pub target: String,
-    /// Per horizon, how far the band is widened on each side, in log
-    /// ratio (calibrated on the validation files).
-    pub band_adjust_log: Vec<f64>,
+    /// The band's conformal margins, fitted on the calibration files.
+    pub band_calibration: BandCalibration,
     /// The inputs.
     pub features: FeatureSpec,
     /// The network's shape.
@@ -224,6 +231,8 @@ pub struct CheckedModel {
     pub spec: InputSpec,
     /// Its network (a template, cloned per predictor).
     pub network: LstmNetwork,
+    /// What the band calibration bins by.
+    pub statistic: CalibrationStatistic,
 }
 
 fn corrupt(reason: impl Into<String>) -> FileProblem {
@@ -303,11 +312,7 @@ impl ModelFile {
                 "horizons {horizons:?}: 1..={HORIZONS_MAX} ascending, from 1 step"
             )));
         }
-        if self.band_adjust_log.len() != horizons.len()
-            || self.band_adjust_log.iter().any(|a| !a.is_finite())
-        {
-            return Err(corrupt("band_adjust_log: one finite value per horizon"));
-        }
+        let statistic = self.band_calibration.check(horizons.len())?;
         if !(self.step_s.is_finite() && self.step_s > 0.0) {
             return Err(corrupt(format!("step {} s", self.step_s)));
         }
@@ -317,6 +322,7 @@ impl ModelFile {
             file: self,
             spec,
             network,
+            statistic,
         })
     }
 

@@ -1,8 +1,10 @@
 //! `LstmPredictor`: a trained model as a [`Predictor`].
 
+use super::calibration::{BandCalibration, CalibrationStatistic, RawOutputs};
 use super::file::{CheckedModel, OUTPUTS_PER_HORIZON};
 use super::inputs::{decode_log_ratio, InputSpec};
 use super::network::LstmNetwork;
+use super::tracker::MarginTracker;
 use crate::predict::features::{FeatureExtractor, FeatureVector};
 use crate::predict::{Horizon, LinkSample, Prediction, Predictor};
 use std::collections::VecDeque;
@@ -13,6 +15,18 @@ pub const LSTM_PREDICTOR_NAME: &str = "lstm";
 /// The log ratios `(lower, point, upper)` of one horizon.
 type LogBand = [f64; 3];
 
+/// What the predictor computed after its last sample, before the
+/// calibration (what [`calibration`](super::calibration) fits on).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawState {
+    /// Per model horizon, the network's outputs.
+    pub raw: Vec<RawOutputs>,
+    /// The coefficient of variation of the last 30 s.
+    pub cv_30s: f64,
+    /// The window's level, Mbit/s.
+    pub level_mbps: f64,
+}
+
 /// A trained LSTM fed one sample per step.
 ///
 /// After each sample it rebuilds the input window (the feature vectors of
@@ -20,7 +34,10 @@ type LogBand = [f64; 3];
 /// network from a zero state over it and keeps the decoded log ratios of
 /// every model horizon; [`predict`](Predictor::predict) reads them. A
 /// horizon between two model horizons is interpolated linearly in
-/// seconds on the log ratios. Nothing is allocated after construction.
+/// seconds on the log ratios. The band is widened by the calibrated
+/// margin of the current volatility ([`calibration`](super::calibration))
+/// plus the link's online correction ([`tracker`](super::tracker)).
+/// Nothing is allocated after construction.
 #[derive(Debug, Clone)]
 pub struct LstmPredictor {
     extractor: FeatureExtractor,
@@ -32,9 +49,15 @@ pub struct LstmPredictor {
     inputs: Vec<f32>,
     /// Model horizons, steps.
     horizons: Vec<usize>,
-    band_adjust_log: Vec<f64>,
+    calibration: BandCalibration,
+    statistic: CalibrationStatistic,
+    /// Per model horizon, the online margin correction.
+    trackers: Vec<MarginTracker>,
+    /// Per model horizon, the network's outputs after the last sample.
+    raw: Vec<RawOutputs>,
     /// Per model horizon, after the last sample.
     bands: Vec<LogBand>,
+    cv_30s: f64,
     level_mbps: f64,
     observed: bool,
 }
@@ -63,8 +86,21 @@ impl LstmPredictor {
             window_steps,
             inputs: vec![0.0; window_steps * model.spec.width()],
             bands: vec![[0.0; 3]; horizons.len()],
+            raw: vec![RawOutputs::default(); horizons.len()],
+            trackers: horizons
+                .iter()
+                .map(|&h| {
+                    MarginTracker::new(
+                        h,
+                        1.0 - file.band_calibration.coverage,
+                        file.band_calibration.online_step_log,
+                    )
+                })
+                .collect(),
             horizons,
-            band_adjust_log: file.band_adjust_log.clone(),
+            calibration: file.band_calibration.clone(),
+            statistic: model.statistic,
+            cv_30s: 0.0,
             level_mbps: 0.0,
             observed: false,
         }
@@ -75,24 +111,52 @@ impl LstmPredictor {
         &self.horizons
     }
 
+    /// What the predictor computed after its last sample, before the
+    /// calibration.
+    pub fn raw_state(&self) -> RawState {
+        RawState {
+            raw: self.raw.clone(),
+            cv_30s: self.cv_30s,
+            level_mbps: self.level_mbps,
+        }
+    }
+
     /// Recomputes the window's outputs.
     fn refresh(&mut self) {
         let (older, newer) = self.window.as_slices();
         self.level_mbps = self
             .spec
             .fill(&[older, newer], self.window_steps, &mut self.inputs);
+        let floor = self.spec.level_floor_mbps();
+        let newest = self.window.back().map_or([0.0; 2], |v| [v.0[2], v.0[3]]);
+        let [mean_30s, std_30s] = newest.map(|x| f64::from(x).max(0.0));
+        self.cv_30s = std_30s / (mean_30s + floor);
         let outputs = self.network.forward(&self.inputs);
-        for ((band, chunk), adjust) in self
+        for (k, (band, chunk)) in self
             .bands
             .iter_mut()
             .zip(outputs.chunks_exact(OUTPUTS_PER_HORIZON))
-            .zip(&self.band_adjust_log)
+            .enumerate()
         {
             let median = f64::from(chunk[1]);
-            let point = f64::from(chunk[3]);
-            let lower = median - softplus(f64::from(chunk[0])) - adjust;
-            let upper = median + softplus(f64::from(chunk[2])) + adjust;
-            *band = [lower.min(point), point, upper.max(point)];
+            let raw = RawOutputs {
+                lower: median - softplus(f64::from(chunk[0])),
+                upper: median + softplus(f64::from(chunk[2])),
+                point: f64::from(chunk[3]),
+            };
+            self.raw[k] = raw;
+            let point = raw.point;
+            let margin = self
+                .calibration
+                .margin(k, self.statistic.value(&raw, self.cv_30s))
+                + self.trackers[k].adjust_log();
+            *band = [
+                (raw.lower - margin).min(point),
+                point,
+                (raw.upper + margin).max(point),
+            ];
+            let [lower, _, upper] = band.map(|y| decode_log_ratio(y, self.level_mbps, floor));
+            self.trackers[k].issue(lower, upper);
         }
     }
 
@@ -122,6 +186,9 @@ impl Predictor for LstmPredictor {
             return;
         }
         self.extractor.observe(sample);
+        for tracker in &mut self.trackers {
+            tracker.observe(mbps);
+        }
         let Some(features) = self.extractor.features() else {
             return;
         };
@@ -147,6 +214,11 @@ impl Predictor for LstmPredictor {
         self.extractor.reset();
         self.window.clear();
         self.bands.fill([0.0; 3]);
+        self.raw.fill(RawOutputs::default());
+        for tracker in &mut self.trackers {
+            tracker.reset();
+        }
+        self.cv_30s = 0.0;
         self.level_mbps = 0.0;
         self.observed = false;
     }

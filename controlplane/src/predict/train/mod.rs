@@ -4,8 +4,9 @@
 //! # Design
 //!
 //! - Files are split by name ([`split`](super::split)): training files
-//!   give the examples, validation files choose the epoch and calibrate
-//!   the band, test files are never read.
+//!   give the examples, validation files choose the epoch, calibration
+//!   and validation files fit the point blend and the band, test files are
+//!   never read.
 //! - An example is a step `t` of a training trace: the input window of
 //!   the steps up to `t` ([`lstm::inputs`](super::lstm::inputs), the code
 //!   the predictor runs) and, per horizon, the log ratio of the mean
@@ -17,9 +18,12 @@
 //!   rate halved when the validation loss stalls), gradient norm clipped, a fixed number of
 //!   examples per epoch drawn in a seeded order, early stopping on the
 //!   validation loss.
-//! - The band is then widened (or narrowed) per horizon by the margin that
-//!   makes it cover [`BAND_TARGET_COVERAGE`] of the validation outcomes
-//!   (conformalized quantile regression, Romano et al., 2019).
+//! - The band is then widened per
+//!   horizon and volatility bin by the margins that make it cover
+//!   [`BAND_TARGET_COVERAGE`] of the calibration outcomes (Mondrian
+//!   conformalized quantile regression,
+//!   [`lstm::calibration`](super::lstm::calibration)), run by the
+//!   predictor the control plane runs.
 //!
 //! Everything random comes from one [`SplitMix64`](rng::SplitMix64) seeded
 //! with `--seed`; the Flex backend runs on one thread; so the same
@@ -37,9 +41,13 @@ use crate::predict::trace::NameFilter;
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// The band coverage the validation calibration aims at: 80 %, the
-/// nominal coverage of the 10 %–90 % quantile band.
-pub const BAND_TARGET_COVERAGE: f64 = 0.8;
+/// The band coverage the calibration aims at on the calibration files:
+/// 85 %, so that files it has not seen get the 80 % the issue asks. Chosen
+/// on the calibration files alone: calibrated on half of them (by file)
+/// at 80 %, the other half's HSDPA files were covered only 75–78 %; at
+/// 85 % every half, family and horizon was covered at least 80 %
+/// (docs/prediction.md §8.1).
+pub const BAND_TARGET_COVERAGE: f64 = 0.85;
 
 /// The seed of the shipped model, and the default of `--seed`.
 pub const DEFAULT_SEED: u64 = 20_240_611;

@@ -5,9 +5,9 @@ use super::dataset::{standardised, Batch, Example, ExampleSet, PreparedTrace};
 use super::net::{pinball_loss, relative_error_loss, split_outputs, LstmNet};
 use super::rng::SplitMix64;
 use super::{TrainOptions, BAND_TARGET_COVERAGE};
-use crate::predict::band::quantile_sorted;
 use crate::predict::eval::capped_relative_error;
 use crate::predict::features::{FeatureSet, FEATURE_NAMES};
+use crate::predict::lstm::calibration::{calibrate, BandCalibration};
 use crate::predict::lstm::file::{
     Architecture, FeatureSpec, InputEntry, ModelFile, TrainedFile, TrainingRecord, MODEL_FORMAT,
     MODEL_FORMAT_VERSION, MODEL_QUANTILES, OUTPUTS_PER_HORIZON, OUTPUT_LAYOUT,
@@ -17,7 +17,7 @@ use crate::predict::lstm::inputs::{
 };
 use crate::predict::split::{split_of, SplitSet};
 use crate::predict::trace::{collect_trace_files, load_trace_file, ParseOptions, TraceFileError};
-use crate::predict::{Horizon, HorizonError};
+use crate::predict::{Horizon, HorizonError, ThroughputSeries};
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module as _;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -54,6 +54,8 @@ pub struct TrainOutcome {
     pub skipped: Vec<TraceFileError>,
     /// Training examples, validation examples.
     pub examples: (usize, usize),
+    /// Calibration files (validation files included).
+    pub calibration_files: usize,
     /// Wall time of the run, seconds (not in the model file).
     pub elapsed_s: f64,
 }
@@ -87,10 +89,12 @@ fn steps(seconds: f64, step_s: f64) -> Result<usize, TrainError> {
         .map_err(TrainError::Horizon)
 }
 
-/// A set's traces, file records and the files' names.
+/// A set's traces, file records and series.
+#[derive(Default)]
 struct LoadedSet {
     traces: Vec<PreparedTrace>,
     files: Vec<TrainedFile>,
+    series: Vec<ThroughputSeries>,
 }
 
 /// A batch as tensors.
@@ -149,9 +153,6 @@ impl BatchTensors {
 struct Validation {
     /// Mean training loss.
     loss: f64,
-    /// Per horizon, the conformity scores `max(lower − y, y − upper)` of
-    /// the unmasked examples.
-    scores: Vec<Vec<f64>>,
     /// Per horizon, the capped relative error of the point forecast
     /// (docs/prediction.md's `mape`).
     mape: Vec<f64>,
@@ -172,7 +173,7 @@ fn validate(
     let device = net.head_bias.val().device();
     let mut loss_sum = 0.0;
     let mut weight_sum = 0.0;
-    let mut scores = vec![Vec::new(); horizons.len()];
+    let mut counts = vec![0usize; horizons.len()];
     let mut relative_error = vec![0.0; horizons.len()];
     let floor = spec.level_floor_mbps();
     for chunk in examples.chunks(batch_rows) {
@@ -190,7 +191,7 @@ fn validate(
             .into_scalar();
         loss_sum += f64::from(loss) * count;
         weight_sum += count;
-        let [lower, _, upper, point] = outputs.map(|q| {
+        let [_, _, _, point] = outputs.map(|q| {
             q.into_data()
                 .try_into_vec::<f32>()
                 .expect("a float tensor reads as f32")
@@ -203,8 +204,7 @@ fn validate(
                     continue;
                 }
                 let y = batch.targets[at + k];
-                let score = f64::from((lower[at + k] - y).max(y - upper[at + k]));
-                scores[k].push(score);
+                counts[k] += 1;
                 let actual = decode_log_ratio(f64::from(y), *level, floor);
                 let predicted = decode_log_ratio(f64::from(point[at + k]), *level, floor);
                 relative_error[k] += capped_relative_error(predicted, actual);
@@ -213,25 +213,13 @@ fn validate(
     }
     let mape = relative_error
         .iter()
-        .zip(&scores)
-        .map(|(sum, s)| sum / s.len().max(1) as f64)
+        .zip(&counts)
+        .map(|(sum, n)| sum / (*n).max(1) as f64)
         .collect();
     Validation {
         loss: loss_sum / weight_sum.max(1.0),
-        scores,
         mape,
     }
-}
-
-/// The conformal margin: the `⌈(n + 1) · coverage⌉`-th smallest score.
-fn band_margin(mut scores: Vec<f64>, coverage: f64) -> f64 {
-    if scores.is_empty() {
-        return 0.0;
-    }
-    scores.sort_by(f64::total_cmp);
-    let n = scores.len() as f64;
-    let level = ((n + 1.0) * coverage / n).min(1.0);
-    quantile_sorted(&scores, level)
 }
 
 /// Trains a model as `options` say.
@@ -260,14 +248,9 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
     let parse = ParseOptions { step_s, csv: None };
     let used = FeatureSet::THROUGHPUT_ONLY;
     let mut skipped = Vec::new();
-    let mut train = LoadedSet {
-        traces: Vec::new(),
-        files: Vec::new(),
-    };
-    let mut validation = LoadedSet {
-        traces: Vec::new(),
-        files: Vec::new(),
-    };
+    let mut train = LoadedSet::default();
+    let mut validation = LoadedSet::default();
+    let mut calibration = LoadedSet::default();
     let mut test_files = Vec::new();
     for path in &files {
         let name = path
@@ -281,6 +264,7 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
             }
             SplitSet::Train => &mut train,
             SplitSet::Validation => &mut validation,
+            SplitSet::Calibration => &mut calibration,
         };
         match load_trace_file(path, &parse) {
             Ok(trace) => {
@@ -289,6 +273,7 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
                     fingerprint: format!("{:016x}", trace.series.fingerprint()),
                 });
                 set.traces.push(PreparedTrace::new(&trace.series, used));
+                set.series.push(trace.series);
             }
             Err(err) => skipped.push(err),
         }
@@ -307,6 +292,7 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
     tracing::info!(
         train_files = train.files.len(),
         validation_files = validation.files.len(),
+        calibration_files = calibration.files.len(),
         test_files = test_files.len(),
         train_examples = train_set.examples.len(),
         validation_examples = validation_set.examples.len(),
@@ -411,21 +397,7 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
     }
     let (_, best_epoch, net) = best.ok_or_else(|| TrainError::Setting("max_epochs is 0".into()))?;
 
-    let final_pass = validate(
-        &net,
-        &validation_set,
-        &validation_set.examples,
-        &spec,
-        (window, &horizons),
-        settings.batch * 4,
-        settings.point_loss_weight,
-    );
-    tracing::info!(best_epoch, validation_mape = ?final_pass.mape, "kept");
-    let band_adjust_log = final_pass
-        .scores
-        .into_iter()
-        .map(|s| band_margin(s, BAND_TARGET_COVERAGE))
-        .collect();
+    tracing::info!(best_epoch, "kept");
 
     let model = ModelFile {
         format: MODEL_FORMAT.to_owned(),
@@ -435,7 +407,7 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
         horizons_steps: horizons.clone(),
         quantiles: MODEL_QUANTILES.to_vec(),
         target: "log_ratio_to_level".to_owned(),
-        band_adjust_log,
+        band_calibration: BandCalibration::none(horizons.len()),
         features: FeatureSpec {
             used: used.into(),
             level_floor_mbps: settings.level_floor_mbps,
@@ -461,6 +433,7 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
             seed: options.seed,
             train_files: train.files,
             validation_files: validation.files,
+            calibration_files: calibration.files,
             test_files,
             settings: serde_json::to_value(settings).expect("settings serialize"),
             validation_loss,
@@ -468,13 +441,36 @@ pub fn train_predictor(options: &TrainOptions) -> Result<TrainOutcome, TrainErro
         },
         weights: net.to_weights(),
     };
-    let model = model
+    let checked = model
         .check()
-        .map_err(|problem| TrainError::Check(format!("{problem:?}")))?
-        .file;
+        .map_err(|problem| TrainError::Check(format!("{problem:?}")))?;
+    // Calibrated on the calibration and the validation files: held out of
+    // training by file (the validation files only chose the epoch).
+    let calibration_series: Vec<ThroughputSeries> = calibration
+        .series
+        .into_iter()
+        .chain(validation.series)
+        .collect();
+    let calibration_files = calibration_series.len();
+    let band_calibration = calibrate(&checked, &calibration_series, BAND_TARGET_COVERAGE);
+    tracing::info!(
+        calibration_files,
+        margins_log = ?band_calibration.margins_log,
+        bin_edges = ?band_calibration.bin_edges,
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "calibrated"
+    );
+    let model = ModelFile {
+        band_calibration,
+        ..checked.file
+    }
+    .check()
+    .map_err(|problem| TrainError::Check(format!("{problem:?}")))?
+    .file;
     Ok(TrainOutcome {
         model,
         skipped,
+        calibration_files,
         examples: (train_set.examples.len(), validation_set.examples.len()),
         elapsed_s: started.elapsed().as_secs_f64(),
     })
