@@ -146,7 +146,8 @@ impl ControlPlane {
             .peers
             .iter()
             .map(|p| {
-                let (predictor, warning) = OnlinePredictor::select(config.prediction.model.as_deref());
+                let (predictor, warning) =
+                    OnlinePredictor::select(config.prediction.model.as_deref());
                 if let (Some(warning), false) = (warning, fallback_logged) {
                     tracing::warn!("{warning}");
                     fallback_logged = true;
