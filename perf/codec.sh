@@ -109,6 +109,7 @@ zbench zstd1 1
 zbench zstd3 3
 codec codec1 --level 1
 codec codec3 --level 3
+codec codec4 --level 4
 codec codec5 --level 5
 codec codec6 --level 6
 if [[ -n $base ]]; then
@@ -133,7 +134,7 @@ verdict() { if [[ $(echo "$1" | bc -l) -eq 1 ]]; then echo OK; else echo MISS; f
     for n in zstd1 zstd3; do
         echo "| \`zstd -b${n#zstd} -T1\` | ${bytes[$n]} | $(echo "scale=2; $input_bytes / ${bytes[$n]}" | bc -l) | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
     done
-    for n in codec1 codec3 codec5 codec6; do
+    for n in codec1 codec3 codec4 codec5 codec6; do
         echo "| \`dwcp-bench codec --level ${n#codec}\` (verified: ${verified[$n]}) | ${bytes[$n]} | $(echo "scale=2; $input_bytes / ${bytes[$n]}" | bc -l) | $(int "${enc[$n]}") | $(int "${dec[$n]}") |"
     done
     if [[ -n $base ]]; then
