@@ -82,6 +82,13 @@ pub const PROBE_BACKOFF_MAX: u32 = 8;
 /// How long a rung's measured rate is trusted by the throughput guard.
 pub const RUNG_RATE_MEMORY: Duration = Duration::from_secs(10);
 
+/// A step up (a probe) is tried only while the work left in the round, at
+/// the current rate, spans at least this many dwells: a probe costs up to a
+/// dwell at the slower rung and a dwell to judge it, and can only pay back
+/// over the time after that. Near the end of a round (or in a migration of
+/// a few seconds) it cannot.
+pub const PROBE_PAYBACK_DWELLS: u32 = 4;
+
 /// A rung whose rate is below the current one's by more than this fraction
 /// counts as worse (the windows' rates vary by a few percent).
 pub const RATE_MARGIN: f64 = 0.10;
@@ -228,6 +235,8 @@ struct Adaptive {
     started: Instant,
     /// Per rung: the last measured rate (guest bytes/s) and when.
     rung_rate: Vec<Option<(f64, Instant)>>,
+    /// Guest bytes left in the round, as last reported; `None`: unknown.
+    remaining: Option<u64>,
 }
 
 impl Adaptive {
@@ -256,6 +265,20 @@ impl Adaptive {
         }
         let (a, b) = (self.fresh_rate(a, now)?, self.fresh_rate(b, now)?);
         Some(a < b * (1.0 - RATE_MARGIN))
+    }
+
+    /// False when the work left, at `rate` guest bytes/s, is shorter than
+    /// [`PROBE_PAYBACK_DWELLS`] dwells (true when it is not known).
+    fn probe_can_pay(&self, rate: f64) -> bool {
+        let Some(remaining) = self.remaining else {
+            return true;
+        };
+        let payback = self
+            .config
+            .dwell
+            .saturating_mul(PROBE_PAYBACK_DWELLS)
+            .as_secs_f64();
+        rate > 0.0 && remaining as f64 / rate >= payback
     }
 
     fn observe(&mut self, now: Instant, blocked: Duration, progressed: u64) -> Option<Level> {
@@ -303,6 +326,7 @@ impl Adaptive {
             && self.rung < top
             && since_change >= self.config.dwell.saturating_mul(self.probe_backoff)
             && !self.worse(self.rung + 1, self.rung, now).unwrap_or(false)
+            && self.probe_can_pay(rate)
         {
             self.rung += 1;
             self.steps_up += 1;
@@ -343,6 +367,7 @@ impl LevelController {
                 guard: tier == LinkTier::Internet,
                 started: now,
                 rung_rate: vec![None; ladder.len()],
+                remaining: None,
             }),
         }
     }
@@ -370,6 +395,17 @@ impl LevelController {
         match &mut self.mode {
             Mode::Fixed(_) => None,
             Mode::Adaptive(a) => a.observe(now, blocked, progressed),
+        }
+    }
+
+    /// Reports the guest bytes left to send in the current round (as far as
+    /// the caller knows: not yet scanned counts as left); a step up is
+    /// tried only while they take [`PROBE_PAYBACK_DWELLS`] dwells or more
+    /// at the current rate. Until the first call the work left is unknown
+    /// and does not hold a step up back.
+    pub fn set_remaining(&mut self, bytes: u64) {
+        if let Mode::Adaptive(a) = &mut self.mode {
+            a.remaining = Some(bytes);
         }
     }
 
@@ -492,6 +528,23 @@ mod tests {
                 u64::try_from(ladder.len() - 1).expect("small")
             );
             assert_eq!(controller.steps_down(), downs);
+        }
+    }
+
+    #[test]
+    fn no_probe_when_the_round_ends_before_it_could_pay_back() {
+        // RATE_UNIFORM per 10 ms tick: 100 MiB/s of guest memory.
+        let rate = RATE_UNIFORM * 100;
+        let payback = rate * u64::from(PROBE_PAYBACK_DWELLS);
+        for (remaining, climbs) in [(payback / 2, false), (payback * 2, true)] {
+            let (mut controller, mut now) = controller_at_bottom(LinkTier::Datacenter);
+            controller.set_remaining(remaining);
+            let changes = drive(&mut controller, &mut now, Duration::from_secs(3), 1.0);
+            assert_eq!(
+                !changes.is_empty(),
+                climbs,
+                "{remaining} bytes left at {rate} B/s: {changes:?}"
+            );
         }
     }
 

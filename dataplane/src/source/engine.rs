@@ -174,6 +174,9 @@ pub struct Engine<'a> {
     stages: PageStages,
     /// Per stream: encoding time of the pages in its open batch (codec).
     batch_encode: Vec<Duration>,
+    /// Pages of the current round not yet scanned (the level controller's
+    /// estimate of the work left).
+    round_pages_left: u64,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -243,6 +246,7 @@ impl<'a> Engine<'a> {
             bytes_sealed: 0,
             stages: PageStages::new(),
             batch_encode: vec![Duration::ZERO; streams_active],
+            round_pages_left: pages as u64,
         }
     }
 
@@ -423,6 +427,7 @@ impl<'a> Engine<'a> {
     fn run_round(&mut self, round: u32) -> Result<RoundReport, MigrationError> {
         let pages = self.memory.page_count();
         self.round = round;
+        self.round_pages_left = pages as u64;
         self.progress.round.store(round, Ordering::Relaxed);
         let round_start = Instant::now();
         let mut scan_duration = Duration::ZERO;
@@ -568,6 +573,7 @@ impl<'a> Engine<'a> {
     }
 
     fn publish_progress(&mut self, pages_remaining: usize) {
+        self.round_pages_left = pages_remaining as u64;
         let now = Instant::now();
         self.throughput
             .record(now, self.link.counters.bytes_acked.load(Ordering::Relaxed));
@@ -683,12 +689,14 @@ impl<'a> Engine<'a> {
         self.stages.record(Stage::Encode, opened_at.elapsed());
         let stream = self.codec.is_some().then_some(lane);
         self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, stream)?;
+        let remaining = self.round_pages_left * PAGE_LEN as u64;
         if let Some(codec) = self.codec.as_mut() {
             let blocked = std::mem::take(&mut self.blocked);
             codec.batch_done(
                 &raw_batch_report(zero_pages, raw_pages, body_len),
                 Instant::now(),
                 blocked,
+                remaining,
             );
             codec.publish(self.progress);
         }
@@ -774,7 +782,12 @@ impl<'a> Engine<'a> {
         self.seal_and_queue(FrameKind::EncodedBatch, buffer, body_len, Some(stream))?;
         let blocked = std::mem::take(&mut self.blocked);
         let codec = self.codec.as_mut().expect("codec path");
-        codec.batch_done(&report, Instant::now(), blocked);
+        codec.batch_done(
+            &report,
+            Instant::now(),
+            blocked,
+            self.round_pages_left * PAGE_LEN as u64,
+        );
         codec.publish(self.progress);
         Ok(())
     }

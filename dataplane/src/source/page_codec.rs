@@ -144,11 +144,19 @@ impl PageCodec {
         self.encode_time += spent;
     }
 
-    /// Records a finished batch and the time the engine was blocked since
-    /// the last one; applies a level change to every encoder.
-    pub fn batch_done(&mut self, report: &BatchReport, now: Instant, blocked: Duration) {
+    /// Records a finished batch, the time the engine was blocked since the
+    /// last one and the guest bytes left in the round; applies a level
+    /// change to every encoder.
+    pub fn batch_done(
+        &mut self,
+        report: &BatchReport,
+        now: Instant,
+        blocked: Duration,
+        remaining_bytes: u64,
+    ) {
         self.totals.add(report);
         self.batches += 1;
+        self.control.set_remaining(remaining_bytes);
         let progressed = report.pages_by_kind.iter().sum::<u64>() * PAGE_SIZE as u64;
         if let Some(level) = self.control.observe(now, blocked, progressed) {
             tracing::info!(level = ?level, "page codec level changed");
