@@ -45,6 +45,14 @@ pub enum ConfigError {
         /// Largest allowed.
         max: u64,
     },
+    /// `--finisher-threads` out of range.
+    #[error("--finisher-threads {value} is out of range 0..={max}")]
+    FinisherThreads {
+        /// Given.
+        value: usize,
+        /// Largest allowed.
+        max: usize,
+    },
     /// `--streams` out of range.
     #[error("--streams {value} is out of range 1..={max}")]
     Streams {
@@ -257,6 +265,9 @@ pub struct SourceConfig {
     pub compression_level: Option<i32>,
     /// Delta cache of the codec, MiB (0: no deltas).
     pub delta_cache_mib: u64,
+    /// Threads that compress the codec's batches beside the engine (0: on
+    /// the engine thread); at most one per stream is used.
+    pub finisher_threads: usize,
 }
 
 /// Largest `--delta-cache-mib`: 64 GiB.
@@ -294,6 +305,7 @@ impl SourceConfig {
         link_tier: dwcp_dataplane_core::level_control::LinkTier::Datacenter,
         compression_level: None,
         delta_cache_mib: 256,
+        finisher_threads: 0,
     };
 
     /// Checks every value; returns the config unchanged when valid.
@@ -383,6 +395,12 @@ impl SourceConfig {
                 });
             }
         }
+        if self.finisher_threads > crate::source::batch_finishers::FINISHER_THREADS_MAX {
+            return Err(ConfigError::FinisherThreads {
+                value: self.finisher_threads,
+                max: crate::source::batch_finishers::FINISHER_THREADS_MAX,
+            });
+        }
         if self.delta_cache_mib > DELTA_CACHE_MIB_MAX {
             return Err(ConfigError::DeltaCache {
                 value: self.delta_cache_mib,
@@ -390,6 +408,14 @@ impl SourceConfig {
             });
         }
         Ok(self)
+    }
+
+    /// Finisher threads for `streams` streams: the operator's number, at
+    /// most one per stream (a stream has one batch in flight at a time).
+    /// Off by default: on the 2-core machine this was measured on, the
+    /// finishers had no free core to run on (docs/codec.md).
+    pub fn finisher_threads(&self, streams: usize) -> usize {
+        self.finisher_threads.min(streams)
     }
 
     /// Delta cache pages for the codec.
@@ -566,6 +592,22 @@ mod tests {
             }),
             ConfigError::InflightFrames { .. }
         ));
+        assert_eq!(
+            bad(SourceConfig {
+                finisher_threads: 65,
+                ..source()
+            }),
+            ConfigError::FinisherThreads { value: 65, max: 64 }
+        );
+        assert_eq!(
+            SourceConfig {
+                finisher_threads: 8,
+                ..source()
+            }
+            .finisher_threads(3),
+            3,
+            "one finisher per stream at most"
+        );
         assert!(matches!(
             bad(SourceConfig {
                 downtime_ms: 0,

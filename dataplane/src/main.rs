@@ -127,6 +127,11 @@ struct MigrateArgs {
     /// The codec's delta cache (last-sent page versions), MiB; 0 turns deltas off.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.delta_cache_mib)]
     delta_cache_mib: u64,
+    /// Threads that compress the codec's batches beside the engine, at most
+    /// one per stream (0: on the engine thread). For hosts with cores to
+    /// spare beside the engine and transport threads.
+    #[arg(long, default_value_t = SourceConfig::DEFAULTS.finisher_threads)]
+    finisher_threads: usize,
     /// Downtime budget for the switch-over, ms.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.downtime_ms)]
     downtime_ms: u64,
@@ -264,6 +269,7 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
         },
         compression_level: args.compression_level,
         delta_cache_mib: args.delta_cache_mib,
+        finisher_threads: args.finisher_threads,
     }
 }
 

@@ -84,6 +84,8 @@ pub struct CodecSummary {
     pub steps_down: u64,
     /// Level step-ups (link slower than the encoder).
     pub steps_up: u64,
+    /// Threads that finished batches beside the engine (0: the engine did).
+    pub finisher_threads: usize,
 }
 
 /// Percentiles of a latency histogram, µs.

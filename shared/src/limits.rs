@@ -47,8 +47,11 @@ pub const HANDSHAKE_HEADER_LEN: usize = 8;
 /// Largest `body_len` a handshake message may declare.
 pub const HANDSHAKE_MSG_LEN_MAX: usize = 512;
 
-/// Capability: the destination decodes `EncodedBatch` frames (page codec).
-pub const CAP_PAGE_CODEC: u32 = 1;
+/// Capability: the destination decodes `EncodedBatch` frames (page codec)
+/// with the striped stream layout ([`stream_of_page`]). Bit 0 was the
+/// codec with contiguous per-stream ranges, which this build no longer
+/// offers or grants: two builds that disagree fall back to raw pages.
+pub const CAP_PAGE_CODEC: u32 = 1 << 1;
 
 /// Capability bits this build understands and offers. The server answers
 /// the intersection of the client's offer and its own.
@@ -57,16 +60,47 @@ pub const CAPABILITIES_V1: u32 = CAP_PAGE_CODEC;
 /// Bytes of the round number that starts an `EncodedBatch` body.
 pub const ENCODED_BATCH_HEADER_LEN: usize = 4;
 
-/// The pages stream `stream` of `stream_count` carries when the page codec
-/// is on: contiguous ranges of `ceil(page_count / stream_count)` pages, the
-/// last one shorter. Every page goes on one stream only, so a stream's
-/// frames, applied in order, see exactly the destination content the
-/// stream's encoder expects.
-pub fn stream_pages(page_count: u64, stream_count: u16, stream: u16) -> core::ops::Range<u64> {
+/// Pages per stripe of the striped stream layout (4 MiB of guest memory).
+pub const STREAM_STRIPE_PAGES: u64 = 1024;
+
+/// With the page codec on, every page belongs to one stream: guest memory
+/// is cut into stripes of [`STREAM_STRIPE_PAGES`] pages dealt to the
+/// streams in turn (stripe `k` to stream `k % stream_count`). A stream's
+/// frames, applied in order, then see exactly the destination content the
+/// stream's encoder expects, and every stream gets a share of every part
+/// of memory (contiguous ranges left a stream with nothing but zero pages
+/// while another carried most of the data). Returns the stream of `page`.
+pub fn stream_of_page(page: u64, stream_count: u16) -> u16 {
+    assert!(stream_count >= 1, "at least one stream");
+    let stream = (page / STREAM_STRIPE_PAGES) % u64::from(stream_count);
+    u16::try_from(stream).expect("below stream_count")
+}
+
+/// The index of `page` among its stream's pages (the stream's encoder and
+/// decoder number its pages `0..stream_page_count`).
+pub fn stream_local_page(page: u64, stream_count: u16) -> u64 {
+    assert!(stream_count >= 1, "at least one stream");
+    let round = STREAM_STRIPE_PAGES * u64::from(stream_count);
+    (page / round) * STREAM_STRIPE_PAGES + page % STREAM_STRIPE_PAGES
+}
+
+/// The guest page that is page `local` of stream `stream` (the inverse of
+/// [`stream_local_page`]).
+pub fn stream_global_page(local: u64, stream_count: u16, stream: u16) -> u64 {
     assert!(stream < stream_count, "stream below stream_count");
-    let per = page_count.div_ceil(u64::from(stream_count));
-    let start = (u64::from(stream) * per).min(page_count);
-    start..(start + per).min(page_count)
+    let stripe = local / STREAM_STRIPE_PAGES;
+    (stripe * u64::from(stream_count) + u64::from(stream)) * STREAM_STRIPE_PAGES
+        + local % STREAM_STRIPE_PAGES
+}
+
+/// How many of a `page_count`-page guest's pages stream `stream` carries.
+pub fn stream_page_count(page_count: u64, stream_count: u16, stream: u16) -> u64 {
+    assert!(stream < stream_count, "stream below stream_count");
+    let round = STREAM_STRIPE_PAGES * u64::from(stream_count);
+    let full_rounds = page_count / round;
+    let tail = page_count % round;
+    let tail_start = u64::from(stream) * STREAM_STRIPE_PAGES;
+    full_rounds * STREAM_STRIPE_PAGES + tail.saturating_sub(tail_start).min(STREAM_STRIPE_PAGES)
 }
 
 // Layout checks.
@@ -95,31 +129,52 @@ const _: () = assert!(32 + 8 * STREAMS_MAX as usize + FRAME_TAG_LEN <= FRAME_BOD
 
 #[cfg(test)]
 mod tests {
-    use super::stream_pages;
+    use super::*;
 
     #[test]
-    fn stream_pages_cover_every_page_once_in_order() {
-        for (pages, streams) in [(0u64, 1u16), (1, 1), (1, 3), (10, 3), (262_144, 4), (7, 64)] {
-            let mut next = 0;
-            for s in 0..streams {
-                let range = stream_pages(pages, streams, s);
+    fn the_stripes_give_every_page_to_one_stream_and_back() {
+        let stripe = STREAM_STRIPE_PAGES;
+        for (pages, streams) in [
+            (0u64, 1u16),
+            (1, 1),
+            (1, 3),
+            (3 * stripe + 5, 2),
+            (262_144, 5),
+            (7 * stripe - 1, 64),
+        ] {
+            let mut seen = vec![0u64; usize::from(streams)];
+            for page in 0..pages {
+                let s = stream_of_page(page, streams);
+                let local = stream_local_page(page, streams);
                 assert_eq!(
-                    range.start,
-                    next.min(pages),
-                    "{pages} pages, stream {s}/{streams}"
+                    stream_global_page(local, streams, s),
+                    page,
+                    "{pages} pages over {streams}: page {page}"
                 );
-                assert!(range.start <= range.end);
-                next = range.end;
+                // Pages of a stream are numbered densely, in guest order.
+                assert_eq!(local, seen[usize::from(s)], "page {page} of stream {s}");
+                seen[usize::from(s)] += 1;
             }
-            assert_eq!(
-                next, pages,
-                "{pages} pages over {streams} streams: all covered"
-            );
+            for s in 0..streams {
+                assert_eq!(
+                    seen[usize::from(s)],
+                    stream_page_count(pages, streams, s),
+                    "{pages} pages over {streams}: stream {s}'s count"
+                );
+            }
         }
-        assert_eq!(
-            stream_pages(10, 3, 2),
-            8..10,
-            "the last range is the short one"
-        );
+    }
+
+    #[test]
+    fn stripes_go_to_the_streams_in_turn() {
+        let stripe = STREAM_STRIPE_PAGES;
+        assert_eq!(stream_of_page(0, 3), 0);
+        assert_eq!(stream_of_page(stripe - 1, 3), 0);
+        assert_eq!(stream_of_page(stripe, 3), 1);
+        assert_eq!(stream_of_page(3 * stripe, 3), 0);
+        assert_eq!(stream_local_page(3 * stripe + 2, 3), stripe + 2);
+        // 2.5 stripes over 2 streams: stream 0 has 1 + 0.5, stream 1 has 1.
+        assert_eq!(stream_page_count(stripe * 5 / 2, 2, 0), stripe * 3 / 2);
+        assert_eq!(stream_page_count(stripe * 5 / 2, 2, 1), stripe);
     }
 }

@@ -87,6 +87,45 @@ fn t90_codec_internet_tier_three_streams() {
 }
 
 #[test]
+fn t90_codec_finisher_threads_finish_batches_beside_the_engine() {
+    // Two finisher threads compress three streams' batches while the
+    // engine packs pages; each stream's frames must still reach the
+    // destination in order (a batch out of order breaks its zstd stream
+    // and its duplicate references) across rounds of dirtied pages.
+    let (s, _) = migrate_dirtied_guest(
+        "t90-finishers",
+        &[
+            "--streams",
+            "3",
+            "--compression-level",
+            "3",
+            "--finisher-threads",
+            "2",
+        ],
+        &["--verify", "full"],
+    );
+    assert_eq!(codec_u64(&s, "finisher_threads"), 2, "{s}");
+    let (pages, bytes) = kind_sums(&s);
+    assert_eq!(pages, s.u64("pages_sent"), "every page has a kind: {s}");
+    assert_eq!(
+        bytes + codec_u64(&s, "control_bytes"),
+        codec_u64(&s, "encoded_bytes"),
+        "kinds and control add up to the encoded bytes: {s}"
+    );
+    let codec = &s.0["codec"];
+    for kind in ["zero", "duplicate", "zstd", "delta"] {
+        assert!(
+            codec["pages_by_kind"][kind].as_u64() > Some(0),
+            "the dirtied guest stand-in has {kind} pages: {s}"
+        );
+    }
+    assert!(
+        s.u64("rounds") >= 2,
+        "dirtied pages need a later round: {s}"
+    );
+}
+
+#[test]
 fn t90_codec_off_sends_raw_pages() {
     let (s, d) = migrate_dirtied_guest("t90-off", &["--codec", "off"], &[]);
     assert!(s.0["codec"].is_null(), "no codec figures without it: {s}");

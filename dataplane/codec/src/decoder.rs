@@ -167,7 +167,27 @@ impl Decoder {
         memory: &mut [u8],
         on_page: impl FnMut(u64, &[u8]),
     ) -> Result<usize, CodecError> {
-        let result = self.decode_batch_inner(batch, memory, on_page);
+        if !memory.len().is_multiple_of(PAGE_SIZE) {
+            return Err(CodecError::MemoryLength { len: memory.len() });
+        }
+        let page_count = (memory.len() / PAGE_SIZE) as u64;
+        self.decode_batch_mapped(batch, memory, page_count, |index| index, on_page)
+    }
+
+    /// As [`Decoder::decode_batch`], for an encoder that numbered its pages
+    /// `0..page_count` while they lie elsewhere in `memory`: page `i` is
+    /// `memory`'s page `place(i)`. `place` must map `0..page_count` one to
+    /// one into `memory`'s pages (else this panics on an index past its
+    /// end); `on_page` gets the encoder's numbering.
+    pub fn decode_batch_mapped(
+        &mut self,
+        batch: &[u8],
+        memory: &mut [u8],
+        page_count: u64,
+        place: impl Fn(u64) -> u64,
+        on_page: impl FnMut(u64, &[u8]),
+    ) -> Result<usize, CodecError> {
+        let result = self.decode_batch_inner(batch, memory, page_count, place, on_page);
         if result.is_err() {
             self.control_stream.reset();
             self.tokens_stream.reset();
@@ -180,12 +200,13 @@ impl Decoder {
         &mut self,
         batch: &[u8],
         memory: &mut [u8],
+        page_count: u64,
+        place: impl Fn(u64) -> u64,
         mut on_page: impl FnMut(u64, &[u8]),
     ) -> Result<usize, CodecError> {
         if !memory.len().is_multiple_of(PAGE_SIZE) {
             return Err(CodecError::MemoryLength { len: memory.len() });
         }
-        let page_count = (memory.len() / PAGE_SIZE) as u64;
         let (trailer, _) = Trailer::read(batch)?;
         let (control, rest) = batch.split_at(trailer.control_len);
         let (tokens, rest) = rest.split_at(trailer.tokens_len);
@@ -276,11 +297,11 @@ impl Decoder {
             pages_left -= r.pages;
             for k in 0..r.pages {
                 let index = r.index + k;
-                let dst = page_offset(index);
+                let dst = page_offset(place(index));
                 match r.tag {
                     Tag::Zero => memory[dst..dst + PAGE_SIZE].fill(0),
                     Tag::Duplicate => {
-                        let src = page_offset(r.value + k);
+                        let src = page_offset(place(r.value + k));
                         memory.copy_within(src..src + PAGE_SIZE, dst);
                     }
                     Tag::Literal => {

@@ -26,7 +26,7 @@ use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_shared::batch::{BatchView, PageEncoding};
 use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd, VerifyResult};
-use dwcp_shared::limits::{stream_pages, ENCODED_BATCH_HEADER_LEN};
+use dwcp_shared::limits::{stream_global_page, stream_page_count, ENCODED_BATCH_HEADER_LEN};
 use dwcp_shared::FrameKind;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -263,7 +263,8 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
-    /// Decodes one encoded batch of stream `stream` into that stream's page range.
+    /// Decodes one encoded batch of stream `stream` into that stream's pages
+    /// (its stripes, see [`dwcp_shared::limits::stream_of_page`]).
     fn apply_encoded(&mut self, stream: usize, body: &[u8]) -> Result<(), (AbortCode, String)> {
         let started = std::time::Instant::now();
         let (round, batch) = body
@@ -275,9 +276,9 @@ impl<'a> Decoder<'a> {
         let round = u32::from_le_bytes(*round);
         let streams = u16::try_from(self.last_seq.len()).expect("bounded by STREAMS_MAX");
         let stream_id = u16::try_from(stream).expect("bounded by STREAMS_MAX");
-        let range = stream_pages(self.memory.page_count() as u64, streams, stream_id);
-        let first = usize::try_from(range.start).expect("page index fits usize");
-        let end = usize::try_from(range.end).expect("page index fits usize");
+        let page_count = self.memory.page_count();
+        let stream_pages = stream_page_count(page_count as u64, streams, stream_id);
+        let place = |local: u64| stream_global_page(local, streams, stream_id);
         if self.codecs.len() < self.last_seq.len() {
             self.codecs.resize_with(self.last_seq.len(), || None);
         }
@@ -286,11 +287,13 @@ impl<'a> Decoder<'a> {
         let (page_round, page_hashes) = (&mut self.page_round, &mut self.page_hashes);
         let mut older = None;
         let mut written = 0u64;
-        let decoded = decoder.decode_batch(
+        let decoded = decoder.decode_batch_mapped(
             batch,
-            self.memory.range_mut(first..end),
+            self.memory.range_mut(0..page_count),
+            stream_pages,
+            place,
             |local, content| {
-                let index = first + usize::try_from(local).expect("below the range length");
+                let index = usize::try_from(place(local)).expect("a page of the image");
                 // A stream's frames arrive in order and its pages are its
                 // own, so a page can never come back from an older round.
                 if round < page_round[index] {

@@ -25,7 +25,7 @@ use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
 use crate::live::LiveControl;
 use crate::progress::{Phase, Progress, COMPUTE_WORKER};
-use crate::source::page_codec::PageCodec;
+use crate::source::page_codec::{CollectedBatch, PageCodec};
 use crate::source::range_schedule::RangeSchedule;
 use crate::source::raw_batch::{raw_batch_report, OpenRawBatch};
 use crate::summary::CodecSummary;
@@ -63,9 +63,18 @@ const _: () = assert!(
         <= FRAME_BODY_LEN_MAX as usize
 );
 const _: () = assert!(dwcp_codec::BATCH_PAYLOAD_PAGES_MAX == PAGES_PER_BATCH_MAX as usize);
+// A window (of either size) in a stream's numbering is one run of guest
+// pages: it starts at a multiple of its size, which divides a stripe.
+const _: () =
+    assert!(dwcp_shared::limits::STREAM_STRIPE_PAGES.is_multiple_of(SCAN_WINDOW_PAGES as u64));
+const _: () = assert!(dwcp_shared::limits::STREAM_STRIPE_PAGES
+    .is_multiple_of(dwcp_codec::BATCH_PAYLOAD_PAGES_MAX as u64));
 
 /// Waits shorter than this yield instead of sleeping (sleeps overshoot by tens of µs).
 const PACE_SLEEP_MIN: Duration = Duration::from_micros(200);
+
+/// How long the engine waits for a finisher before it checks for failures.
+const FINISH_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How often a held engine looks for new live settings.
 const HOLD_POLL_INTERVAL: Duration = Duration::from_millis(5);
@@ -174,6 +183,8 @@ pub struct Engine<'a> {
     stages: PageStages,
     /// Per stream: encoding time of the pages in its open batch (codec).
     batch_encode: Vec<Duration>,
+    /// Per stream: the buffer of the batch a finisher thread is writing.
+    finishing: Vec<Option<BufferId>>,
     /// Pages of the current round not yet scanned (the level controller's
     /// estimate of the work left).
     round_pages_left: u64,
@@ -246,6 +257,7 @@ impl<'a> Engine<'a> {
             bytes_sealed: 0,
             stages: PageStages::new(),
             batch_encode: vec![Duration::ZERO; streams_active],
+            finishing: vec![None; streams_active],
             round_pages_left: pages as u64,
         }
     }
@@ -437,11 +449,13 @@ impl<'a> Engine<'a> {
         let mut extents = std::mem::take(&mut self.extents);
         self.memory.data_extents(&mut extents)?;
         // Raw: one range, in order, batches to any active stream with room.
-        // Codec: each stream's range, the active ones a window each in turn.
+        // Codec: each stream's pages in its own numbering, the active ones a
+        // window each in turn; a window never crosses a stripe, so it is
+        // one run of guest pages.
         let ranges: Vec<std::ops::Range<usize>> = match &self.codec {
             None => std::iter::once(0..pages).collect(),
             Some(codec) => codec
-                .ranges()
+                .local_ranges()
                 .iter()
                 .map(|r| {
                     usize::try_from(r.start).expect("page index fits usize")
@@ -450,15 +464,40 @@ impl<'a> Engine<'a> {
                 .collect(),
         };
         let mut schedule = RangeSchedule::new(ranges);
+        // With finisher threads, a batch's worth of each stream in turn: the
+        // engine fills the next stream's batch while the last one's finishes.
+        let batch_windows = self.codec.as_ref().is_some_and(PageCodec::has_finishers);
+        let window_pages = if batch_windows {
+            dwcp_codec::BATCH_PAYLOAD_PAGES_MAX
+        } else {
+            SCAN_WINDOW_PAGES
+        };
         let mut sent = 0usize;
         loop {
             self.check_fatal()?;
-            let Some((_, window)) = schedule.next_window(self.streams_active, SCAN_WINDOW_PAGES)
+            let finishing = &self.finishing;
+            let Some((range, window)) =
+                schedule.next_window_preferring(self.streams_active, window_pages, |k| {
+                    finishing.get(k).is_none_or(Option::is_none)
+                })
             else {
                 break;
             };
             sent += window.len();
+            let window = match &self.codec {
+                None => window,
+                Some(codec) => {
+                    let start = codec.global_page(range, window.start as u64);
+                    let start = usize::try_from(start).expect("a page of the image");
+                    start..start + window.len()
+                }
+            };
             dirty_pages += self.send_span(round, window, &extents, &mut scan_duration)?;
+            if batch_windows {
+                // The window's batch goes to a finisher now, whether full or
+                // not: the stream's next window then finds it done.
+                self.send_window_batch(range)?;
+            }
             self.publish_progress(pages - sent);
         }
         self.extents = extents;
@@ -690,6 +729,7 @@ impl<'a> Engine<'a> {
         let stream = self.codec.is_some().then_some(lane);
         self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, stream)?;
         let remaining = self.round_pages_left * PAGE_LEN as u64;
+        let backlogged = self.backlogged(lane);
         if let Some(codec) = self.codec.as_mut() {
             let blocked = std::mem::take(&mut self.blocked);
             codec.batch_done(
@@ -697,6 +737,7 @@ impl<'a> Engine<'a> {
                 Instant::now(),
                 blocked,
                 remaining,
+                backlogged,
             );
             codec.publish(self.progress);
         }
@@ -710,12 +751,16 @@ impl<'a> Engine<'a> {
     /// has at most one of the two batches open, so its frames carry the
     /// pages in the order they were taken.
     fn encode_page(&mut self, index: usize, in_hole: bool) -> Result<(), MigrationError> {
+        self.collect_finished()?;
         let codec = self.codec.as_mut().expect("codec path");
         let page_index = index as u64;
         let stream = codec.stream_of(page_index);
+        self.encoder_home(stream)?;
+        let codec = self.codec.as_mut().expect("codec path");
         if codec.bottom_rung() {
             if codec.encoder(stream, page_index).0.batch_pages() > 0 {
                 self.flush_encoded(stream)?;
+                self.encoder_home(stream)?;
             }
             let codec = self.codec.as_mut().expect("codec path");
             let (encoder, local) = codec.encoder(stream, page_index);
@@ -728,6 +773,7 @@ impl<'a> Engine<'a> {
         let codec = self.codec.as_mut().expect("codec path");
         if !codec.encoder(stream, page_index).0.has_room() {
             self.flush_encoded(stream)?;
+            self.encoder_home(stream)?;
         }
         let codec = self.codec.as_mut().expect("codec path");
         let started = Instant::now();
@@ -760,7 +806,9 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Seals stream `stream`'s open encoded batch into a frame on that stream.
+    /// Writes stream `stream`'s open encoded batch into a frame on that
+    /// stream: on a finisher thread if there are any (the frame is sealed
+    /// when it comes back, see [`Engine::collect_finished`]), else here.
     fn flush_encoded(&mut self, stream: usize) -> Result<(), MigrationError> {
         let buffer = self.take_buffer()?;
         // SAFETY: just taken from the pool; owned by the engine until queued.
@@ -769,35 +817,120 @@ impl<'a> Engine<'a> {
         let body = &mut bytes[FRAME_HEADER_LEN..body_end];
         body[..ENCODED_BATCH_HEADER_LEN].copy_from_slice(&self.round.to_le_bytes());
         let codec = self.codec.as_mut().expect("codec path");
+        if codec.has_finishers() {
+            debug_assert!(
+                self.finishing[stream].is_none(),
+                "one batch away per stream"
+            );
+            // SAFETY: the engine owns `buffer` until it queues the frame,
+            // which it does only after `collect` returns this stream's batch;
+            // the pool's mapping outlives the engine and its finishers.
+            unsafe { codec.send_away(stream, &mut body[ENCODED_BATCH_HEADER_LEN..]) };
+            self.finishing[stream] = Some(buffer);
+            return Ok(());
+        }
         let started = Instant::now();
-        let (encoder, _) = codec.encoder(stream, codec.ranges()[stream].start);
-        let report = encoder
-            .finish(&mut body[ENCODED_BATCH_HEADER_LEN..])
-            .map_err(|e| MigrationError::Failed(format!("page codec: {e}")))?;
+        let encoder = codec.stream_encoder(stream);
+        let result = encoder.finish(&mut body[ENCODED_BATCH_HEADER_LEN..]);
         let finished_in = started.elapsed();
+        self.queue_encoded(stream, buffer, result, finished_in)
+    }
+
+    /// With finishers: sends stream `stream`'s open batch away, unless its
+    /// encoder is away already or the batch is empty.
+    fn send_window_batch(&mut self, stream: usize) -> Result<(), MigrationError> {
+        let codec = self.codec.as_mut().expect("finishers come with the codec");
+        if codec.is_away(stream) || codec.bottom_rung() {
+            return Ok(());
+        }
+        if codec.stream_encoder(stream).batch_pages() == 0 {
+            return Ok(());
+        }
+        self.flush_encoded(stream)
+    }
+
+    /// True when stream `stream`'s queue of frames the transport has not
+    /// taken is at least half full: the link is behind the engine.
+    fn backlogged(&self, stream: usize) -> bool {
+        self.link
+            .tx
+            .get(stream)
+            .is_some_and(|queue| queue.len() * 2 >= queue.capacity())
+    }
+
+    /// Seals every batch the finishers are done with; never waits.
+    fn collect_finished(&mut self) -> Result<(), MigrationError> {
+        while let Some(done) = self.codec.as_mut().and_then(|c| c.collect(None)) {
+            self.queue_collected(done)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until stream `stream`'s encoder is back from its finisher (if
+    /// it is away), sealing finished batches as they come. The wait is
+    /// this thread's idle time but not back-pressure from the link: the
+    /// encoders are the bottleneck then.
+    fn encoder_home(&mut self, stream: usize) -> Result<(), MigrationError> {
+        while self.finishing[stream].is_some() {
+            let started = Instant::now();
+            let codec = self.codec.as_mut().expect("codec path");
+            let done = codec.collect(Some(FINISH_POLL_INTERVAL));
+            self.idle_clock.add_idle(started.elapsed());
+            match done {
+                Some(done) => self.queue_collected(done)?,
+                None => self.check_fatal()?,
+            }
+        }
+        Ok(())
+    }
+
+    fn queue_collected(&mut self, done: CollectedBatch) -> Result<(), MigrationError> {
+        let buffer = self.finishing[done.stream]
+            .take()
+            .expect("a buffer for each batch away");
+        self.queue_encoded(done.stream, buffer, done.result, done.spent)
+    }
+
+    /// Seals and queues stream `stream`'s finished batch in `buffer` and
+    /// tells the level controller.
+    fn queue_encoded(
+        &mut self,
+        stream: usize,
+        buffer: BufferId,
+        result: Result<dwcp_codec::BatchReport, dwcp_codec::CodecError>,
+        finished_in: Duration,
+    ) -> Result<(), MigrationError> {
+        let report = result.map_err(|e| MigrationError::Failed(format!("page codec: {e}")))?;
+        let codec = self.codec.as_mut().expect("codec path");
         codec.add_encode_time(finished_in);
         let encoded_in = std::mem::take(&mut self.batch_encode[stream]) + finished_in;
         self.stages.record(Stage::Encode, encoded_in);
         let body_len = ENCODED_BATCH_HEADER_LEN + report.len;
         self.seal_and_queue(FrameKind::EncodedBatch, buffer, body_len, Some(stream))?;
         let blocked = std::mem::take(&mut self.blocked);
+        let backlogged = self.backlogged(stream);
         let codec = self.codec.as_mut().expect("codec path");
         codec.batch_done(
             &report,
             Instant::now(),
             blocked,
             self.round_pages_left * PAGE_LEN as u64,
+            backlogged,
         );
         codec.publish(self.progress);
         Ok(())
     }
 
-    /// Sends every open batch, encoded and raw (a stream has at most one).
+    /// Sends every open batch, encoded and raw (a stream has at most one),
+    /// and waits for the finishers.
     fn flush_batch(&mut self) -> Result<(), MigrationError> {
         if let Some(codec) = &self.codec {
             let open: Vec<usize> = codec.open_streams().collect();
             for stream in open {
                 self.flush_encoded(stream)?;
+            }
+            for stream in 0..self.finishing.len() {
+                self.encoder_home(stream)?;
             }
         }
         for lane in 0..self.raw_batches.len() {

@@ -1,5 +1,6 @@
 //! The source role: connect, run the engine and the transport, report.
 
+pub mod batch_finishers;
 pub mod engine;
 pub mod page_codec;
 pub mod range_schedule;
@@ -247,6 +248,7 @@ fn run(
             tier: config.link_tier,
             fixed_level: config.compression_level,
             delta_cache_pages: config.delta_cache_pages(),
+            finisher_threads: config.finisher_threads(usize::from(streams)),
         };
         Some(PageCodec::new(
             settings,

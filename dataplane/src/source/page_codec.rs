@@ -4,13 +4,14 @@
 //! # Design
 //!
 //! With the codec on, every page is pinned to one stream
-//! ([`stream_pages`]: contiguous ranges). A stream's encoder only sees its
-//! own pages, and its frames reach the destination's decoder in order, so
+//! ([`stream_of_page`]: stripes of 4 MiB dealt to the streams in turn). A
+//! stream's encoder only sees its own pages, numbered `0..n` in guest
+//! order, and its frames reach the destination's decoder in order, so
 //! duplicate and delta references (which name the destination's current
 //! content) always name content that stream wrote or the baseline held, and
-//! never race with another stream. The engine visits the ranges
-//! interleaved (one scan window of each in turn) so that every stream has
-//! work at once.
+//! never race with another stream. The engine visits the streams' pages
+//! interleaved (one window of each in turn) so that every stream has work
+//! at once, and the stripes spread the data over the streams evenly.
 //!
 //! The zstd level follows the [`LevelController`]: the engine reports the
 //! time it spent blocked on the transport (full queues, no free buffer, the
@@ -20,14 +21,23 @@
 //! it steps back up to the link tier's strongest level. On that bottom rung
 //! ([`PageCodec::bottom_rung`]) the engine sends pages raw, outside the
 //! encoders, with the one copy of `--codec off`.
+//!
+//! With finisher threads ([`BatchFinishers`]) a full batch is finished
+//! (compressed) away from the engine: [`PageCodec::send_away`] hands the
+//! stream's encoder to a finisher and [`PageCodec::collect`] takes it back.
+//! While a stream's encoder is away the engine leaves that stream alone; a
+//! level change reaches an away encoder when it comes back.
 
 use crate::error::MigrationError;
 use crate::live::LiveTier;
 use crate::progress::Progress;
+use crate::source::batch_finishers::BatchFinishers;
 use crate::summary::CodecSummary;
-use dwcp_codec::{BatchReport, Encoder, EncoderConfig, EncodingKind, PAGE_SIZE};
+use dwcp_codec::{BatchReport, CodecError, Encoder, EncoderConfig, EncodingKind, PAGE_SIZE};
 use dwcp_dataplane_core::level_control::{Level, LevelControlConfig, LevelController, LinkTier};
-use dwcp_shared::limits::stream_pages;
+use dwcp_shared::limits::{
+    stream_global_page, stream_local_page, stream_of_page, stream_page_count,
+};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -41,14 +51,36 @@ pub struct CodecSettings {
     pub fixed_level: Option<i32>,
     /// Delta cache pages, split evenly over the streams.
     pub delta_cache_pages: usize,
+    /// Threads that finish (compress) batches beside the engine; 0
+    /// finishes them on the engine thread.
+    pub finisher_threads: usize,
+}
+
+/// A batch a finisher thread wrote, its encoder already back home.
+#[derive(Debug)]
+pub struct CollectedBatch {
+    /// The stream whose batch it is.
+    pub stream: usize,
+    /// What `finish` reported, or why it failed.
+    pub result: Result<BatchReport, CodecError>,
+    /// Time the finish took on its thread.
+    pub spent: Duration,
 }
 
 /// The per-stream encoders and their controller.
 pub struct PageCodec {
-    encoders: Vec<Encoder>,
-    ranges: Vec<Range<u64>>,
-    pages_per_stream: u64,
+    /// Per stream; `None` while a finisher has it.
+    encoders: Vec<Option<Encoder>>,
+    finishers: Option<BatchFinishers>,
+    /// Per stream: its pages in its own numbering, `0..count`.
+    local_ranges: Vec<Range<u64>>,
+    streams: u16,
     control: LevelController,
+    /// Internet tier: a backlog in the stream's queue counts as
+    /// back-pressure (see [`PageCodec::batch_done`]).
+    backlog_is_pressure: bool,
+    /// When the last batch was reported.
+    last_batch_at: Instant,
     totals: BatchReport,
     encode_time: Duration,
     batches: u64,
@@ -59,6 +91,7 @@ impl std::fmt::Debug for PageCodec {
         f.debug_struct("PageCodec")
             .field("streams", &self.encoders.len())
             .field("level", &self.control.level())
+            .field("finishers", &self.finishers)
             .finish_non_exhaustive()
     }
 }
@@ -80,11 +113,11 @@ impl PageCodec {
             Some(level) => LevelController::fixed((level != 0).then_some(level)),
             None => LevelController::new(settings.tier, LevelControlConfig::DEFAULTS, now),
         };
-        let ranges: Vec<Range<u64>> = (0..streams)
-            .map(|s| stream_pages(page_count, streams, s))
+        let local_ranges: Vec<Range<u64>> = (0..streams)
+            .map(|s| 0..stream_page_count(page_count, streams, s))
             .collect();
         let per_stream_cache = settings.delta_cache_pages / usize::from(streams);
-        let encoders = ranges
+        let encoders = local_ranges
             .iter()
             .map(|range| {
                 let pages = range.end - range.start;
@@ -94,34 +127,120 @@ impl PageCodec {
                     dup_index_entries: usize::try_from(pages).unwrap_or(usize::MAX),
                 };
                 Encoder::new(config, pages)
+                    .map(Some)
                     .map_err(|e| MigrationError::Failed(format!("page codec set-up: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let finishers = match settings.finisher_threads {
+            0 => None,
+            threads => Some(
+                BatchFinishers::start(threads, usize::from(streams)).map_err(|cause| {
+                    MigrationError::Spawn {
+                        role: "batch finisher",
+                        cause,
+                    }
+                })?,
+            ),
+        };
         Ok(Self {
             encoders,
-            pages_per_stream: page_count.div_ceil(u64::from(streams)),
-            ranges,
+            finishers,
+            local_ranges,
+            streams,
             control,
+            backlog_is_pressure: settings.fixed_level.is_none()
+                && settings.tier == LinkTier::Internet,
+            last_batch_at: now,
             totals: BatchReport::default(),
             encode_time: Duration::ZERO,
             batches: 0,
         })
     }
 
-    /// Each stream's page range.
-    pub fn ranges(&self) -> &[Range<u64>] {
-        &self.ranges
+    /// Each stream's pages in its own numbering (`0..count`).
+    pub fn local_ranges(&self) -> &[Range<u64>] {
+        &self.local_ranges
+    }
+
+    /// The guest page that is page `local` of stream `stream`.
+    pub fn global_page(&self, stream: usize, local: u64) -> u64 {
+        let stream = u16::try_from(stream).expect("below the stream count");
+        stream_global_page(local, self.streams, stream)
     }
 
     /// The stream that carries page `index`.
     pub fn stream_of(&self, index: u64) -> usize {
-        usize::try_from(index / self.pages_per_stream).expect("below the stream count")
+        usize::from(stream_of_page(index, self.streams))
     }
 
-    /// Stream `stream`'s encoder and the index of `page` in its range.
+    /// Stream `stream`'s encoder and the index of guest page `page` in the
+    /// stream's numbering; the encoder must be home (see
+    /// [`PageCodec::is_away`]).
     pub fn encoder(&mut self, stream: usize, page: u64) -> (&mut Encoder, u64) {
-        let local = page - self.ranges[stream].start;
-        (&mut self.encoders[stream], local)
+        debug_assert_eq!(
+            self.stream_of(page),
+            stream,
+            "page {page} is not stream {stream}'s"
+        );
+        let local = stream_local_page(page, self.streams);
+        (self.stream_encoder(stream), local)
+    }
+
+    /// Stream `stream`'s encoder, which must be home.
+    pub fn stream_encoder(&mut self, stream: usize) -> &mut Encoder {
+        self.encoders[stream]
+            .as_mut()
+            .expect("the engine waits for an away encoder before using it")
+    }
+
+    /// True while a finisher has stream `stream`'s encoder.
+    pub fn is_away(&self, stream: usize) -> bool {
+        self.encoders[stream].is_none()
+    }
+
+    /// True if batches are finished on finisher threads.
+    pub fn has_finishers(&self) -> bool {
+        self.finishers.is_some()
+    }
+
+    /// Hands stream `stream`'s encoder to a finisher to write its open batch
+    /// into `out`.
+    ///
+    /// # Safety
+    /// `out` must stay valid, and untouched by the caller, until
+    /// [`PageCodec::collect`] returns this stream's batch.
+    pub unsafe fn send_away(&mut self, stream: usize, out: &mut [u8]) {
+        let finishers = self.finishers.as_ref().expect("finisher threads running");
+        let encoder = self.encoders[stream].take().expect("the encoder is home");
+        // SAFETY: the caller's contract is `submit`'s.
+        unsafe { finishers.submit(stream, encoder, out) };
+    }
+
+    /// A batch a finisher is done with (waiting up to `wait`, if given, for
+    /// one), its encoder checked back in at the current level.
+    pub fn collect(&mut self, wait: Option<Duration>) -> Option<CollectedBatch> {
+        let finishers = self.finishers.as_ref()?;
+        let done = match wait {
+            Some(timeout) => finishers.wait_done(timeout),
+            None => finishers.try_done(),
+        }?;
+        let mut encoder = done.encoder;
+        let level = zstd_level(self.control.level());
+        if encoder.level() != level {
+            encoder
+                .set_level(level)
+                .expect("ladder levels are valid zstd levels");
+        }
+        assert!(
+            self.encoders[done.stream].is_none(),
+            "one batch away per stream"
+        );
+        self.encoders[done.stream] = Some(encoder);
+        Some(CollectedBatch {
+            stream: done.stream,
+            result: done.result,
+            spent: done.spent,
+        })
     }
 
     /// True on the bottom rung (no zstd): pages then go raw, outside the
@@ -130,13 +249,24 @@ impl PageCodec {
         self.control.level().is_none()
     }
 
-    /// Streams with pages waiting in an open batch.
+    /// Streams whose encoder is home with pages waiting in an open batch.
     pub fn open_streams(&self) -> impl Iterator<Item = usize> + '_ {
         self.encoders
             .iter()
             .enumerate()
-            .filter(|(_, e)| e.batch_pages() > 0)
+            .filter(|(_, e)| e.as_ref().is_some_and(|e| e.batch_pages() > 0))
             .map(|(s, _)| s)
+    }
+
+    /// Sets every home encoder to the controller's level (away ones get it
+    /// when they come back).
+    fn apply_level(&mut self) {
+        let level = zstd_level(self.control.level());
+        for encoder in self.encoders.iter_mut().flatten() {
+            encoder
+                .set_level(level)
+                .expect("ladder levels are valid zstd levels");
+        }
     }
 
     /// Adds time spent in the codec (pushes and finishes).
@@ -145,32 +275,44 @@ impl PageCodec {
     }
 
     /// Records a finished batch, the time the engine was blocked since the
-    /// last one and the guest bytes left in the round; applies a level
-    /// change to every encoder.
+    /// last one, the guest bytes left in the round and whether the batch's
+    /// stream queue was `backlogged` (at least half full); applies a level
+    /// change to every home encoder.
+    ///
+    /// On the internet tier a backlogged queue counts as back-pressure for
+    /// the whole time since the last batch: there the queues hold seconds
+    /// of link time, so the engine rarely blocks even when the link is the
+    /// bottleneck, and blocked time alone walked the level down while the
+    /// link was already the limit (more bytes, slower migration).
     pub fn batch_done(
         &mut self,
         report: &BatchReport,
         now: Instant,
         blocked: Duration,
         remaining_bytes: u64,
+        backlogged: bool,
     ) {
+        let since_last = now.saturating_duration_since(self.last_batch_at);
+        self.last_batch_at = now;
+        let blocked = if backlogged && self.backlog_is_pressure {
+            blocked.max(since_last)
+        } else {
+            blocked
+        };
         self.totals.add(report);
         self.batches += 1;
         self.control.set_remaining(remaining_bytes);
         let progressed = report.pages_by_kind.iter().sum::<u64>() * PAGE_SIZE as u64;
         if let Some(level) = self.control.observe(now, blocked, progressed) {
             tracing::info!(level = ?level, "page codec level changed");
-            for encoder in &mut self.encoders {
-                encoder
-                    .set_level(zstd_level(level))
-                    .expect("ladder levels are valid zstd levels");
-            }
+            self.apply_level();
         }
     }
 
     /// Moves to `tier`'s ladder (at its starting rung), or to no zstd for
     /// [`LiveTier::Off`]; replaces a fixed level.
     pub fn set_tier(&mut self, tier: LiveTier, now: Instant) {
+        self.backlog_is_pressure = tier == LiveTier::Internet;
         self.control = match tier {
             LiveTier::Datacenter => {
                 LevelController::new(LinkTier::Datacenter, LevelControlConfig::DEFAULTS, now)
@@ -180,12 +322,7 @@ impl PageCodec {
             }
             LiveTier::Off => LevelController::fixed(None),
         };
-        let level = zstd_level(self.control.level());
-        for encoder in &mut self.encoders {
-            encoder
-                .set_level(level)
-                .expect("ladder levels are valid zstd levels");
-        }
+        self.apply_level();
     }
 
     /// Publishes the per-kind totals and the level for the supervisor.
@@ -219,6 +356,66 @@ impl PageCodec {
             level_final: zstd_level(self.control.level()),
             steps_down: self.control.steps_down(),
             steps_up: self.control.steps_up(),
+            finisher_threads: self.finishers.as_ref().map_or(0, BatchFinishers::threads),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TICK: Duration = Duration::from_millis(10);
+
+    fn codec(tier: LinkTier, now: Instant) -> PageCodec {
+        let settings = CodecSettings {
+            tier,
+            fixed_level: None,
+            delta_cache_pages: 0,
+            finisher_threads: 0,
+        };
+        let pages = 4 * dwcp_shared::limits::STREAM_STRIPE_PAGES;
+        PageCodec::new(settings, pages, 2, now).expect("codec")
+    }
+
+    /// Steps down and up in 5 s of 64-page batches every [`TICK`], never
+    /// blocked, each with its queue `backlogged` or not.
+    fn steps_in_five_seconds(tier: LinkTier, backlogged: bool) -> (u64, u64) {
+        let start = Instant::now();
+        let mut codec = codec(tier, start);
+        let mut report = BatchReport::default();
+        report.pages_by_kind[EncodingKind::Zstd.slot()] = 64;
+        let mut now = start;
+        for _ in 0..500 {
+            now += TICK;
+            codec.batch_done(&report, now, Duration::ZERO, 1 << 40, backlogged);
+        }
+        let summary = codec.summary();
+        (summary.steps_down, summary.steps_up)
+    }
+
+    #[test]
+    fn a_backlogged_queue_holds_the_internet_level_and_an_empty_one_lets_it_fall() {
+        assert_eq!(steps_in_five_seconds(LinkTier::Internet, true), (0, 0));
+        assert!(steps_in_five_seconds(LinkTier::Internet, false).0 > 0);
+    }
+
+    #[test]
+    fn the_datacenter_tier_goes_by_blocked_time_alone() {
+        // It starts at no zstd; a backlog counted as blocked time would
+        // make it step up.
+        assert_eq!(steps_in_five_seconds(LinkTier::Datacenter, true), (0, 0));
+    }
+
+    #[test]
+    fn pages_go_to_their_stripe_s_stream_in_the_stream_s_numbering() {
+        let stripe = dwcp_shared::limits::STREAM_STRIPE_PAGES;
+        let mut codec = codec(LinkTier::Datacenter, Instant::now());
+        assert_eq!(codec.local_ranges(), &[0..2 * stripe, 0..2 * stripe]);
+        assert!(!codec.has_finishers());
+        let page = 3 * stripe + 5;
+        assert_eq!(codec.stream_of(page), 1);
+        assert_eq!(codec.encoder(1, page).1, stripe + 5);
+        assert_eq!(codec.global_page(1, stripe + 5), page);
     }
 }

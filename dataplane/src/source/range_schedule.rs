@@ -42,17 +42,32 @@ impl RangeSchedule {
     /// first `active` (at least 1) unfinished ones; `None` when every range
     /// is done. Returns the range's index and the window.
     pub fn next_window(&mut self, active: usize, window: usize) -> Option<(usize, Range<usize>)> {
+        self.next_window_preferring(active, window, |_| true)
+    }
+
+    /// As [`RangeSchedule::next_window`], but the turn skips ranges that
+    /// are not `ready` (a stream whose encoder is busy elsewhere) when one
+    /// in the active set is; with none ready it is the plain turn.
+    pub fn next_window_preferring(
+        &mut self,
+        active: usize,
+        window: usize,
+        ready: impl Fn(usize) -> bool,
+    ) -> Option<(usize, Range<usize>)> {
         assert!(window > 0, "a window holds at least one page");
         let active = active.max(1);
         let unfinished = |k: &usize| self.cursors[*k] < self.ranges[*k].end;
         let in_set = (0..self.ranges.len()).filter(unfinished).take(active);
-        let chosen = match self.last {
-            Some(last) => {
-                let mut set = in_set.clone();
-                set.find(|&k| k > last).or_else(|| in_set.clone().next())
-            }
-            None => in_set.clone().next(),
-        }?;
+        // The set in turn order: after the last range served, then from the start.
+        let after = self.last.map_or(0, |last| last + 1);
+        let in_turn = in_set
+            .clone()
+            .filter(|&k| k >= after)
+            .chain(in_set.clone().filter(|&k| k < after));
+        let chosen = in_turn
+            .clone()
+            .find(|&k| ready(k))
+            .or_else(|| in_turn.clone().next())?;
         let start = self.cursors[chosen];
         let end = (start + window).min(self.ranges[chosen].end);
         self.cursors[chosen] = end;
@@ -130,6 +145,22 @@ mod tests {
         assert_eq!(single.len(), 20);
         assert!(single.windows(2).all(|p| p[0] <= p[1]), "{single:?}");
         assert_eq!(single[0], single[11], "range 0 ran alone: {single:?}");
+    }
+
+    #[test]
+    fn the_turn_skips_a_range_that_is_not_ready_and_waits_only_when_none_is() {
+        let mut s = RangeSchedule::new(vec![0..4, 4..8, 8..12]);
+        let busy = |k: usize| k != 1;
+        assert_eq!(s.next_window_preferring(3, 2, busy), Some((0, 0..2)));
+        // Range 1 is next in turn but busy: range 2 goes first.
+        assert_eq!(s.next_window_preferring(3, 2, busy), Some((2, 8..10)));
+        assert_eq!(s.next_window_preferring(3, 2, busy), Some((0, 2..4)));
+        // Nothing ready: the plain turn (range 1, after range 0).
+        assert_eq!(s.next_window_preferring(3, 2, |_| false), Some((1, 4..6)));
+        // Range 0 is done; range 2 is ready, then busy range 1 is all that is left.
+        assert_eq!(s.next_window_preferring(3, 2, busy), Some((2, 10..12)));
+        assert_eq!(s.next_window_preferring(3, 2, busy), Some((1, 6..8)));
+        assert_eq!(s.next_window_preferring(3, 2, busy), None);
     }
 
     #[test]
