@@ -148,17 +148,45 @@ fn run(
         stream_frames = plan.stream_frames,
         "connecting"
     );
-    // The frame pool is allocated and populated (tens of MB on a WAN link)
-    // while the handshakes wait on the network.
+    // The frame pool is allocated and populated (tens of MB on a WAN link),
+    // and the page codec's index and delta cache committed (hundreds of MB
+    // at the internet tier's starting level), while the handshakes wait on
+    // the network. The codec is dropped if the destination does not grant it.
     let buffers = plan.buffers(QUEUE_FRAMES, POOL_SLACK_BUFFERS);
-    let (pool, connected) = std::thread::scope(|scope| {
+    let codec_settings = CodecSettings {
+        tier: config.link_tier,
+        fixed_level: config.compression_level,
+        delta_cache_pages: config.delta_cache_pages(),
+        finisher_threads: config.finisher_threads(usize::from(streams)),
+    };
+    let page_count = memory.page_count() as u64;
+    let (pool, connected, codec) = std::thread::scope(|scope| {
         let hugepages = config.hugepages;
         let allocating = std::thread::Builder::new()
             .name("dwcp-pool".into())
             .spawn_scoped(scope, move || {
                 BufferPool::new(FRAME_BUFFER_LEN, buffers, hugepages)
             });
+        let setting_up_codec = config.codec.then(|| {
+            std::thread::Builder::new()
+                .name("dwcp-codec-setup".into())
+                .spawn_scoped(scope, move || {
+                    PageCodec::new(codec_settings, page_count, streams, Instant::now())
+                })
+        });
         let connected = handshake_all(&session, primary, streams);
+        let codec = match setting_up_codec {
+            None => None,
+            Some(Ok(thread)) => Some(thread.join().unwrap_or_else(|_| {
+                Err(MigrationError::Failed(
+                    "the page codec set-up thread panicked".into(),
+                ))
+            })),
+            Some(Err(cause)) => Some(Err(MigrationError::Spawn {
+                role: "codec set-up",
+                cause,
+            })),
+        };
         let pool = match allocating {
             Ok(thread) => thread.join().unwrap_or_else(|_| {
                 tracing::warn!("the frame pool thread panicked; allocating here");
@@ -166,7 +194,7 @@ fn run(
             }),
             Err(_) => BufferPool::new(FRAME_BUFFER_LEN, buffers, hugepages),
         };
-        (pool, connected)
+        (pool, connected, codec)
     });
     let (connections, established) = connected?;
     let pool = Arc::new(pool?);
@@ -243,21 +271,14 @@ fn run(
         rate_limit_bytes_per_s: config.rate_limit_mbps.map(|mbps| mbps * 1_000_000 / 8),
     };
     let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
-    let codec = if config.codec && codec_granted {
-        let settings = CodecSettings {
-            tier: config.link_tier,
-            fixed_level: config.compression_level,
-            delta_cache_pages: config.delta_cache_pages(),
-            finisher_threads: config.finisher_threads(usize::from(streams)),
-        };
-        Some(PageCodec::new(
-            settings,
-            memory.page_count() as u64,
-            streams,
-            Instant::now(),
-        )?)
-    } else {
-        None
+    let codec = match codec {
+        Some(codec) if codec_granted => {
+            let mut codec = codec?;
+            // The level controller's clock starts with the transfer.
+            codec.restart_control(Instant::now());
+            Some(codec)
+        }
+        _ => None,
     };
     let transfer_start = Instant::now();
     let started_wall = std::time::SystemTime::now();

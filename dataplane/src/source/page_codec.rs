@@ -76,6 +76,8 @@ pub struct PageCodec {
     local_ranges: Vec<Range<u64>>,
     streams: u16,
     control: LevelController,
+    /// What the operator chose (to restart the controller).
+    settings: CodecSettings,
     /// Internet tier: a backlog in the stream's queue counts as
     /// back-pressure (see [`PageCodec::batch_done`]).
     backlog_is_pressure: bool,
@@ -96,6 +98,14 @@ impl std::fmt::Debug for PageCodec {
     }
 }
 
+/// The controller `settings` ask for, started at `now`.
+fn controller(settings: CodecSettings, now: Instant) -> LevelController {
+    match settings.fixed_level {
+        Some(level) => LevelController::fixed((level != 0).then_some(level)),
+        None => LevelController::new(settings.tier, LevelControlConfig::DEFAULTS, now),
+    }
+}
+
 fn zstd_level(level: Level) -> i32 {
     level.unwrap_or(0)
 }
@@ -109,10 +119,7 @@ impl PageCodec {
         streams: u16,
         now: Instant,
     ) -> Result<Self, MigrationError> {
-        let control = match settings.fixed_level {
-            Some(level) => LevelController::fixed((level != 0).then_some(level)),
-            None => LevelController::new(settings.tier, LevelControlConfig::DEFAULTS, now),
-        };
+        let control = controller(settings, now);
         let local_ranges: Vec<Range<u64>> = (0..streams)
             .map(|s| 0..stream_page_count(page_count, streams, s))
             .collect();
@@ -131,6 +138,11 @@ impl PageCodec {
                     .map_err(|e| MigrationError::Failed(format!("page codec set-up: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        tracing::info!(
+            streams,
+            setup_ms = crate::millis(now.elapsed()),
+            "page codec encoders ready"
+        );
         let finishers = match settings.finisher_threads {
             0 => None,
             threads => Some(
@@ -148,6 +160,7 @@ impl PageCodec {
             local_ranges,
             streams,
             control,
+            settings,
             backlog_is_pressure: settings.fixed_level.is_none()
                 && settings.tier == LinkTier::Internet,
             last_batch_at: now,
@@ -155,6 +168,13 @@ impl PageCodec {
             encode_time: Duration::ZERO,
             batches: 0,
         })
+    }
+
+    /// Starts the level controller afresh at `now` (the set-up ran before
+    /// the transfer), at the level the encoders were built with.
+    pub fn restart_control(&mut self, now: Instant) {
+        self.control = controller(self.settings, now);
+        self.last_batch_at = now;
     }
 
     /// Each stream's pages in its own numbering (`0..count`).
