@@ -228,6 +228,8 @@ struct Adaptive {
     steps_up: u64,
     /// Guest bytes encoded in the open window.
     progressed_in_window: u64,
+    /// Guest bytes encoded since the controller started.
+    progressed_total: u64,
     /// The throughput guard is on (internet tier only).
     guard: bool,
     /// When the controller started: rates of the first `dwell` (connection
@@ -267,12 +269,22 @@ impl Adaptive {
         Some(a < b * (1.0 - RATE_MARGIN))
     }
 
-    /// False when the work left, at `rate` guest bytes/s, is shorter than
-    /// [`PROBE_PAYBACK_DWELLS`] dwells (true when it is not known).
-    fn probe_can_pay(&self, rate: f64) -> bool {
+    /// False when the work left, at `rate` guest bytes/s or at the average
+    /// rate since the start if that is higher, is shorter than
+    /// [`PROBE_PAYBACK_DWELLS`] dwells (true when it is not known). The
+    /// average keeps one stalled window (the transport catching up, a
+    /// burst of acks) from making the work left look long.
+    fn probe_can_pay(&self, rate: f64, now: Instant) -> bool {
         let Some(remaining) = self.remaining else {
             return true;
         };
+        let lifetime = now.saturating_duration_since(self.started).as_secs_f64();
+        let average = if lifetime > 0.0 {
+            self.progressed_total as f64 / lifetime
+        } else {
+            0.0
+        };
+        let rate = rate.max(average);
         let payback = self
             .config
             .dwell
@@ -284,6 +296,7 @@ impl Adaptive {
     fn observe(&mut self, now: Instant, blocked: Duration, progressed: u64) -> Option<Level> {
         self.blocked_in_window = self.blocked_in_window.saturating_add(blocked);
         self.progressed_in_window = self.progressed_in_window.saturating_add(progressed);
+        self.progressed_total = self.progressed_total.saturating_add(progressed);
         let elapsed = now.saturating_duration_since(self.window_start);
         if elapsed < self.config.window {
             return None;
@@ -326,7 +339,7 @@ impl Adaptive {
             && self.rung < top
             && since_change >= self.config.dwell.saturating_mul(self.probe_backoff)
             && !self.worse(self.rung + 1, self.rung, now).unwrap_or(false)
-            && self.probe_can_pay(rate)
+            && self.probe_can_pay(rate, now)
         {
             self.rung += 1;
             self.steps_up += 1;
@@ -364,6 +377,7 @@ impl LevelController {
                 steps_down: 0,
                 steps_up: 0,
                 progressed_in_window: 0,
+                progressed_total: 0,
                 guard: tier == LinkTier::Internet,
                 started: now,
                 rung_rate: vec![None; ladder.len()],
@@ -546,6 +560,31 @@ mod tests {
                 "{remaining} bytes left at {rate} B/s: {changes:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_stalled_window_does_not_make_the_work_left_look_long() {
+        // 1 s unblocked at 100 MiB/s, then the transport stalls: blocked,
+        // 1 % of that rate. 2 s of work are left at the first rate, 200 s
+        // at the stalled one: too little for a probe to pay back.
+        let full = RATE_UNIFORM * 100;
+        let (mut controller, mut now) = controller_at_bottom(LinkTier::Datacenter);
+        controller.set_remaining(2 * full);
+        let mut changes = Vec::new();
+        for tick in 0..140 {
+            now += TICK;
+            let (blocked, progressed) = if tick < 100 {
+                (Duration::ZERO, RATE_UNIFORM)
+            } else {
+                (TICK, RATE_UNIFORM / 100)
+            };
+            changes.extend(controller.observe(now, blocked, progressed));
+        }
+        assert!(changes.is_empty(), "{changes:?}");
+        // The same stall with 20 s of work left is worth a probe.
+        controller.set_remaining(20 * full);
+        let changes = drive(&mut controller, &mut now, Duration::from_millis(400), 1.0);
+        assert_eq!(changes.len(), 1, "{changes:?}");
     }
 
     #[test]

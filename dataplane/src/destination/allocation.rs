@@ -2,8 +2,9 @@
 //! handshakes go on.
 //!
 //! # Design
-//! Reserving and populating the image (`PendingMemory::allocate`) takes
-//! about a second per GiB here, more on a busy host. It used to start only
+//! Reserving the image (`PendingMemory::allocate`: `posix_fallocate`, which
+//! allocates and zeroes every page) takes about 0.4 s per GiB here, more on
+//! a busy host (it also populated the mapping until 2026-11-21: 1 s per GiB). It used to start only
 //! after stream 0's handshake and the transport's start; the source's first
 //! frames then waited for it and its window stalled. Now it starts as soon
 //! as stream 0 is admitted (its ClientHello names the size), on its own
