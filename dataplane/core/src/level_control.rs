@@ -209,7 +209,7 @@ pub struct LevelController {
 #[derive(Debug, Clone)]
 enum Mode {
     Fixed(Level),
-    Adaptive(Adaptive),
+    Adaptive(Box<Adaptive>),
 }
 
 #[derive(Debug, Clone)]
@@ -365,7 +365,7 @@ impl LevelController {
             "a ladder starts at no zstd and has a level above it"
         );
         Self {
-            mode: Mode::Adaptive(Adaptive {
+            mode: Mode::Adaptive(Box::new(Adaptive {
                 ladder,
                 config,
                 rung: tier.start_rung(),
@@ -382,7 +382,7 @@ impl LevelController {
                 started: now,
                 rung_rate: vec![None; ladder.len()],
                 remaining: None,
-            }),
+            })),
         }
     }
 
