@@ -40,7 +40,7 @@ pub enum Command {
     },
     /// Latency profile: per-stage HdrHistograms of the page path (loopback
     /// at 50% and 100% load, one emulated WAN profile) and of control-plane
-    /// API calls, written to perf/out/<UTC time>/ with plots and a flamegraph.
+    /// API calls, written to `perf/out/<UTC time>/` with plots and a flamegraph.
     Stages(StagesArgs),
 }
 
@@ -56,13 +56,13 @@ pub struct StagesArgs {
     /// dwcp-linkem profile of the WAN scenario (`dwcp-linkem profiles`), or `none`.
     #[arg(long, default_value = "regional")]
     pub wan_profile: String,
-    /// Output folder [default: perf/out/<UTC time>].
+    /// Output folder (default: `perf/out/<UTC time>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Directory holding dwcp-dataplane and dwcp-controlplane.
     #[arg(long, default_value = "target/release")]
     pub bin_dir: PathBuf,
-    /// dwcp-linkem [default: <bin-dir>/dwcp-linkem].
+    /// dwcp-linkem (default: `<bin-dir>/dwcp-linkem`).
     #[arg(long)]
     pub linkem_bin: Option<PathBuf>,
     /// Rounds of the timed GETs (/health, /v1/node, /v1/migrations, /metrics).

@@ -52,7 +52,7 @@ pub enum FrameKind {
     /// Pages encoded by the page codec, source → destination: `u32` LE
     /// round, then one encoded batch (`dwcp_codec::format`). Only sent when
     /// the handshake granted [`crate::limits::CAP_PAGE_CODEC`]; every page
-    /// of it belongs to the stream's page range ([`crate::limits::stream_pages`]).
+    /// of it belongs to the stream's stripes ([`crate::limits::stream_of_page`]).
     EncodedBatch = 7,
 }
 

@@ -69,7 +69,7 @@ struct MigrateArgs {
     /// the current directory)
     #[arg(long, value_name = "FILE")]
     memory: PathBuf,
-    /// Destination host id, as in the configuration's [[peers]]
+    /// Destination host id, as in the configuration's `[[peers]]`
     #[arg(long = "to", value_name = "HOST")]
     destination: String,
     /// Parallel TCP streams carrying data [default: from the link mode]

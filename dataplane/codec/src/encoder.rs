@@ -507,7 +507,7 @@ impl Encoder {
     /// Writes the open batch into `out` (at least
     /// [`crate::ENCODED_BATCH_LEN_MAX`] bytes covers any batch) and starts a
     /// new one. Above level 0, each section of at least
-    /// [`crate::COMPRESS_MIN`] bytes continues its zstd stream (see
+    /// `COMPRESS_MIN` bytes continues its zstd stream (see
     /// `stream.rs`); shorter sections, and every section at level 0, are
     /// stored raw.
     pub fn finish(&mut self, out: &mut [u8]) -> Result<BatchReport, CodecError> {

@@ -10,7 +10,7 @@
 //!
 //! - `control`: records in page order: `varint zigzag(index - expected)`
 //!   (`expected` is the batch's first page, then the page after the previous
-//!   record's last, so consecutive pages cost one byte), a [`Tag`] byte, then
+//!   record's last, so consecutive pages cost one byte), a `Tag` byte, then
 //!   for `Duplicate` `varint zigzag(source - index)`, for `Delta` and
 //!   `Prefix` `varint length` of that page's bytes in `tokens` / `prefix`;
 //!   and for `Zero`, `Duplicate` and `Literal` a last `varint run`: the

@@ -26,7 +26,7 @@
 //! zstd sees up to 64 pages of context at once and the per-page records
 //! cost about two bytes before compression. The level can change between
 //! batches ([`Encoder::set_level`]) without telling the decoder. The layout
-//! is in [`format`] and `docs/codec.md`. Decoding is lossless by
+//! is in [`format`](mod@format) and `docs/codec.md`. Decoding is lossless by
 //! construction: `decode(encode(x)) == x`, property-tested in
 //! `tests/roundtrip.rs`.
 //!

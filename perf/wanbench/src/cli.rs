@@ -58,7 +58,7 @@ pub struct RunArgs {
     /// Guests to run (repeatable; default: all three).
     #[arg(long = "guest", value_enum, value_name = "KIND")]
     pub guests: Vec<GuestKind>,
-    /// Output folder (default: perf/out/wan-<UTC time>).
+    /// Output folder (default: `perf/out/wan-<UTC time>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where dwcp-dataplane, dwcp-guest-sim and dwcp-linkem are.

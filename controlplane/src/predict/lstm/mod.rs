@@ -8,7 +8,7 @@
 //!   the trainer so that both build the same numbers.
 //! - [`network`]: the forward pass, a few matrix-vector products per step,
 //!   allocation-free after construction.
-//! - [`file`]: the model file (JSON): format version, feature and
+//! - [`file`](mod@file): the model file (JSON): format version, feature and
 //!   normalisation spec, architecture, training record, weights; the checks
 //!   that make a file corrupt or incompatible.
 //! - [`calibration`]: the band's binned conformal margins, fitted on
