@@ -18,16 +18,27 @@
 //! ```text
 //! link_window  = min(link_bytes_per_s × RTT × WINDOW_RTTS, WINDOW_TOTAL_BYTES_MAX)
 //! capacity     = clamp(SO_SNDBUF / 2, STREAM_CAPACITY_MIN, STREAM_CAPACITY_MAX)
-//! streams      = --streams, else clamp(⌈link_window / capacity⌉, 1, STREAMS_DERIVED_MAX)
+//! streams      = --streams, else clamp(⌈link_window / (STREAM_WINDOW_SOCKETS × capacity)⌉, 1, STREAMS_DERIVED_MAX)
 //! window_bytes = max(⌈link_window / streams⌉, --inflight-frames × FRAME_BUFFER_LEN)
 //! frames       = max(--inflight-frames,
 //!                    min(⌈link_window / streams / FRAME_BYTES_PLANNED⌉, WINDOW_FRAMES_MAX / streams))
 //! ```
 //!
-//! (`window_bytes` and `frames` per stream.) A stream's share is bounded
-//! by what its socket can buffer (the kernel's send buffer, half of which
+//! (`window_bytes` and `frames` per stream.) A stream's share is sized
+//! from what its socket can buffer (the kernel's send buffer, half of which
 //! is payload), so the stream count follows from the window in bytes, not
-//! from an assumption about frame sizes. The window is counted in
+//! from an assumption about frame sizes. A stream's window may hold
+//! [`STREAM_WINDOW_SOCKETS`] socket buffers: the part the socket cannot
+//! take waits in the stream's queue, ready as it drains. Every extra TCP
+//! flow through one bottleneck adds to its queue overflows and to the
+//! chance that some stream's tail is in loss recovery when a round ends;
+//! and since the page codec's streams own stripes of memory, fewer streams
+//! carry the data as evenly. Measured with the real 1 GiB guest
+//! (docs/performance.md), 3 streams against the 5 to 6 that one socket
+//! buffer per stream gave: `internet` 5.9-6.0 s against 6.8-8.4 s,
+//! `regional` 4.3-4.5 s against 6.1-6.9 s, `intercontinental` 11.5 s
+//! against 12.6 s; incompressible memory on `internet` 0.855 of the link
+//! against 0.862. The window is counted in
 //! **bytes** ([`dwcp_uring::byte_window`]); the frame count only sizes the
 //! frame buffers (one full-size buffer per frame, whatever its length),
 //! planned for compressed frames of [`FRAME_BYTES_PLANNED`] (the real
@@ -57,6 +68,8 @@ pub const FRAME_BYTES_PLANNED: u64 = 64 << 10;
 /// Most frame buffers the derivation plans over all streams (beyond
 /// `--inflight-frames` per stream): 1024 × 260 KiB = 260 MiB.
 pub const WINDOW_FRAMES_MAX: u64 = 1024;
+/// Socket buffers of payload one stream's window may hold (see the module docs).
+pub const STREAM_WINDOW_SOCKETS: u64 = 2;
 /// Smallest payload one stream's socket is assumed to buffer.
 pub const STREAM_CAPACITY_MIN: u64 = 1 << 20;
 /// Largest payload one stream's socket is assumed to buffer.
@@ -110,7 +123,9 @@ impl WindowPlan {
             .map_or(STREAM_CAPACITY_DEFAULT, |sndbuf| sndbuf / 2)
             .clamp(STREAM_CAPACITY_MIN, STREAM_CAPACITY_MAX);
         let streams = streams.unwrap_or_else(|| {
-            let derived = link_window.div_ceil(capacity).clamp(1, STREAMS_DERIVED_MAX);
+            let derived = link_window
+                .div_ceil(capacity * STREAM_WINDOW_SOCKETS)
+                .clamp(1, STREAMS_DERIVED_MAX);
             u16::try_from(derived).expect("clamped to STREAMS_DERIVED_MAX")
         });
         assert!(streams >= 1, "at least one stream");
@@ -178,16 +193,16 @@ mod tests {
     #[test]
     fn the_internet_profile_gets_eight_round_trips_in_bytes() {
         // 200 Mbit/s × 100 ms = 2.5 MB; 8 round trips = 20 MB. The socket
-        // buffers 4 MiB of payload (SO_SNDBUF 8 MiB): 5 streams of 4 MB,
-        // raised to the floor of 16 full frames (4.26 MB).
+        // buffers 4 MiB of payload (SO_SNDBUF 8 MiB), a stream's window two
+        // of those: 3 streams of 6.67 MB.
         let plan = WindowPlan::new(internet(), None, 16);
-        assert_eq!(plan.streams, 5);
-        assert_eq!(plan.stream_window_bytes, 16 * FULL);
-        assert_eq!(plan.window_total_bytes, 5 * 16 * FULL);
-        // 4 MB in 64 KiB frames: 62 buffers, so 70 KB compressed frames
-        // keep 4 MB in flight per stream, where 16 frames kept 1.1 MB.
-        assert_eq!(plan.stream_frames, 62);
-        assert_eq!(plan.buffers(4, 4), 5 * (62 + 4) + 4);
+        assert_eq!(plan.streams, 3);
+        assert_eq!(plan.stream_window_bytes, 6_666_667);
+        assert_eq!(plan.window_total_bytes, 3 * 6_666_667);
+        // 6.67 MB in 64 KiB frames: 102 buffers, so 70 KB compressed
+        // frames keep the window in flight, where 16 frames kept 1.1 MB.
+        assert_eq!(plan.stream_frames, 102);
+        assert_eq!(plan.buffers(4, 4), 3 * (102 + 4) + 4);
     }
 
     #[test]
@@ -223,9 +238,9 @@ mod tests {
             None,
             16,
         );
-        assert_eq!(tight.streams, 16, "1 MiB assumed at least, then clamped");
+        assert_eq!(tight.streams, 10, "1 MiB assumed at least: 2 MiB a stream");
         let unknown = WindowPlan::new(link(200.0, Duration::from_millis(100), None), None, 16);
-        assert_eq!(unknown.streams, 5, "assumes 4 MiB per socket");
+        assert_eq!(unknown.streams, 3, "assumes 4 MiB per socket");
     }
 
     #[test]
