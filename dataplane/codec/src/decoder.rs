@@ -167,9 +167,7 @@ impl Decoder {
         memory: &mut [u8],
         on_page: impl FnMut(u64, &[u8]),
     ) -> Result<usize, CodecError> {
-        if !memory.len().is_multiple_of(PAGE_SIZE) {
-            return Err(CodecError::MemoryLength { len: memory.len() });
-        }
+        // A length that is not whole pages is refused inside.
         let page_count = (memory.len() / PAGE_SIZE) as u64;
         self.decode_batch_mapped(batch, memory, page_count, |index| index, on_page)
     }

@@ -728,9 +728,9 @@ impl<'a> Engine<'a> {
         self.stages.record(Stage::Encode, opened_at.elapsed());
         let stream = self.codec.is_some().then_some(lane);
         self.seal_and_queue(FrameKind::PageBatch, buffer, body_len, stream)?;
-        let remaining = self.round_pages_left * PAGE_LEN as u64;
-        let backlogged = self.backlogged(lane);
+        let backlogged = self.codec.is_some() && self.backlogged(lane);
         if let Some(codec) = self.codec.as_mut() {
+            let remaining = self.round_pages_left * PAGE_LEN as u64;
             let blocked = std::mem::take(&mut self.blocked);
             codec.batch_done(
                 &raw_batch_report(zero_pages, raw_pages, body_len),
@@ -840,7 +840,9 @@ impl<'a> Engine<'a> {
     /// encoder is away already or the batch is empty.
     fn send_window_batch(&mut self, stream: usize) -> Result<(), MigrationError> {
         let codec = self.codec.as_mut().expect("finishers come with the codec");
-        if codec.is_away(stream) || codec.bottom_rung() {
+        // An away encoder's batch is already finishing; on the bottom rung
+        // the batch is empty (pages go raw).
+        if codec.is_away(stream) {
             return Ok(());
         }
         if codec.stream_encoder(stream).batch_pages() == 0 {
