@@ -17,10 +17,12 @@
 //! # Allocation
 //!
 //! Everything is allocated in `new`: the content index at its full
-//! capacity, the delta cache (zeroed, and written once so the OS commits it
-//! here rather than while encoding, unless the encoder starts at level 0,
-//! which never touches it), the zstd context and the section buffers at
-//! their bounds. `push` and `finish` allocate nothing.
+//! capacity, the delta cache (zeroed; with [`CacheCommit::AtSetUp`] also
+//! written once so the OS commits it here rather than while encoding,
+//! unless the encoder starts at level 0, which never touches it), the zstd
+//! context and the section buffers at their bounds. `push` and `finish`
+//! allocate nothing (with [`CacheCommit::OnFirstUse`] the OS faults in a
+//! cache slot's page the first time a page is cached in it).
 
 use zstd_safe::{CCtx, CParameter};
 
@@ -92,6 +94,20 @@ fn check_level(level: i32) -> Result<(), CodecError> {
         });
     }
     Ok(())
+}
+
+/// When the delta cache's memory is committed (faulted in by the OS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheCommit {
+    /// In [`Encoder::with_cache_commit`], one write per page (unless the
+    /// encoder starts at level 0, which never touches the cache): set-up
+    /// pays for every slot, and encoding never faults. What a benchmark of
+    /// the encoder's steady state wants.
+    AtSetUp,
+    /// When a slot is first written while encoding: set-up pays nothing, and
+    /// only the slots a migration uses (its non-zero pages) are ever faulted.
+    /// What a migration wants, whose set-up is on its critical path.
+    OnFirstUse,
 }
 
 /// What one finished batch holds, for per-kind accounting.
@@ -179,8 +195,18 @@ impl std::fmt::Debug for Encoder {
 
 impl Encoder {
     /// An encoder for a guest of `page_count` pages whose destination starts
-    /// all-zero (or from a baseline given to [`Encoder::index_baseline`]).
+    /// all-zero (or from a baseline given to [`Encoder::index_baseline`]),
+    /// its delta cache committed at set-up ([`CacheCommit::AtSetUp`]).
     pub fn new(config: EncoderConfig, page_count: u64) -> Result<Self, CodecError> {
+        Self::with_cache_commit(config, page_count, CacheCommit::AtSetUp)
+    }
+
+    /// As [`Encoder::new`], committing the delta cache as `commit` says.
+    pub fn with_cache_commit(
+        config: EncoderConfig,
+        page_count: u64,
+        commit: CacheCommit,
+    ) -> Result<Self, CodecError> {
         let config = config.validate()?;
         let pages = usize::try_from(page_count).map_err(|_| CodecError::Config {
             reason: "page_count does not fit this machine's address space",
@@ -195,7 +221,11 @@ impl Encoder {
             index: ContentIndex::new(pages, config.dup_index_entries),
             // Level 0 never reads or writes the cache: commit it only for an
             // encoder that starts above it.
-            cache: DeltaCache::new(pages, config.delta_cache_pages, config.zstd_level != 0),
+            cache: DeltaCache::new(
+                pages,
+                config.delta_cache_pages,
+                commit == CacheCommit::AtSetUp && config.zstd_level != 0,
+            ),
             cctx,
             control_stream: SectionEncoder::new(SectionKind::Control)?,
             tokens_stream: SectionEncoder::new(SectionKind::Tokens)?,

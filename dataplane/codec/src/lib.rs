@@ -51,7 +51,7 @@ mod index;
 mod stream;
 
 pub use decoder::Decoder;
-pub use encoder::{BatchReport, Encoder, EncoderConfig};
+pub use encoder::{BatchReport, CacheCommit, Encoder, EncoderConfig};
 pub use error::CodecError;
 pub use format::{
     BATCH_FORMAT, BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX, BATCH_RAW_LEN_MAX, CONTROL_LEN_MAX,

@@ -25,13 +25,18 @@
 //! when rounds stop converging (the dirty set shrank by less than
 //! `1 - stall_ratio` for `stall_rounds` rounds in a row), or at
 //! `rounds_max`. A round whose dirty set did not grow and alone fits the
-//! budget, while the bytes in flight went down, converges too: the final
-//! round would queue behind
-//! those bytes, so while the link drains them another round is cheaper
-//! than pausing (on a lossy WAN link, rounds of a quiet guest take 50 ms
-//! while a few MB drain behind retransmissions; three such rounds used to
-//! count as a stall and paused the guest for up to 2 s). Round 0 sends everything and never switches unless it is
-//! the last round allowed: it says nothing yet about the dirty rate.
+//! budget converges too, whatever the bytes in flight did: only the queue
+//! is over the budget, the final round would queue behind it, and pausing
+//! the guest cannot make the link drain it sooner. So while the link
+//! drains it, or while a stream sits in loss recovery and drains nothing,
+//! another round (with the guest running) is cheaper than pausing. On a
+//! lossy WAN link rounds of a quiet guest take 50 ms while a few MB drain
+//! behind retransmissions; three such rounds used to count as a stall and
+//! paused the guest for up to 2 s, and until this rule also covered a
+//! queue that stopped draining for a few rounds (a stream waiting out a
+//! retransmission timeout), it still did, once for 2.1 s. `rounds_max`
+//! bounds the wait. Round 0 sends everything and never switches unless it
+//! is the last round allowed: it says nothing yet about the dirty rate.
 
 use std::time::Duration;
 
@@ -115,8 +120,6 @@ pub enum Decision {
 pub struct SwitchoverPolicy {
     config: SwitchoverConfig,
     previous_dirty: Option<u64>,
-    /// The bytes in flight after the previous round.
-    previous_inflight: u64,
     stalled_rounds: u32,
     /// The predicted lower bound of the bandwidth, bytes per second.
     predicted_floor: Option<f64>,
@@ -136,7 +139,6 @@ impl SwitchoverPolicy {
         Self {
             config,
             previous_dirty: None,
-            previous_inflight: 0,
             stalled_rounds: 0,
             predicted_floor: None,
         }
@@ -194,10 +196,8 @@ impl SwitchoverPolicy {
                 &dirty_alone,
                 self.planning_throughput(throughput_bytes_per_s),
             ) <= self.config.downtime_budget;
-            let draining = dirty_fits
-                && report.dirty_pages <= previous
-                && report.inflight_bytes < self.previous_inflight;
-            let converging = shrinking || draining;
+            let queue_bound = dirty_fits && report.dirty_pages <= previous;
+            let converging = shrinking || queue_bound;
             self.stalled_rounds = if converging {
                 0
             } else {
@@ -205,7 +205,6 @@ impl SwitchoverPolicy {
             };
         }
         self.previous_dirty = Some(report.dirty_pages);
-        self.previous_inflight = report.inflight_bytes;
         if self.stalled_rounds >= self.config.stall_rounds {
             return Decision::Switchover(SwitchoverReason::Stalled);
         }
@@ -325,7 +324,10 @@ mod tests {
     fn rounds_go_on_while_the_bytes_in_flight_drain() {
         // A quiet guest (nothing dirty) behind 4 MB in flight at a measured
         // 1 MB/s: 4 s of drain, over the budget, but draining.
-        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig {
+            rounds_max: 12,
+            ..SwitchoverConfig::DEFAULTS
+        });
         let queued = |round, inflight_bytes| RoundReport {
             round,
             dirty_pages: 0,
@@ -344,15 +346,38 @@ mod tests {
                 "round {round}: still draining"
             );
         }
-        // The drain stops (a dead stream): three rounds without progress.
-        for round in 5..7 {
+        // The drain stops (a stream waiting out a retransmission timeout,
+        // the measured rate near 0): pausing would not drain it sooner, so
+        // this is no stall; the rounds go on up to the round limit.
+        for round in 5..11 {
             assert_eq!(
-                policy.decide(&queued(round, 3_970_000), 1e6),
-                Decision::NextRound
+                policy.decide(&queued(round, 3_970_000), 1e3),
+                Decision::NextRound,
+                "round {round}: the queue is stuck, the guest is quiet"
             );
         }
         assert_eq!(
-            policy.decide(&queued(7, 3_970_000), 1e6),
+            policy.decide(&queued(11, 3_970_000), 1e3),
+            Decision::Switchover(SwitchoverReason::RoundsExhausted)
+        );
+    }
+
+    #[test]
+    fn a_growing_dirty_set_behind_a_stuck_queue_is_still_a_stall() {
+        // The queue is stuck and the guest dirties more each round: not
+        // queue-bound (the dirty set grows), so three rounds are a stall.
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        let queued = |round, dirty_pages| RoundReport {
+            round,
+            dirty_pages,
+            scan_duration: Duration::from_millis(50),
+            inflight_bytes: 4_000_000,
+        };
+        assert_eq!(policy.decide(&queued(1, 10), 1e6), Decision::NextRound);
+        assert_eq!(policy.decide(&queued(2, 11), 1e6), Decision::NextRound);
+        assert_eq!(policy.decide(&queued(3, 12), 1e6), Decision::NextRound);
+        assert_eq!(
+            policy.decide(&queued(4, 13), 1e6),
             Decision::Switchover(SwitchoverReason::Stalled)
         );
     }

@@ -149,9 +149,9 @@ fn run(
         "connecting"
     );
     // The frame pool is allocated and populated (tens of MB on a WAN link),
-    // and the page codec's index and delta cache committed (hundreds of MB
-    // at the internet tier's starting level), while the handshakes wait on
-    // the network. The codec is dropped if the destination does not grant it.
+    // and the page codec's index and delta cache allocated (the cache is
+    // committed slot by slot as encoding uses it), while the handshakes wait
+    // on the network. The codec is dropped if the destination does not grant it.
     let buffers = plan.buffers(QUEUE_FRAMES, POOL_SLACK_BUFFERS);
     let codec_settings = CodecSettings {
         tier: config.link_tier,

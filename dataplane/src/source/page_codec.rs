@@ -33,7 +33,9 @@ use crate::live::LiveTier;
 use crate::progress::Progress;
 use crate::source::batch_finishers::BatchFinishers;
 use crate::summary::CodecSummary;
-use dwcp_codec::{BatchReport, CodecError, Encoder, EncoderConfig, EncodingKind, PAGE_SIZE};
+use dwcp_codec::{
+    BatchReport, CacheCommit, CodecError, Encoder, EncoderConfig, EncodingKind, PAGE_SIZE,
+};
 use dwcp_dataplane_core::level_control::{Level, LevelControlConfig, LevelController, LinkTier};
 use dwcp_shared::limits::{
     stream_global_page, stream_local_page, stream_of_page, stream_page_count,
@@ -111,8 +113,8 @@ fn zstd_level(level: Level) -> i32 {
 }
 
 impl PageCodec {
-    /// Encoders for `page_count` pages over `streams` streams; allocates and
-    /// commits the delta caches (part of the migration's set-up time).
+    /// Encoders for `page_count` pages over `streams` streams; allocates the
+    /// delta caches (the OS commits a slot when it is first used).
     pub fn new(
         settings: CodecSettings,
         page_count: u64,
@@ -133,7 +135,10 @@ impl PageCodec {
                     delta_cache_pages: per_stream_cache,
                     dup_index_entries: usize::try_from(pages).unwrap_or(usize::MAX),
                 };
-                Encoder::new(config, pages)
+                // Set-up is on the migration's critical path and a guest's
+                // zero pages never use their slots: let encoding fault in the
+                // slots it uses (docs/codec.md, "Memory").
+                Encoder::with_cache_commit(config, pages, CacheCommit::OnFirstUse)
                     .map(Some)
                     .map_err(|e| MigrationError::Failed(format!("page codec set-up: {e}")))
             })
