@@ -265,6 +265,7 @@ pub struct DestinationMemory {
     map: memmap2::MmapMut,
     path: PathBuf,
     created: bool,
+    starts_zeroed: bool,
 }
 
 /// A destination image that passed the cheap checks (size, granule, free
@@ -277,6 +278,8 @@ pub struct PendingMemory {
     path: PathBuf,
     len: u64,
     created: bool,
+    /// The file was created here or was empty: every byte reads zero.
+    starts_zeroed: bool,
 }
 
 /// Bytes free on the file system holding `file` (`None` if unknown).
@@ -349,6 +352,7 @@ impl PendingMemory {
             path: path.to_owned(),
             len,
             created: existing.is_none(),
+            starts_zeroed: existing.is_none_or(|e| e == 0),
         };
         match pending.size_and_check_space() {
             Ok(()) => Ok(pending),
@@ -417,6 +421,7 @@ impl PendingMemory {
                 map,
                 path: self.path,
                 created: self.created,
+                starts_zeroed: self.starts_zeroed,
             }),
             Err(cause) => {
                 self.discard();
@@ -463,6 +468,12 @@ impl DestinationMemory {
     /// Number of pages.
     pub fn page_count(&self) -> usize {
         self.map.len() / PAGE_LEN
+    }
+
+    /// Every byte read zero when the migration began (the file was created
+    /// by it, or was empty): a page not written since holds zeros.
+    pub fn starts_zeroed(&self) -> bool {
+        self.starts_zeroed
     }
 
     /// One page, writable.

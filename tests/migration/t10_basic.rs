@@ -15,10 +15,22 @@ pub(crate) fn migrate_dirtied_guest(
     migrate_args: &[&str],
     receive_args: &[&str],
 ) -> (Summary, Summary) {
+    migrate_dirtied_guest_into(label, migrate_args, receive_args, |_| {})
+}
+
+/// As [`migrate_dirtied_guest`], after `prepare_destination` was given the
+/// destination image's path (which does not exist yet) to create it.
+pub(crate) fn migrate_dirtied_guest_into(
+    label: &str,
+    migrate_args: &[&str],
+    receive_args: &[&str],
+    prepare_destination: impl FnOnce(&std::path::Path),
+) -> (Summary, Summary) {
     init_logging();
     let dir = TempDir::new(label);
     let key = dwcp_tests::keygen(&dir, "psk");
     let dest_memory = dir.join("dest.ram");
+    prepare_destination(&dest_memory);
 
     let guest = {
         tracing::info!("start a 256 MiB guest dirtying 32 MiB/s: a live, changing source");

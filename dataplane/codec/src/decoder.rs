@@ -183,9 +183,35 @@ impl Decoder {
         memory: &mut [u8],
         page_count: u64,
         place: impl Fn(u64) -> u64,
-        on_page: impl FnMut(u64, &[u8]),
+        mut on_page: impl FnMut(u64, &[u8]),
     ) -> Result<usize, CodecError> {
-        let result = self.decode_batch_inner(batch, memory, page_count, place, on_page);
+        self.decode_batch_sparse(
+            batch,
+            memory,
+            page_count,
+            place,
+            |_| false,
+            |index, content| on_page(index, content.bytes()),
+        )
+    }
+
+    /// As [`Decoder::decode_batch_mapped`], for a destination that knows
+    /// which of its pages already hold zeros (a fresh image: every page it
+    /// has not written yet). A zero page for which `known_zero(index)` is
+    /// true is not written: its memory is not touched at all, so a fresh
+    /// image's page is never faulted in or cleared for it. `on_page` is
+    /// told [`PageContent::Zero`] for every zero page, written or not, and
+    /// can account for it without reading the page.
+    pub fn decode_batch_sparse(
+        &mut self,
+        batch: &[u8],
+        memory: &mut [u8],
+        page_count: u64,
+        place: impl Fn(u64) -> u64,
+        known_zero: impl Fn(u64) -> bool,
+        on_page: impl FnMut(u64, PageContent<'_>),
+    ) -> Result<usize, CodecError> {
+        let result = self.decode_batch_inner(batch, memory, page_count, place, known_zero, on_page);
         if result.is_err() {
             self.control_stream.reset();
             self.tokens_stream.reset();
@@ -200,7 +226,8 @@ impl Decoder {
         memory: &mut [u8],
         page_count: u64,
         place: impl Fn(u64) -> u64,
-        mut on_page: impl FnMut(u64, &[u8]),
+        known_zero: impl Fn(u64) -> bool,
+        mut on_page: impl FnMut(u64, PageContent<'_>),
     ) -> Result<usize, CodecError> {
         if !memory.len().is_multiple_of(PAGE_SIZE) {
             return Err(CodecError::MemoryLength { len: memory.len() });
@@ -297,7 +324,13 @@ impl Decoder {
                 let index = r.index + k;
                 let dst = page_offset(place(index));
                 match r.tag {
-                    Tag::Zero => memory[dst..dst + PAGE_SIZE].fill(0),
+                    Tag::Zero => {
+                        if !known_zero(index) {
+                            memory[dst..dst + PAGE_SIZE].fill(0);
+                        }
+                        on_page(index, PageContent::Zero);
+                        continue;
+                    }
                     Tag::Duplicate => {
                         let src = page_offset(place(r.value + k));
                         memory.copy_within(src..src + PAGE_SIZE, dst);
@@ -335,12 +368,34 @@ impl Decoder {
                         memory[dst..dst + PAGE_SIZE].copy_from_slice(&self.page[..]);
                     }
                 }
-                on_page(index, &memory[dst..dst + PAGE_SIZE]);
+                on_page(index, PageContent::Bytes(&memory[dst..dst + PAGE_SIZE]));
             }
         }
         Ok(trailer.page_count)
     }
 }
+
+/// What a page holds after a batch wrote it, as told to
+/// [`Decoder::decode_batch_sparse`]'s `on_page`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageContent<'a> {
+    /// All zeros (written, or already zero and left untouched).
+    Zero,
+    /// These bytes: the page in the destination's memory.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> PageContent<'a> {
+    /// The page's bytes (a static zero page for [`PageContent::Zero`]).
+    pub fn bytes(self) -> &'a [u8] {
+        match self {
+            PageContent::Zero => &ZERO_PAGE,
+            PageContent::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+static ZERO_PAGE: [u8; PAGE_SIZE] = [0u8; PAGE_SIZE];
 
 /// A section's raw content: `stored` itself, or decompressed into `buf`
 /// (which bounds it): as the next piece of `stream` when the batch is

@@ -50,7 +50,7 @@ pub mod format;
 mod index;
 mod stream;
 
-pub use decoder::Decoder;
+pub use decoder::{Decoder, PageContent};
 pub use encoder::{BatchReport, CacheCommit, Encoder, EncoderConfig};
 pub use error::CodecError;
 pub use format::{

@@ -36,8 +36,7 @@ fn build_and_encode(commit: CacheCommit) -> (u64, Vec<u8>) {
         dup_index_entries: PAGES,
     };
     let before = resident_bytes();
-    let mut encoder =
-        Encoder::with_cache_commit(config, PAGES as u64, commit).expect("an encoder");
+    let mut encoder = Encoder::with_cache_commit(config, PAGES as u64, commit).expect("an encoder");
     let grown = resident_bytes().saturating_sub(before);
     for index in 0..PAGES_ENCODED {
         encoder.push(index as u64, &page(index)).expect("push");
@@ -61,5 +60,8 @@ fn on_first_use_commits_nothing_at_set_up_and_encodes_the_same_bytes() {
         lazy_growth <= cache_bytes / 4,
         "committing on first use made {lazy_growth} bytes resident at set-up (cache {cache_bytes})"
     );
-    assert_eq!(lazy_batch, eager_batch, "the commit changes no encoded byte");
+    assert_eq!(
+        lazy_batch, eager_batch,
+        "the commit changes no encoded byte"
+    );
 }

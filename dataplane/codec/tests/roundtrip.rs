@@ -4,9 +4,9 @@
 //! each pushed page once, in order, with the content pushed.
 
 use dwcp_codec::{
-    BatchReport, CodecError, Decoder, Encoder, EncoderConfig, EncodingKind, BATCH_FORMAT,
-    BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX, CONTROL_LEN_MAX, ENCODED_BATCH_LEN_MAX, PAGE_SIZE,
-    SECTION_OVERHEAD_MAX, STREAM_LEVEL_MIN,
+    BatchReport, CodecError, Decoder, Encoder, EncoderConfig, EncodingKind, PageContent,
+    BATCH_FORMAT, BATCH_PAGES_MAX, BATCH_PAYLOAD_PAGES_MAX, CONTROL_LEN_MAX, ENCODED_BATCH_LEN_MAX,
+    PAGE_SIZE, SECTION_OVERHEAD_MAX, STREAM_LEVEL_MIN,
 };
 use proptest::prelude::*;
 use rand::{Rng, RngCore, SeedableRng};
@@ -1373,4 +1373,50 @@ fn decoder_never_panics_on_random_input() {
     for valid in corpus.iter().filter(|v| v.history.is_empty()) {
         check_decode(&mut dec, &valid.batch, &valid.before).expect("valid first batch");
     }
+}
+
+/// `decode_batch_sparse` leaves a zero page it is told is already zero
+/// untouched (here a page of 0xaa stands in for "not zero", to show the
+/// decoder did not write it), writes the other zero pages, and tells
+/// `on_page` which pages are zero without handing it their memory.
+#[test]
+fn a_known_zero_page_is_not_written() {
+    let cfg = EncoderConfig {
+        zstd_level: 1,
+        delta_cache_pages: 4,
+        dup_index_entries: 4,
+    };
+    let mut encoder = Encoder::new(cfg, 4).expect("encoder");
+    let data = text_page();
+    for (index, page) in [&ZERO_PAGE[..], &data, &ZERO_PAGE[..], &ZERO_PAGE[..]]
+        .into_iter()
+        .enumerate()
+    {
+        encoder.push(index as u64, page).expect("push");
+    }
+    let mut batch = vec![0u8; ENCODED_BATCH_LEN_MAX];
+    let report = encoder.finish(&mut batch).expect("finish");
+    let mut memory = vec![0xaau8; 4 * PAGE_SIZE];
+    let mut told = Vec::new();
+    Decoder::new()
+        .decode_batch_sparse(
+            &batch[..report.len],
+            &mut memory,
+            4,
+            |index| index,
+            |index| index == 0,
+            |index, content| told.push((index, content == PageContent::Zero)),
+        )
+        .expect("decodes");
+    assert!(
+        memory[..PAGE_SIZE].iter().all(|&b| b == 0xaa),
+        "page 0 untouched"
+    );
+    assert_eq!(&memory[PAGE_SIZE..2 * PAGE_SIZE], &data[..]);
+    assert!(
+        memory[2 * PAGE_SIZE..].iter().all(|&b| b == 0),
+        "pages 2-3 zeroed"
+    );
+    told.sort_unstable();
+    assert_eq!(told, [(0, true), (1, false), (2, true), (3, true)]);
 }

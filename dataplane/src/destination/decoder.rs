@@ -19,6 +19,7 @@
 use crate::config::VerifyMode;
 use crate::guest_memory::DestinationMemory;
 use crate::progress::{Phase, Progress, COMPUTE_WORKER};
+use dwcp_codec::PageContent;
 use dwcp_dataplane_core::backoff::IdleBackoff;
 use dwcp_dataplane_core::link::{DestinationLink, Outbound, ReceivedFrame};
 use dwcp_dataplane_core::scan::{image_digest, page_hash, zero_page_hash, PAGE_LEN};
@@ -28,6 +29,7 @@ use dwcp_shared::batch::{BatchView, PageEncoding};
 use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd, VerifyResult};
 use dwcp_shared::limits::{stream_global_page, stream_page_count, ENCODED_BATCH_HEADER_LEN};
 use dwcp_shared::FrameKind;
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -59,6 +61,13 @@ pub struct Decoder<'a> {
     last_seq: Vec<u64>,
     page_round: Vec<u32>,
     page_hashes: Vec<u64>,
+    /// Per page: it holds zeros (the image started zeroed and the page was
+    /// not written since, or its last write was a zero page). A zero page
+    /// for such a page is not written: a fresh image's zero pages are never
+    /// faulted in, cleared or hashed.
+    known_zero: Vec<bool>,
+    /// The hash of a zero page (`zero_page_hash`, computed once).
+    zero_hash: u64,
     pending_final: Option<Final>,
     verify: VerifyMode,
     progress: &'a Progress,
@@ -85,6 +94,8 @@ impl<'a> Decoder<'a> {
             openers,
             page_round: vec![0; pages],
             page_hashes: vec![zero_page_hash(); pages],
+            known_zero: vec![memory.starts_zeroed(); pages],
+            zero_hash: zero_page_hash(),
             memory,
             pending_final: None,
             verify,
@@ -246,14 +257,24 @@ impl<'a> Decoder<'a> {
                 continue;
             }
             self.page_round[index] = round;
-            let target = self.memory.page_mut(index);
             match page.encoding {
-                PageEncoding::Raw => target.copy_from_slice(page.payload),
-                PageEncoding::Zero => target.fill(0),
+                PageEncoding::Raw => {
+                    self.memory.page_mut(index).copy_from_slice(page.payload);
+                    self.known_zero[index] = false;
+                    if incremental {
+                        self.page_hashes[index] = page_hash(self.memory.pages(index, 1));
+                    }
+                }
+                PageEncoding::Zero => {
+                    if !self.known_zero[index] {
+                        self.memory.page_mut(index).fill(0);
+                        self.known_zero[index] = true;
+                    }
+                    if incremental {
+                        self.page_hashes[index] = self.zero_hash;
+                    }
+                }
                 PageEncoding::Invalid => unreachable!("parse rejects Invalid encodings"),
-            }
-            if incremental {
-                self.page_hashes[index] = page_hash(self.memory.pages(index, 1));
             }
             self.pages_written += 1;
         }
@@ -285,23 +306,32 @@ impl<'a> Decoder<'a> {
         let decoder = self.codecs[stream].get_or_insert_with(dwcp_codec::Decoder::new);
         let incremental = self.verify == VerifyMode::Incremental;
         let (page_round, page_hashes) = (&mut self.page_round, &mut self.page_hashes);
+        // Read by `known_zero` and written by `on_page`, both alive during the call.
+        let known_zero = Cell::from_mut(&mut self.known_zero[..]).as_slice_of_cells();
+        let image_index = |local: u64| usize::try_from(place(local)).expect("a page of the image");
+        let zero_hash = self.zero_hash;
         let mut older = None;
         let mut written = 0u64;
-        let decoded = decoder.decode_batch_mapped(
+        let decoded = decoder.decode_batch_sparse(
             batch,
             self.memory.range_mut(0..page_count),
             stream_pages,
             place,
+            |local| known_zero[image_index(local)].get(),
             |local, content| {
-                let index = usize::try_from(place(local)).expect("a page of the image");
+                let index = image_index(local);
                 // A stream's frames arrive in order and its pages are its
                 // own, so a page can never come back from an older round.
                 if round < page_round[index] {
                     older.get_or_insert((index, page_round[index]));
                 }
                 page_round[index] = round;
+                known_zero[index].set(content == PageContent::Zero);
                 if incremental {
-                    page_hashes[index] = page_hash(content);
+                    page_hashes[index] = match content {
+                        PageContent::Zero => zero_hash,
+                        PageContent::Bytes(bytes) => page_hash(bytes),
+                    };
                 }
                 written += 1;
             },
