@@ -47,7 +47,10 @@
 //!   sends more bytes than the link carries, so the guest memory moved per
 //!   second falls. The caller therefore also reports the guest bytes it
 //!   encoded, and the controller keeps, per rung, the rate (guest bytes per
-//!   second, an average of its windows) it last measured there. A move to
+//!   second, an average of its windows) it last measured there. The data
+//!   plane reports the non-zero guest bytes: zero pages cost nothing at
+//!   any level and lie in long runs, and a window that crossed one made
+//!   "no zstd" look faster than zstd -1 and held the internet tier there. A move to
 //!   a rung whose rate, measured within [`RUNG_RATE_MEMORY`], is more than
 //!   [`RATE_MARGIN`] below the current rung's is not made, neither as a
 //!   step down nor as the undo of a probe (a step up that left the encoder
