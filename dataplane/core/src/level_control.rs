@@ -17,8 +17,11 @@
 //!
 //! The caller reports blocked time through [`LevelController::observe`]
 //! whenever it likes; the controller sums it over a window of
-//! [`LevelControlConfig::window`] wall time. When a window closes its
-//! blocked fraction (clamped to `[0, 1]`) decides:
+//! [`LevelControlConfig::window`] wall time, less the time the caller says
+//! was neither encoding nor blocked ([`LevelController::exclude`]: scanning
+//! for the pages a later round must send). A window left with less than
+//! half its length decides nothing. When a window closes its blocked
+//! fraction of the time counted (clamped to `[0, 1]`) decides:
 //!
 //! - below `blocked_low`: one rung down, if not at the bottom;
 //! - above `blocked_high`: one rung up, if not at the tier's top;
@@ -222,6 +225,9 @@ struct Adaptive {
     rung: usize,
     window_start: Instant,
     blocked_in_window: Duration,
+    /// Time of the open window spent neither encoding nor blocked
+    /// ([`LevelController::exclude`]).
+    excluded_in_window: Duration,
     last_change: Instant,
     /// The last change was a step up not yet held for a full dwell.
     probing: bool,
@@ -304,13 +310,21 @@ impl Adaptive {
         if elapsed < self.config.window {
             return None;
         }
-        // `elapsed >= window > 0`, so the division is finite.
-        let fraction =
-            (self.blocked_in_window.as_secs_f64() / elapsed.as_secs_f64()).clamp(0.0, 1.0);
-        let rate = self.progressed_in_window as f64 / elapsed.as_secs_f64();
+        let counted = elapsed.saturating_sub(self.excluded_in_window);
+        let blocked_in_window = self.blocked_in_window;
+        let progressed_in_window = self.progressed_in_window;
         self.window_start = now;
         self.blocked_in_window = Duration::ZERO;
+        self.excluded_in_window = Duration::ZERO;
         self.progressed_in_window = 0;
+        if counted < self.config.window / 2 {
+            // Mostly scanning: too little encoding or waiting to say which
+            // way the bottleneck lies.
+            return None;
+        }
+        // `counted >= window / 2 > 0`, so the divisions are finite.
+        let fraction = (blocked_in_window.as_secs_f64() / counted.as_secs_f64()).clamp(0.0, 1.0);
+        let rate = progressed_in_window as f64 / counted.as_secs_f64();
         if now.saturating_duration_since(self.started) >= self.config.dwell {
             self.record_rate(rate, now);
         }
@@ -374,6 +388,7 @@ impl LevelController {
                 rung: tier.start_rung(),
                 window_start: now,
                 blocked_in_window: Duration::ZERO,
+                excluded_in_window: Duration::ZERO,
                 last_change: now,
                 probing: false,
                 probe_backoff: 1,
@@ -423,6 +438,18 @@ impl LevelController {
     pub fn set_remaining(&mut self, bytes: u64) {
         if let Mode::Adaptive(a) = &mut self.mode {
             a.remaining = Some(bytes);
+        }
+    }
+
+    /// Reports time since the last call that the engine spent neither
+    /// encoding nor blocked (scanning a later round's pages for the few that
+    /// changed): the open window leaves it out, and a window left with less
+    /// than half its length decides nothing. Counted as time the encoder was
+    /// busy, a round of scanning read as "the encoder is the bottleneck" and
+    /// stepped the internet tier down to no zstd for the round's dirty pages.
+    pub fn exclude(&mut self, spent: Duration) {
+        if let Mode::Adaptive(a) = &mut self.mode {
+            a.excluded_in_window = a.excluded_in_window.saturating_add(spent);
         }
     }
 
@@ -518,6 +545,32 @@ mod tests {
         assert_eq!(changes, expected);
         assert_eq!(controller.level(), None);
         assert_eq!((controller.steps_down(), controller.steps_up()), (3, 0));
+    }
+
+    #[test]
+    fn time_spent_scanning_is_not_time_the_encoder_was_the_bottleneck() {
+        // Half of each tick is spent scanning, and the engine is blocked for
+        // 4 % of it: 8 % of the time it encodes or waits, between the
+        // thresholds, so the level holds. Counted as encoder time, 4 % would
+        // step down (the last phase).
+        let mut now = Instant::now();
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        for _ in 0..500 {
+            now += TICK;
+            controller.exclude(TICK / 2);
+            let changed = controller.observe(now, TICK.mul_f64(0.04), RATE_UNIFORM);
+            assert_eq!(changed, None);
+        }
+        // Pure scanning (every tick left out) decides nothing either.
+        for _ in 0..500 {
+            now += TICK;
+            controller.exclude(TICK);
+            assert_eq!(controller.observe(now, Duration::ZERO, 0), None);
+        }
+        assert_eq!(controller.level(), Some(6));
+        let stepped = next_change(&mut controller, &mut now, Duration::from_secs(2), 0.04);
+        assert_eq!(stepped.map(|(_, level)| level), Some(Some(3)));
     }
 
     #[test]

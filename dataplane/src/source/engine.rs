@@ -584,6 +584,9 @@ impl<'a> Engine<'a> {
         let scanned_in = scan_start.elapsed();
         *scan_duration += scanned_in;
         self.stages.record(Stage::Scan, scanned_in);
+        if let Some(codec) = &mut self.codec {
+            codec.scanned(scanned_in);
+        }
         for slot in 0..found {
             let index = first + self.dirty[slot] as usize;
             self.send_page(round, index, false)?;

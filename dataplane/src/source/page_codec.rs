@@ -294,6 +294,13 @@ impl PageCodec {
         }
     }
 
+    /// Reports time the engine spent scanning for a later round's dirty
+    /// pages: neither encoding nor blocked, so the level controller leaves
+    /// it out ([`LevelController::exclude`]).
+    pub fn scanned(&mut self, spent: Duration) {
+        self.control.exclude(spent);
+    }
+
     /// Adds time spent in the codec (pushes and finishes).
     pub fn add_encode_time(&mut self, spent: Duration) {
         self.encode_time += spent;
