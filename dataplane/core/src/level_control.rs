@@ -62,6 +62,10 @@
 //!   when conditions may have changed, and rates of the first `dwell` are
 //!   not recorded (the transfer is still starting: on loopback they made
 //!   "no zstd" look slower than zstd -1 and held the controller at -1).
+//!   A step down to a rung whose rate is not known is a probe too: if a
+//!   window there shows a rate clearly below the rung above's, the
+//!   controller steps back at once instead of after a dwell (and the guard
+//!   then keeps it from trying again while that rate is fresh).
 //!   The guard is on for the internet tier only: on a datacenter link a
 //!   migration lasts seconds and the rate of a 200 ms window depends more
 //!   on which pages it covered (zero pages are nearly free) than on the
@@ -231,6 +235,9 @@ struct Adaptive {
     last_change: Instant,
     /// The last change was a step up not yet held for a full dwell.
     probing: bool,
+    /// The last change was a step down, not yet held for a full dwell, to
+    /// a rung whose rate was not known (throughput guard only).
+    descending: bool,
     /// Multiplier of `dwell` before the next step up, 1..=PROBE_BACKOFF_MAX.
     probe_backoff: u32,
     steps_down: u64,
@@ -336,6 +343,20 @@ impl Adaptive {
             self.probing = false;
             self.probe_backoff = 1;
         }
+        if self.descending && dwelt {
+            self.descending = false;
+        }
+        if self.descending && self.worse(self.rung, self.rung + 1, now) == Some(true) {
+            // A step down into the unknown that moves clearly less guest
+            // memory per second than the rung above did: back at once, not
+            // after a dwell (on the internet tier a dwell at no zstd sent
+            // 25 MB raw where zstd -1 moved three times the memory).
+            self.descending = false;
+            self.rung += 1;
+            self.steps_up += 1;
+            self.last_change = now;
+            return Some(self.ladder[self.rung]);
+        }
         // Neither a plain step down nor the undo of a probe goes to a rung
         // known to be clearly slower than this one.
         let down_pays =
@@ -346,6 +367,7 @@ impl Adaptive {
                 self.probing = false;
                 self.probe_backoff = (self.probe_backoff * 2).min(PROBE_BACKOFF_MAX);
             }
+            self.descending = self.guard && self.fresh_rate(self.rung - 1, now).is_none();
             self.rung -= 1;
             self.steps_down += 1;
             self.last_change = now;
@@ -361,6 +383,7 @@ impl Adaptive {
             self.rung += 1;
             self.steps_up += 1;
             self.probing = true;
+            self.descending = false;
             self.last_change = now;
             return Some(self.ladder[self.rung]);
         }
@@ -391,6 +414,7 @@ impl LevelController {
                 excluded_in_window: Duration::ZERO,
                 last_change: now,
                 probing: false,
+                descending: false,
                 probe_backoff: 1,
                 steps_down: 0,
                 steps_up: 0,
@@ -545,6 +569,38 @@ mod tests {
         assert_eq!(changes, expected);
         assert_eq!(controller.level(), None);
         assert_eq!((controller.steps_down(), controller.steps_up()), (3, 0));
+    }
+
+    #[test]
+    fn a_step_down_into_a_clearly_slower_rung_is_undone_at_once() {
+        // Internet tier, encoder-bound at every zstd level (never blocked,
+        // the same rate): it walks down to no zstd at 3 s. There the link
+        // is the limit (always blocked) and a quarter of the memory moves.
+        let start = Instant::now();
+        let mut now = start;
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        let mut changes = Vec::new();
+        while now < start + Duration::from_secs(8) {
+            now += TICK;
+            let (blocked, progressed) = match controller.level() {
+                None => (TICK, RATE_UNIFORM / 4),
+                Some(_) => (Duration::ZERO, RATE_UNIFORM),
+            };
+            if let Some(level) = controller.observe(now, blocked, progressed) {
+                changes.push((now.saturating_duration_since(start), level));
+            }
+        }
+        let (down_at, _) = changes[2];
+        assert_eq!(changes[2].1, None, "{changes:?}");
+        let (up_at, level) = changes[3];
+        assert_eq!(level, Some(1), "{changes:?}");
+        assert!(
+            up_at - down_at < LevelControlConfig::DEFAULTS.dwell,
+            "back within a dwell: {changes:?}"
+        );
+        // Known slower now: not tried again while that is fresh.
+        assert_eq!(changes.len(), 4, "{changes:?}");
     }
 
     #[test]
