@@ -255,6 +255,9 @@ struct Adaptive {
     rung_rate: Vec<Option<(f64, Instant)>>,
     /// Guest bytes left in the round, as last reported; `None`: unknown.
     remaining: Option<u64>,
+    /// The link's rate in bytes per second, if known
+    /// ([`LevelController::set_link_rate`]).
+    link_rate: Option<f64>,
 }
 
 impl Adaptive {
@@ -309,6 +312,20 @@ impl Adaptive {
         rate > 0.0 && remaining as f64 / rate >= payback
     }
 
+    /// True when the current rung's fresh rate is clearly above the link's
+    /// rate (guard on, both known): raw pages (no zstd) put one byte on the
+    /// wire per guest byte, so they can move at most the link's rate, and
+    /// stepping down to them can only be slower.
+    fn outruns_raw(&self, now: Instant) -> bool {
+        if !self.guard {
+            return false;
+        }
+        match (self.fresh_rate(self.rung, now), self.link_rate) {
+            (Some(rate), Some(link)) => rate > link * (1.0 + RATE_MARGIN),
+            _ => false,
+        }
+    }
+
     fn observe(&mut self, now: Instant, blocked: Duration, progressed: u64) -> Option<Level> {
         self.blocked_in_window = self.blocked_in_window.saturating_add(blocked);
         self.progressed_in_window = self.progressed_in_window.saturating_add(progressed);
@@ -358,9 +375,11 @@ impl Adaptive {
             return Some(self.ladder[self.rung]);
         }
         // Neither a plain step down nor the undo of a probe goes to a rung
-        // known to be clearly slower than this one.
-        let down_pays =
-            self.rung > 0 && !self.worse(self.rung - 1, self.rung, now).unwrap_or(false);
+        // known to be clearly slower than this one, nor to raw pages from a
+        // rung that already moves more than the link carries raw.
+        let down_pays = self.rung > 0
+            && !self.worse(self.rung - 1, self.rung, now).unwrap_or(false)
+            && !(self.rung == 1 && self.outruns_raw(now));
         if fraction < self.config.blocked_low && (dwelt || self.probing) && down_pays {
             if self.probing {
                 // Undoing a probe that made the encoder the bottleneck.
@@ -424,6 +443,7 @@ impl LevelController {
                 started: now,
                 rung_rate: vec![None; ladder.len()],
                 remaining: None,
+                link_rate: None,
             })),
         }
     }
@@ -462,6 +482,17 @@ impl LevelController {
     pub fn set_remaining(&mut self, bytes: u64) {
         if let Mode::Adaptive(a) = &mut self.mode {
             a.remaining = Some(bytes);
+        }
+    }
+
+    /// Tells the controller the link's rate, bytes per second (the
+    /// operator's `--link-mbps`): with the throughput guard on, it does not
+    /// step down to raw pages from a rung that already moves clearly more
+    /// non-zero guest memory per second than that (raw pages cannot: one
+    /// wire byte per guest byte). Ignored if not finite and positive.
+    pub fn set_link_rate(&mut self, bytes_per_s: f64) {
+        if let Mode::Adaptive(a) = &mut self.mode {
+            a.link_rate = (bytes_per_s.is_finite() && bytes_per_s > 0.0).then_some(bytes_per_s);
         }
     }
 
@@ -601,6 +632,28 @@ mod tests {
         );
         // Known slower now: not tried again while that is fresh.
         assert_eq!(changes.len(), 4, "{changes:?}");
+    }
+
+    #[test]
+    fn no_step_down_to_raw_pages_from_a_rung_faster_than_the_link() {
+        // Encoder-bound at every level (never blocked): without a link rate
+        // it walks down to raw pages at 3 s (the first test); with one that
+        // zstd -1 already outruns by 2x, it stops at zstd -1.
+        let mut now = Instant::now();
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        let rate_per_s = RATE_UNIFORM as f64 / TICK.as_secs_f64();
+        controller.set_link_rate(rate_per_s / 2.0);
+        let changes = drive(&mut controller, &mut now, Duration::from_secs(10), 0.0);
+        let levels: Vec<Level> = changes.iter().map(|(_, level)| *level).collect();
+        assert_eq!(levels, [Some(3), Some(1)]);
+        // A link as fast as zstd -1's rate: raw pages may be faster.
+        let mut now = Instant::now();
+        let mut controller =
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+        controller.set_link_rate(rate_per_s);
+        let changes = drive(&mut controller, &mut now, Duration::from_secs(10), 0.0);
+        assert_eq!(changes.last().map(|(_, level)| *level), Some(None));
     }
 
     #[test]

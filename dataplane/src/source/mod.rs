@@ -158,6 +158,7 @@ fn run(
         fixed_level: config.compression_level,
         delta_cache_pages: config.delta_cache_pages(),
         finisher_threads: config.finisher_threads(usize::from(streams)),
+        link_mbps: config.link_mbps,
     };
     let page_count = memory.page_count() as u64;
     let (pool, connected, codec) = std::thread::scope(|scope| {

@@ -56,6 +56,9 @@ pub struct CodecSettings {
     /// Threads that finish (compress) batches beside the engine; 0
     /// finishes them on the engine thread.
     pub finisher_threads: usize,
+    /// The link's rate, Mbit/s (`--link-mbps`), for the level controller
+    /// ([`LevelController::set_link_rate`]).
+    pub link_mbps: u64,
 }
 
 /// A batch a finisher thread wrote, its encoder already back home.
@@ -104,8 +107,14 @@ impl std::fmt::Debug for PageCodec {
 fn controller(settings: CodecSettings, now: Instant) -> LevelController {
     match settings.fixed_level {
         Some(level) => LevelController::fixed((level != 0).then_some(level)),
-        None => LevelController::new(settings.tier, LevelControlConfig::DEFAULTS, now),
+        None => adaptive(settings.tier, settings.link_mbps, now),
     }
+}
+
+fn adaptive(tier: LinkTier, link_mbps: u64, now: Instant) -> LevelController {
+    let mut control = LevelController::new(tier, LevelControlConfig::DEFAULTS, now);
+    control.set_link_rate(link_mbps as f64 * 1e6 / 8.0);
+    control
 }
 
 fn zstd_level(level: Level) -> i32 {
@@ -340,8 +349,7 @@ impl PageCodec {
         // internet tier at no zstd for 10 s, sending 219 MB raw on a 25 MB/s
         // link). Progress is the non-zero guest memory encoded.
         let zero_pages = report.pages_by_kind[EncodingKind::Zero.slot()];
-        let progressed =
-            (report.pages_by_kind.iter().sum::<u64>() - zero_pages) * PAGE_SIZE as u64;
+        let progressed = (report.pages_by_kind.iter().sum::<u64>() - zero_pages) * PAGE_SIZE as u64;
         if let Some(level) = self.control.observe(now, blocked, progressed) {
             tracing::info!(level = ?level, "page codec level changed");
             self.apply_level();
@@ -353,12 +361,8 @@ impl PageCodec {
     pub fn set_tier(&mut self, tier: LiveTier, now: Instant) {
         self.backlog_is_pressure = tier == LiveTier::Internet;
         self.control = match tier {
-            LiveTier::Datacenter => {
-                LevelController::new(LinkTier::Datacenter, LevelControlConfig::DEFAULTS, now)
-            }
-            LiveTier::Internet => {
-                LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now)
-            }
+            LiveTier::Datacenter => adaptive(LinkTier::Datacenter, self.settings.link_mbps, now),
+            LiveTier::Internet => adaptive(LinkTier::Internet, self.settings.link_mbps, now),
             LiveTier::Off => LevelController::fixed(None),
         };
         self.apply_level();
@@ -412,6 +416,7 @@ mod tests {
             fixed_level: None,
             delta_cache_pages: 0,
             finisher_threads: 0,
+            link_mbps: 10_000,
         };
         let pages = 4 * dwcp_shared::limits::STREAM_STRIPE_PAGES;
         PageCodec::new(settings, pages, 2, now).expect("codec")
