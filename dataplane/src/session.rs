@@ -7,9 +7,13 @@
 //! of [`dwcp_dataplane_core::handshake`].
 //!
 //! Each handshake costs round trips (connect, then hello and answer), so the
-//! source opens the streams after stream 0 all at once, one short-lived
-//! thread each ([`SourceSession::open_all`]), and the destination's acceptor
-//! answers them at once too: M streams take the round trips of one, not of M.
+//! source dials the streams after stream 0 all at once while stream 0
+//! handshakes ([`SourceSession::dial_all`]: a connect needs only the
+//! destination's kernel), then handshakes them all at once once stream 0
+//! is established ([`SourceSession::handshake_dialled`]), one short-lived
+//! thread each, and the destination's acceptor answers them at once too:
+//! M streams take the round trips of one, not of M, and their connect
+//! overlaps stream 0's handshake.
 
 use crate::error::MigrationError;
 use dwcp_dataplane_core::handshake::{
@@ -226,48 +230,83 @@ impl SourceSession {
         &self,
         stream_ids: std::ops::Range<u16>,
     ) -> Result<Vec<TcpStream>, MigrationError> {
-        assert!(
-            stream_ids.len() <= usize::from(dwcp_shared::limits::STREAMS_MAX),
-            "at most STREAMS_MAX streams"
-        );
-        std::thread::scope(|scope| {
-            let mut opening = Vec::with_capacity(stream_ids.len());
-            for stream_id in stream_ids.clone() {
-                let spawned = std::thread::Builder::new()
-                    .name(format!("dwcp-open-{stream_id}"))
-                    .spawn_scoped(scope, move || self.open(stream_id));
-                match spawned {
-                    Ok(handle) => opening.push((stream_id, handle)),
-                    // The scope joins the threads already started.
-                    Err(cause) => {
-                        return Err(MigrationError::Spawn {
-                            role: "handshake",
-                            cause,
-                        })
-                    }
-                }
-            }
-            let mut sockets = Vec::with_capacity(opening.len());
-            let mut first_error = None;
-            for (stream_id, handle) in opening {
-                match handle.join() {
-                    Ok(Ok((socket, _))) => sockets.push(socket),
-                    Ok(Err(err)) => {
-                        first_error.get_or_insert(err);
-                    }
-                    Err(_) => {
-                        first_error.get_or_insert(MigrationError::Failed(format!(
-                            "the handshake thread of stream {stream_id} panicked"
-                        )));
-                    }
-                }
-            }
-            match first_error {
-                Some(err) => Err(err),
-                None => Ok(sockets),
-            }
+        let items = stream_ids.map(|id| (id, ())).collect();
+        in_parallel("handshake", items, |id, ()| {
+            self.open(id).map(|(socket, _)| socket)
         })
     }
+
+    /// Dials `count` connections concurrently (one thread each, at most
+    /// `STREAMS_MAX`), for [`Self::handshake_dialled`] to handshake later. A
+    /// connect involves only the destination's kernel, so this may run
+    /// while stream 0 still handshakes: its round trip then overlaps stream
+    /// 0's instead of following it.
+    pub fn dial_all(&self, count: u16) -> Result<Vec<TcpStream>, MigrationError> {
+        let items = (1..=count).map(|n| (n, ())).collect();
+        in_parallel("dial", items, |_, ()| self.dial().map(|(socket, _)| socket))
+    }
+
+    /// Handshakes the connections `sockets` (from [`Self::dial_all`]) as
+    /// streams `first_id..`, concurrently; as [`Self::open_all`] otherwise
+    /// (stream 0 established first, the lowest failing stream's error).
+    pub fn handshake_dialled(
+        &self,
+        first_id: u16,
+        sockets: Vec<TcpStream>,
+    ) -> Result<Vec<TcpStream>, MigrationError> {
+        let items = (first_id..).zip(sockets).collect();
+        in_parallel("handshake", items, |id, socket| {
+            self.handshake(socket, id).map(|(socket, _)| socket)
+        })
+    }
+}
+
+/// Runs `work(stream_id, item)` for every item at once, one scoped thread
+/// each (at most `STREAMS_MAX`; `role` names them in errors), and returns
+/// the results in order, or the error of the first item (in order) that
+/// failed; the other results are dropped (their connections closed).
+fn in_parallel<I: Send, T: Send>(
+    role: &'static str,
+    items: Vec<(u16, I)>,
+    work: impl Fn(u16, I) -> Result<T, MigrationError> + Sync,
+) -> Result<Vec<T>, MigrationError> {
+    assert!(
+        items.len() <= usize::from(dwcp_shared::limits::STREAMS_MAX),
+        "at most STREAMS_MAX streams"
+    );
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut running = Vec::with_capacity(items.len());
+        for (stream_id, item) in items {
+            let spawned = std::thread::Builder::new()
+                .name(format!("dwcp-{role}-{stream_id}"))
+                .spawn_scoped(scope, move || work(stream_id, item));
+            match spawned {
+                Ok(handle) => running.push((stream_id, handle)),
+                // The scope joins the threads already started.
+                Err(cause) => return Err(MigrationError::Spawn { role, cause }),
+            }
+        }
+        let mut results = Vec::with_capacity(running.len());
+        let mut first_error = None;
+        for (stream_id, handle) in running {
+            match handle.join() {
+                Ok(Ok(result)) => results.push(result),
+                Ok(Err(err)) => {
+                    first_error.get_or_insert(err);
+                }
+                Err(_) => {
+                    first_error.get_or_insert(MigrationError::Failed(format!(
+                        "the {role} thread of stream {stream_id} panicked"
+                    )));
+                }
+            }
+        }
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(results),
+        }
+    })
 }
 
 /// Runs the server side of one handshake on a blocking socket.

@@ -84,9 +84,34 @@ fn handshake_all(
     primary: std::net::TcpStream,
     streams: u16,
 ) -> Result<(Vec<std::net::TcpStream>, ClientEstablished), MigrationError> {
-    let (primary, established) = session.handshake(primary, 0)?;
+    // The other streams are dialled while stream 0 handshakes (a connect
+    // needs only the destination's kernel), and handshaken once it is
+    // established (the destination admits joins only to a session that
+    // exists): one round trip less than dialling them after it.
+    let (handshaken, dialled) = std::thread::scope(|scope| {
+        let dialling = (streams > 1).then(|| {
+            std::thread::Builder::new()
+                .name("dwcp-dial".into())
+                .spawn_scoped(scope, || session.dial_all(streams - 1))
+        });
+        let handshaken = session.handshake(primary, 0);
+        let dialled = match dialling {
+            None => Ok(Vec::new()),
+            Some(Ok(thread)) => thread.join().unwrap_or_else(|_| {
+                Err(MigrationError::Failed(
+                    "the dialling thread panicked".into(),
+                ))
+            }),
+            Some(Err(cause)) => Err(MigrationError::Spawn {
+                role: "dial",
+                cause,
+            }),
+        };
+        (handshaken, dialled)
+    });
+    let (primary, established) = handshaken?;
     let mut connections = vec![primary];
-    connections.extend(session.open_all(1..streams)?);
+    connections.extend(session.handshake_dialled(1, dialled?)?);
     Ok((connections, established))
 }
 
