@@ -79,6 +79,22 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Handshakes stream 0 on `primary`, then the other streams at once;
 /// returns the connections in stream order and stream 0's outcome.
+/// The result of a scoped helper thread of `role`, or why there is none
+/// (it could not be spawned, or it panicked).
+fn joined<T>(
+    role: &'static str,
+    spawned: std::io::Result<std::thread::ScopedJoinHandle<'_, Result<T, MigrationError>>>,
+) -> Result<T, MigrationError> {
+    match spawned {
+        Ok(thread) => thread.join().unwrap_or_else(|_| {
+            Err(MigrationError::Failed(format!(
+                "the {role} thread panicked"
+            )))
+        }),
+        Err(cause) => Err(MigrationError::Spawn { role, cause }),
+    }
+}
+
 fn handshake_all(
     session: &SourceSession,
     primary: std::net::TcpStream,
@@ -95,18 +111,7 @@ fn handshake_all(
                 .spawn_scoped(scope, || session.dial_all(streams - 1))
         });
         let handshaken = session.handshake(primary, 0);
-        let dialled = match dialling {
-            None => Ok(Vec::new()),
-            Some(Ok(thread)) => thread.join().unwrap_or_else(|_| {
-                Err(MigrationError::Failed(
-                    "the dialling thread panicked".into(),
-                ))
-            }),
-            Some(Err(cause)) => Err(MigrationError::Spawn {
-                role: "dial",
-                cause,
-            }),
-        };
+        let dialled = dialling.map_or(Ok(Vec::new()), |spawned| joined("dial", spawned));
         (handshaken, dialled)
     });
     let (primary, established) = handshaken?;
@@ -201,18 +206,7 @@ fn run(
                 })
         });
         let connected = handshake_all(&session, primary, streams);
-        let codec = match setting_up_codec {
-            None => None,
-            Some(Ok(thread)) => Some(thread.join().unwrap_or_else(|_| {
-                Err(MigrationError::Failed(
-                    "the page codec set-up thread panicked".into(),
-                ))
-            })),
-            Some(Err(cause)) => Some(Err(MigrationError::Spawn {
-                role: "codec set-up",
-                cause,
-            })),
-        };
+        let codec = setting_up_codec.map(|spawned| joined("codec set-up", spawned));
         let pool = match allocating {
             Ok(thread) => thread.join().unwrap_or_else(|_| {
                 tracing::warn!("the frame pool thread panicked; allocating here");
