@@ -122,6 +122,9 @@ pub struct SourceLink {
     pub events: ArrayQueue<SourceEvent>,
     /// Transport counters.
     pub counters: TransportCounters,
+    /// Per stream, frame bytes the peer acknowledged (their sum is
+    /// `counters.bytes_acked`). Writer: transport. Reader: engine.
+    pub acked_by_stream: Vec<AtomicU64>,
     /// The first fatal error; any stage raises, every stage polls.
     pub fatal: FatalSlot,
     /// Set by the source's main thread once the engine returned; the transport then closes.
@@ -147,11 +150,21 @@ impl SourceLink {
                 .collect(),
             events: ArrayQueue::new(EVENTS_MAX),
             counters: TransportCounters::default(),
+            acked_by_stream: (0..streams).map(|_| AtomicU64::new(0)).collect(),
             fatal: FatalSlot::default(),
             finished: AtomicBool::new(false),
             engine_bell: Doorbell::parking(),
             transport_bell: Doorbell::with_eventfd()?,
         })
+    }
+
+    /// Counts `bytes` of `stream`'s frames as acknowledged (the transport,
+    /// on an ack or a resume point).
+    pub fn acknowledged(&self, stream: usize, bytes: u64) {
+        self.acked_by_stream[stream].fetch_add(bytes, Ordering::Relaxed);
+        self.counters
+            .bytes_acked
+            .fetch_add(bytes, Ordering::Relaxed);
     }
 }
 

@@ -6,13 +6,23 @@
 //! must scan every page again, then send what changed, so the downtime of a
 //! switch-over now is estimated as
 //!
-//! `max(full_scan_time, inflight_bytes / throughput)
-//!  + dirty_pages × PAGE_SIZE / throughput + VERIFY_OVERHEAD`.
+//! `max(full_scan_time, drain_bytes / throughput)
+//!  + dirty_pages × PAGE_SIZE / throughput + round_trip + VERIFY_OVERHEAD`.
 //!
-//! `inflight_bytes` are the frames sent but not yet acknowledged when the
-//! round ended: the final round's frames queue behind them. They drain
-//! while the final round scans, so only the part that outlasts the scan
-//! adds to the estimate.
+//! `round_trip` is the path's measured round trip
+//! ([`SwitchoverPolicy::with_round_trip`]): the downtime ends when the
+//! destination's verdict is back, so the final frame's way there and the
+//! verdict's way back are part of it. On a 100 ms link that is a third of a
+//! 300 ms budget, which a fixed allowance of a few milliseconds ignored.
+//!
+//! `drain_bytes` ([`RoundReport::drain_bytes`]) are the frames sent but not
+//! yet acknowledged when the round ended: the final round's frames queue
+//! behind them. They drain while the final round scans, so only the part
+//! that outlasts the scan adds to the estimate. With several streams the
+//! fullest one decides: its backlog drains at its share of the link (a
+//! stream in loss recovery or in BBR's ProbeRTT holds more than the others
+//! and drains slower), so `drain_bytes` is the larger of the bytes in
+//! flight and the fullest stream's bytes times the active streams.
 //!
 //! `throughput` is the measured throughput, or the control plane's predicted
 //! lower bound of the link's bandwidth when that is lower
@@ -40,7 +50,7 @@
 
 use std::time::Duration;
 
-/// Fixed allowance for the destination's verification and the last round trip.
+/// Fixed allowance for the destination's verification, beside the round trip.
 pub const VERIFY_OVERHEAD: Duration = Duration::from_millis(5);
 /// Upper bound on pre-copy rounds a configuration may ask for.
 pub const ROUNDS_MAX: u32 = 1000;
@@ -79,6 +89,25 @@ pub struct RoundReport {
     pub scan_duration: Duration,
     /// Bytes of frames queued or sent but not yet acknowledged when the round ended.
     pub inflight_bytes: u64,
+    /// The most of those bytes any one stream holds.
+    pub inflight_bytes_stream_max: u64,
+    /// Streams the engine sends on (at least 1).
+    pub streams_active: u32,
+}
+
+impl RoundReport {
+    /// The bytes the link must carry before the fullest stream has drained,
+    /// if every active stream gets an equal share of the throughput: a
+    /// stream holding more than its share drains at its share (a TCP
+    /// stream's congestion control does not take over another's rate
+    /// within a few round trips), so its backlog counts `streams_active`
+    /// times.
+    pub fn drain_bytes(&self) -> u64 {
+        self.inflight_bytes.max(
+            self.inflight_bytes_stream_max
+                .saturating_mul(u64::from(self.streams_active.max(1))),
+        )
+    }
 }
 
 /// Why the policy switched over.
@@ -123,6 +152,8 @@ pub struct SwitchoverPolicy {
     stalled_rounds: u32,
     /// The predicted lower bound of the bandwidth, bytes per second.
     predicted_floor: Option<f64>,
+    /// The path's round trip: the final frame's way out and the verdict's back.
+    round_trip: Duration,
 }
 
 impl SwitchoverPolicy {
@@ -141,7 +172,15 @@ impl SwitchoverPolicy {
             previous_dirty: None,
             stalled_rounds: 0,
             predicted_floor: None,
+            round_trip: Duration::ZERO,
         }
+    }
+
+    /// The same policy planning with the path's measured `round_trip`
+    /// (zero, the default, for a policy that does not know it).
+    pub fn with_round_trip(mut self, round_trip: Duration) -> Self {
+        self.round_trip = round_trip;
+        self
     }
 
     /// Sets the predicted lower bound of the link's bandwidth, bytes per
@@ -161,11 +200,11 @@ impl SwitchoverPolicy {
     }
 
     /// Estimated downtime if the guest were paused now.
-    pub fn estimate_downtime(report: &RoundReport, throughput_bytes_per_s: f64) -> Duration {
+    pub fn estimate_downtime(&self, report: &RoundReport, throughput_bytes_per_s: f64) -> Duration {
         let bytes = report.dirty_pages as f64 * f64::from(dwcp_shared::limits::PAGE_SIZE);
         let transfer = transfer_time(bytes, throughput_bytes_per_s);
-        let drain = transfer_time(report.inflight_bytes as f64, throughput_bytes_per_s);
-        report.scan_duration.max(drain) + transfer + VERIFY_OVERHEAD
+        let drain = transfer_time(report.drain_bytes() as f64, throughput_bytes_per_s);
+        report.scan_duration.max(drain) + transfer + self.round_trip + VERIFY_OVERHEAD
     }
 
     /// Judges a finished round, given the measured throughput (the
@@ -181,7 +220,7 @@ impl SwitchoverPolicy {
             };
         }
         let estimated_downtime =
-            Self::estimate_downtime(report, self.planning_throughput(throughput_bytes_per_s));
+            self.estimate_downtime(report, self.planning_throughput(throughput_bytes_per_s));
         if estimated_downtime <= self.config.downtime_budget {
             return Decision::Switchover(SwitchoverReason::FitsBudget { estimated_downtime });
         }
@@ -190,9 +229,10 @@ impl SwitchoverPolicy {
             // Only the queue is over the budget: the dirty pages alone fit.
             let dirty_alone = RoundReport {
                 inflight_bytes: 0,
+                inflight_bytes_stream_max: 0,
                 ..*report
             };
-            let dirty_fits = Self::estimate_downtime(
+            let dirty_fits = self.estimate_downtime(
                 &dirty_alone,
                 self.planning_throughput(throughput_bytes_per_s),
             ) <= self.config.downtime_budget;
@@ -239,6 +279,8 @@ mod tests {
             dirty_pages,
             scan_duration: Duration::from_millis(scan_ms),
             inflight_bytes: 0,
+            inflight_bytes_stream_max: 0,
+            streams_active: 1,
         }
     }
 
@@ -249,16 +291,14 @@ mod tests {
             inflight_bytes,
             ..report(1, 250, 50)
         };
+        let plan = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
         // 250 pages = 1.024 MB: 41 ms, + 50 ms scan + 5 ms = 96 ms: fits.
-        let idle = SwitchoverPolicy::estimate_downtime(&queued(0), mb_s);
+        let idle = plan.estimate_downtime(&queued(0), mb_s);
         assert!(idle > Duration::from_millis(95) && idle < Duration::from_millis(97));
         // 1 MB queued drains in 40 ms, within the 50 ms scan: no change.
-        assert_eq!(
-            SwitchoverPolicy::estimate_downtime(&queued(1_000_000), mb_s),
-            idle
-        );
+        assert_eq!(plan.estimate_downtime(&queued(1_000_000), mb_s), idle);
         // 10 MB queued (a full window) drains in 400 ms: 400 + 41 + 5 ms.
-        let full = SwitchoverPolicy::estimate_downtime(&queued(10_000_000), mb_s);
+        let full = plan.estimate_downtime(&queued(10_000_000), mb_s);
         assert!(full > Duration::from_millis(445) && full < Duration::from_millis(447));
         let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
         assert_eq!(
@@ -270,10 +310,72 @@ mod tests {
             Decision::Switchover(SwitchoverReason::FitsBudget { .. })
         ));
         assert_eq!(
-            SwitchoverPolicy::estimate_downtime(&queued(1), 0.0),
+            plan.estimate_downtime(&queued(1), 0.0),
             Duration::from_secs(3600) + Duration::from_secs(3600) + VERIFY_OVERHEAD,
             "an unknown rate with bytes queued never fits"
         );
+    }
+
+    /// The downtime ends with the verdict back at the source: on a 100 ms
+    /// path a round that fits 300 ms on the bytes alone (96 ms) and with
+    /// 5 MB queued (200 + 41 + 5 ms) no longer fits once the round trip
+    /// counts (346 ms), and waits for the queue to drain.
+    #[test]
+    fn the_round_trip_counts_towards_the_downtime() {
+        let mb_s = 25e6; // 200 Mbit/s
+        let rtt = Duration::from_millis(100);
+        let queued = |inflight_bytes| RoundReport {
+            inflight_bytes,
+            ..report(1, 250, 50)
+        };
+        let local = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        let wan = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS).with_round_trip(rtt);
+        assert_eq!(
+            wan.estimate_downtime(&queued(0), mb_s),
+            local.estimate_downtime(&queued(0), mb_s) + rtt
+        );
+        let mut local = local;
+        let mut wan = wan;
+        assert!(matches!(
+            local.decide(&queued(5_000_000), mb_s),
+            Decision::Switchover(SwitchoverReason::FitsBudget { .. })
+        ));
+        assert_eq!(wan.decide(&queued(5_000_000), mb_s), Decision::NextRound);
+        assert!(matches!(
+            wan.decide(&queued(1_000_000), mb_s),
+            Decision::Switchover(SwitchoverReason::FitsBudget { .. })
+        ));
+    }
+
+    /// 3 MB in flight, all on one of 3 streams, drain at a third of the
+    /// link: 360 ms at 25 MB/s, not 120 ms.
+    #[test]
+    fn a_backlog_on_one_stream_drains_at_its_share() {
+        let mb_s = 25e6;
+        let spread = RoundReport {
+            inflight_bytes: 3_000_000,
+            inflight_bytes_stream_max: 1_000_000,
+            streams_active: 3,
+            ..report(1, 0, 10)
+        };
+        let piled = RoundReport {
+            inflight_bytes_stream_max: 3_000_000,
+            ..spread
+        };
+        assert_eq!(spread.drain_bytes(), 3_000_000);
+        assert_eq!(piled.drain_bytes(), 9_000_000);
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        let estimate = policy.estimate_downtime(&piled, mb_s);
+        assert!(
+            estimate > Duration::from_millis(364) && estimate < Duration::from_millis(366),
+            "{estimate:?}"
+        );
+        assert!(matches!(
+            policy.decide(&spread, mb_s),
+            Decision::Switchover(SwitchoverReason::FitsBudget { .. })
+        ));
+        let mut policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS);
+        assert_eq!(policy.decide(&piled, mb_s), Decision::NextRound);
     }
 
     #[test]
@@ -333,6 +435,8 @@ mod tests {
             dirty_pages: 0,
             scan_duration: Duration::from_millis(50),
             inflight_bytes,
+            inflight_bytes_stream_max: inflight_bytes,
+            streams_active: 1,
         };
         for (round, inflight) in [
             (1, 4_000_000),
@@ -372,6 +476,8 @@ mod tests {
             dirty_pages,
             scan_duration: Duration::from_millis(50),
             inflight_bytes: 4_000_000,
+            inflight_bytes_stream_max: 4_000_000,
+            streams_active: 1,
         };
         assert_eq!(policy.decide(&queued(1, 10), 1e6), Decision::NextRound);
         assert_eq!(policy.decide(&queued(2, 11), 1e6), Decision::NextRound);

@@ -23,6 +23,8 @@ fn round(round: u32) -> RoundReport {
         dirty_pages: 64_000 >> round.min(16),
         scan_duration: Duration::from_millis(20),
         inflight_bytes: 0,
+        inflight_bytes_stream_max: 0,
+        streams_active: 1,
     }
 }
 

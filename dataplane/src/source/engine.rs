@@ -93,6 +93,9 @@ pub struct EngineConfig {
     pub tamper_frame: Option<u64>,
     /// Pace sending to this many bytes per second (frames as written, framing included).
     pub rate_limit_bytes_per_s: Option<u64>,
+    /// The path's round trip as measured when stream 0 connected: the
+    /// throughput estimate's window and the switch-over's verdict time.
+    pub round_trip: Duration,
 }
 
 /// What a successful engine run reports.
@@ -179,6 +182,8 @@ pub struct Engine<'a> {
     idle_clock: IdleClock<'a>,
     /// Bytes of the frames sealed so far.
     bytes_sealed: u64,
+    /// Per stream, bytes of the frames sealed for it.
+    sealed_by_stream: Vec<u64>,
     /// Scan and encode latencies.
     stages: PageStages,
     /// Per stream: encoding time of the pages in its open batch (codec).
@@ -238,7 +243,7 @@ impl<'a> Engine<'a> {
             progress,
             hook,
             config,
-            throughput: ThroughputEstimator::new(),
+            throughput: ThroughputEstimator::for_round_trip(config.round_trip),
             next_stream: 0,
             frames_sealed: 0,
             pages_sent: 0,
@@ -255,6 +260,7 @@ impl<'a> Engine<'a> {
             streams_active,
             idle_clock: IdleClock::start(&progress.workers[COMPUTE_WORKER], Instant::now()),
             bytes_sealed: 0,
+            sealed_by_stream: vec![0; streams_active],
             stages: PageStages::new(),
             batch_encode: vec![Duration::ZERO; streams_active],
             finishing: vec![None; streams_active],
@@ -322,7 +328,8 @@ impl<'a> Engine<'a> {
 
     /// Runs the whole migration from the engine's side.
     pub fn run(mut self) -> Result<EngineOutcome, EngineFailure> {
-        let mut policy = SwitchoverPolicy::new(self.config.switchover);
+        let mut policy =
+            SwitchoverPolicy::new(self.config.switchover).with_round_trip(self.config.round_trip);
         let mut round = 0u32;
         let switchover = loop {
             let report = self
@@ -335,6 +342,7 @@ impl<'a> Engine<'a> {
                 round,
                 dirty_pages = report.dirty_pages,
                 inflight_bytes = report.inflight_bytes,
+                inflight_bytes_stream_max = report.inflight_bytes_stream_max,
                 scan_ms = crate::millis(report.scan_duration),
                 throughput_mib_s = self.throughput.bytes_per_s() / 1048576.0,
                 predicted_floor_mib_s = floor.map(|f| f as f64 / 1048576.0),
@@ -520,7 +528,19 @@ impl<'a> Engine<'a> {
             dirty_pages,
             scan_duration,
             inflight_bytes: self.inflight_bytes(),
+            inflight_bytes_stream_max: self.inflight_bytes_stream_max(),
+            streams_active: u32::try_from(self.streams_active).expect("bounded by STREAMS_MAX"),
         })
+    }
+
+    /// The most bytes sealed and not yet acknowledged on any one stream.
+    fn inflight_bytes_stream_max(&self) -> u64 {
+        self.sealed_by_stream
+            .iter()
+            .zip(&self.link.acked_by_stream)
+            .map(|(sealed, acked)| sealed.saturating_sub(acked.load(Ordering::Relaxed)))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Bytes of the frames sealed and not yet acknowledged (queued, in a
@@ -1018,6 +1038,7 @@ impl<'a> Engine<'a> {
             .map_err(|e| MigrationError::Failed(e.to_string()))?;
         self.frames_sealed += 1;
         self.bytes_sealed += len as u64;
+        self.sealed_by_stream[chosen] += len as u64;
         if self.config.tamper_frame == Some(self.frames_sealed) {
             tracing::warn!(
                 stream = chosen,

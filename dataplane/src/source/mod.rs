@@ -77,8 +77,6 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Handshakes stream 0 on `primary`, then the other streams at once;
-/// returns the connections in stream order and stream 0's outcome.
 /// The result of a scoped helper thread of `role`, or why there is none
 /// (it could not be spawned, or it panicked).
 fn joined<T>(
@@ -95,6 +93,8 @@ fn joined<T>(
     }
 }
 
+/// Handshakes stream 0 on `primary`, then the other streams at once;
+/// returns the connections in stream order and stream 0's outcome.
 fn handshake_all(
     session: &SourceSession,
     primary: std::net::TcpStream,
@@ -289,6 +289,7 @@ fn run(
         verify_timeout: Duration::from_millis(config.verify_timeout_ms),
         tamper_frame: config.faults.tamper_frame,
         rate_limit_bytes_per_s: config.rate_limit_mbps.map(|mbps| mbps * 1_000_000 / 8),
+        round_trip: rtt,
     };
     let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
     let codec = match codec {

@@ -345,10 +345,7 @@ impl SourceTransport {
                     });
                     // The peer holds these frames whole: for the engine's
                     // count of bytes in flight they are acknowledged.
-                    self.link
-                        .counters
-                        .bytes_acked
-                        .fetch_add(released, Ordering::Relaxed);
+                    self.link.acknowledged(usize::from(stream_id), released);
                     if released > 0 {
                         self.link.engine_bell.ring();
                     }
@@ -584,7 +581,7 @@ impl SourceTransport {
                 .opener
                 .open(&mut bytes[..frame_len])
                 .map_err(protocol)?;
-            handle_reply(
+            let acknowledged = handle_reply(
                 &self.link,
                 &mut stream.send,
                 &mut stream.window,
@@ -594,6 +591,10 @@ impl SourceTransport {
                 &mut self.stages,
             )
             .map_err(protocol)?;
+            if acknowledged > 0 {
+                self.link.acknowledged(usize::from(stream_id), acknowledged);
+                self.link.engine_bell.ring();
+            }
             consumed += frame_len;
         }
         connection
@@ -654,6 +655,8 @@ impl SourceTransport {
     }
 }
 
+/// Handles one reply frame of a stream; returns the frame bytes its ack
+/// released (0 for any other frame), for the caller to count.
 fn handle_reply(
     link: &SourceLink,
     send: &mut StreamSendState<BufferId>,
@@ -662,11 +665,11 @@ fn handle_reply(
     body: &[u8],
     now: Instant,
     stages: &mut PageStages,
-) -> Result<(), String> {
+) -> Result<u64, String> {
+    let mut released = 0u64;
     match header.kind {
         FrameKind::Ack => {
             let ack = Ack::decode(body).map_err(|e| format!("malformed ack: {e}"))?;
-            let mut released = 0u64;
             send.handle_ack(ack.written_through_seq, |frame| {
                 released += u64::from(frame.len);
                 window.release(frame.len);
@@ -678,10 +681,6 @@ fn handle_reply(
                 link.pool.put(frame.buffer);
             })
             .map_err(|e| e.to_string())?;
-            link.counters
-                .bytes_acked
-                .fetch_add(released, Ordering::Relaxed);
-            link.engine_bell.ring();
         }
         FrameKind::VerifyResult if header.stream_id == 0 => {
             let result =
@@ -699,7 +698,7 @@ fn handle_reply(
             ))
         }
     }
-    Ok(())
+    Ok(released)
 }
 
 fn push_event(link: &SourceLink, event: SourceEvent) {
