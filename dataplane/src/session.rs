@@ -9,16 +9,18 @@
 //! Each handshake costs round trips (connect, then hello and answer), so the
 //! source dials the streams after stream 0 all at once while stream 0
 //! handshakes ([`SourceSession::dial_all`]: a connect needs only the
-//! destination's kernel), then handshakes them all at once once stream 0
-//! is established ([`SourceSession::handshake_dialled`]), one short-lived
-//! thread each, and the destination's acceptor answers them at once too:
-//! M streams take the round trips of one, not of M, and their connect
-//! overlaps stream 0's handshake.
+//! destination's kernel), then, once stream 0 is established, starts the
+//! transfer on stream 0 and handshakes the others in the background, one
+//! short-lived thread each (`source::join_in_background`); the
+//! destination's acceptor, running from the moment it answered stream 0's
+//! hello ([`serve_hello`], [`finish_handshake`]), answers them at once too:
+//! M streams take the round trips of one, not of M, and the transfer waits
+//! for none of them.
 
 use crate::error::MigrationError;
 use dwcp_dataplane_core::handshake::{
     server_handle_client_hello, ClientEstablished, ClientHandshake, ClientParams, HandshakeError,
-    ServerEstablished, SessionCheck,
+    ServerAwaitingProof, ServerEstablished, SessionCheck,
 };
 use dwcp_dataplane_core::keys::{Direction, PreSharedKey, SessionSecret};
 use dwcp_dataplane_core::seal::{FrameOpener, FrameSealer};
@@ -237,27 +239,13 @@ impl SourceSession {
     }
 
     /// Dials `count` connections concurrently (one thread each, at most
-    /// `STREAMS_MAX`), for [`Self::handshake_dialled`] to handshake later. A
+    /// `STREAMS_MAX`), for [`Self::handshake`] to handshake later. A
     /// connect involves only the destination's kernel, so this may run
     /// while stream 0 still handshakes: its round trip then overlaps stream
     /// 0's instead of following it.
     pub fn dial_all(&self, count: u16) -> Result<Vec<TcpStream>, MigrationError> {
         let items = (1..=count).map(|n| (n, ())).collect();
         in_parallel("dial", items, |_, ()| self.dial().map(|(socket, _)| socket))
-    }
-
-    /// Handshakes the connections `sockets` (from [`Self::dial_all`]) as
-    /// streams `first_id..`, concurrently; as [`Self::open_all`] otherwise
-    /// (stream 0 established first, the lowest failing stream's error).
-    pub fn handshake_dialled(
-        &self,
-        first_id: u16,
-        sockets: Vec<TcpStream>,
-    ) -> Result<Vec<TcpStream>, MigrationError> {
-        let items = (first_id..).zip(sockets).collect();
-        in_parallel("handshake", items, |id, socket| {
-            self.handshake(socket, id).map(|(socket, _)| socket)
-        })
     }
 }
 
@@ -316,6 +304,20 @@ pub fn serve_handshake(
     psk: Option<&PreSharedKey>,
     session: &mut impl SessionCheck,
 ) -> Result<ServerEstablished, MigrationError> {
+    let waiting = serve_hello(socket, insecure_plaintext, psk, session)?;
+    finish_handshake(socket, waiting, psk)
+}
+
+/// The server's first half of a handshake: reads the ClientHello, admits it
+/// through `session`, answers with the ServerHello. The second half
+/// ([`finish_handshake`]) waits a round trip for the client's proof; the
+/// destination uses that round trip to start serving the other streams.
+pub fn serve_hello(
+    socket: &mut TcpStream,
+    insecure_plaintext: bool,
+    psk: Option<&PreSharedKey>,
+    session: &mut impl SessionCheck,
+) -> Result<ServerAwaitingProof, MigrationError> {
     let timeout = Some(HANDSHAKE_IO_TIMEOUT);
     let no_hello = |message: String| MigrationError::NoHello { message };
     // Before the first frame can arrive, so the receive buffer is there for it.
@@ -350,6 +352,17 @@ pub fn serve_handshake(
             }
         };
     write_message(socket, stream_id, &server_hello)?;
+    Ok(waiting)
+}
+
+/// The server's second half of a handshake ([`serve_hello`]): reads and
+/// checks the client's proof, then clears the handshake's timeouts.
+pub fn finish_handshake(
+    socket: &mut TcpStream,
+    waiting: ServerAwaitingProof,
+    psk: Option<&PreSharedKey>,
+) -> Result<ServerEstablished, MigrationError> {
+    let stream_id = waiting.hello().stream_id;
     let proof = HandshakeMessage::read_from(socket).map_err(|err| match err {
         HandshakeReadError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => MigrationError::HandshakeIo {
             stream_id,

@@ -383,6 +383,13 @@ impl ServerAwaitingProof {
         &self.hello
     }
 
+    /// The server nonce sent in the ServerHello (with the hello's client
+    /// nonce, what the session's keys derive from; the client is not yet
+    /// proven to hold the key).
+    pub fn server_nonce(&self) -> &[u8; 32] {
+        &self.server_nonce
+    }
+
     /// Checks the client's proof.
     pub fn handle_client_proof(
         self,

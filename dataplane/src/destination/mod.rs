@@ -10,7 +10,7 @@ use crate::error::MigrationError;
 use crate::guest_memory::{MemoryError, PendingMemory};
 use crate::live::{LiveControl, MigrationHandles};
 use crate::progress;
-use crate::session::{self, serve_handshake};
+use crate::session;
 use crate::source::error_chain;
 use crate::summary::{self, Summary};
 use crate::threads::{self, ThreadRole};
@@ -174,7 +174,7 @@ fn run(
     // client) is logged and skipped; a real handshake that fails ends the run.
     let accept_deadline = (config.accept_timeout_ms > 0)
         .then(|| Instant::now() + Duration::from_millis(config.accept_timeout_ms));
-    let (primary, mut check, established) = loop {
+    let (mut primary, mut check, answered) = loop {
         let remaining_ms = match accept_deadline {
             None => 0,
             Some(deadline) => {
@@ -188,23 +188,23 @@ fn run(
             allocation: None,
             error: None,
         };
-        let established = serve_handshake(
+        let answered = session::serve_hello(
             &mut primary,
             config.insecure_plaintext,
             psk.as_deref(),
             &mut check,
         );
-        if let Err(MigrationError::NoHello { message }) = &established {
+        if let Err(MigrationError::NoHello { message }) = &answered {
             tracing::warn!(peer = ?primary.peer_addr().ok(), message, "ignoring a connection that is not a migration");
             continue;
         }
-        break (primary, check, established);
+        break (primary, check, answered);
     };
     if let Some(err) = check.error.take() {
         return Err(err);
     }
-    let established = match established {
-        Ok(established) => established,
+    let waiting = match answered {
+        Ok(waiting) => waiting,
         Err(err) => {
             if let Some(allocation) = check.allocation.take() {
                 allocation.discard();
@@ -215,24 +215,28 @@ fn run(
     let allocation = check
         .allocation
         .take()
-        .expect("admit started the allocation before the handshake completed");
-    // The clock starts when the source is admitted, like the source's.
-    let start = start.max(Instant::now());
-    let hello = established.hello;
+        .expect("admit started the allocation before the ServerHello went out");
+    // Stream 0's proof is a round trip away. Meanwhile the pool, the
+    // transport and the acceptor start, so the other streams' hellos, which
+    // the source sends once stream 0 is established and which arrive with
+    // its proof, are answered at once rather than after this set-up. Each
+    // join proves the key itself; the session they join is used only once
+    // stream 0 has proven it too.
+    let hello = *waiting.hello();
     let streams = hello.stream_count;
-    summary.streams = streams;
-    summary.memory_bytes = hello.memory_bytes;
     let secret = psk
         .as_ref()
-        .map(|k| k.session_secret(&hello.client_nonce, &established.server_nonce));
+        .map(|k| k.session_secret(&hello.client_nonce, waiting.server_nonce()));
 
     let buffers =
         u32::try_from(FRAME_QUEUE_MAX).expect("small") + u32::from(streams) + POOL_SLACK_BUFFERS;
-    let pool = Arc::new(BufferPool::new(
-        FRAME_BUFFER_LEN,
-        buffers,
-        config.hugepages,
-    )?);
+    let pool = match BufferPool::new(FRAME_BUFFER_LEN, buffers, config.hugepages) {
+        Ok(pool) => Arc::new(pool),
+        Err(err) => {
+            allocation.discard();
+            return Err(err.into());
+        }
+    };
     let link = Arc::new(
         DestinationLink::new(pool, streams, FRAME_QUEUE_MAX).map_err(|cause| {
             MigrationError::Spawn {
@@ -250,9 +254,6 @@ fn run(
             peer_timeout: Duration::from_millis(config.peer_timeout_ms),
         },
     )?;
-    control
-        .send(Control::Attach(0, primary))
-        .expect("the receiver is alive: the transport is not started yet");
     let transport_thread = {
         let progress = Arc::clone(&handles.progress);
         progress.workers[progress::TRANSPORT_WORKER].set_core(transport_core);
@@ -268,8 +269,8 @@ fn run(
         listener,
         session: hello,
         insecure_plaintext: config.insecure_plaintext,
-        psk,
-        control,
+        psk: psk.clone(),
+        control: control.clone(),
         link: Arc::clone(&link),
     };
     let acceptor_thread = std::thread::Builder::new()
@@ -279,6 +280,27 @@ fn run(
             role: "acceptor",
             cause,
         })?;
+    let proven =
+        session::finish_handshake(&mut primary, waiting, psk.as_deref()).and_then(|_| {
+            control.send(Control::Attach(0, primary)).map_err(|_| {
+                MigrationError::Failed(link.fatal.message().unwrap_or_else(|| {
+                    "the transport stopped before stream 0 was established".into()
+                }))
+            })
+        });
+    if let Err(err) = proven {
+        link.fatal.raise(error_chain(&err));
+        link.transport_bell.ring();
+        let _ = transport_thread.join();
+        link.finished.store(true, Ordering::Release);
+        let _ = acceptor_thread.join();
+        allocation.discard();
+        return Err(err);
+    }
+    // The clock starts when the source is admitted, like the source's.
+    let start = start.max(Instant::now());
+    summary.streams = streams;
+    summary.memory_bytes = hello.memory_bytes;
     // The image has been allocating since stream 0 was admitted; frames
     // that arrive before it is ready wait in the transport and in TCP.
     let memory = match allocation.wait() {

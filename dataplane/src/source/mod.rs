@@ -7,6 +7,9 @@ pub mod range_schedule;
 pub mod raw_batch;
 pub mod window_plan;
 
+#[cfg(test)]
+mod late_join_test;
+
 use crate::config::SourceConfig;
 use crate::error::MigrationError;
 use crate::guest_memory::SourceMemory;
@@ -25,7 +28,7 @@ use dwcp_dataplane_core::switchover::SwitchoverConfig;
 use dwcp_hugepages::BufferPool;
 use dwcp_shared::limits::CAP_PAGE_CODEC;
 use dwcp_uring::source_io::{
-    ConnectFn, Reconnector, SourceFaults, SourceTransport, SourceTransportConfig,
+    ConnectFn, Reconnected, Reconnector, SourceFaults, SourceTransport, SourceTransportConfig,
 };
 use engine::{Engine, EngineConfig, EngineShared};
 use page_codec::{CodecSettings, PageCodec};
@@ -93,17 +96,22 @@ fn joined<T>(
     }
 }
 
-/// Handshakes stream 0 on `primary`, then the other streams at once;
-/// returns the connections in stream order and stream 0's outcome.
-fn handshake_all(
+/// Handshakes stream 0 on `primary` while the other streams are dialled
+/// (a connect needs only the destination's kernel); returns stream 0's
+/// connection and outcome and the other streams' connections, still to be
+/// handshaken ([`join_in_background`]).
+fn handshake_first(
     session: &SourceSession,
     primary: std::net::TcpStream,
     streams: u16,
-) -> Result<(Vec<std::net::TcpStream>, ClientEstablished), MigrationError> {
-    // The other streams are dialled while stream 0 handshakes (a connect
-    // needs only the destination's kernel), and handshaken once it is
-    // established (the destination admits joins only to a session that
-    // exists): one round trip less than dialling them after it.
+) -> Result<
+    (
+        std::net::TcpStream,
+        ClientEstablished,
+        Vec<std::net::TcpStream>,
+    ),
+    MigrationError,
+> {
     let (handshaken, dialled) = std::thread::scope(|scope| {
         let dialling = (streams > 1).then(|| {
             std::thread::Builder::new()
@@ -115,9 +123,42 @@ fn handshake_all(
         (handshaken, dialled)
     });
     let (primary, established) = handshaken?;
-    let mut connections = vec![primary];
-    connections.extend(session.handshake_dialled(1, dialled?)?);
-    Ok((connections, established))
+    Ok((primary, established, dialled?))
+}
+
+/// Handshakes `dialled` as streams 1.. on one thread each and delivers
+/// each to the transport through `joiner` ([`Reconnected::Joined`], or
+/// [`Reconnected::Failed`], which fails the migration). The transfer starts
+/// on stream 0 meanwhile: the destination admits joins only to a session
+/// stream 0 has established, so a join's handshake is a round trip after
+/// stream 0's, and the first round trip of a TCP stream carries only its
+/// initial window.
+fn join_in_background(
+    session: &SourceSession,
+    dialled: Vec<std::net::TcpStream>,
+    joiner: &crossbeam::channel::Sender<Reconnected>,
+) -> Result<(), MigrationError> {
+    for (stream_id, socket) in (1u16..).zip(dialled) {
+        let (session, joiner) = (session.clone(), joiner.clone());
+        std::thread::Builder::new()
+            .name(format!("dwcp-join-{stream_id}"))
+            .spawn(move || {
+                let outcome = match session.handshake(socket, stream_id) {
+                    Ok((socket, _)) => Reconnected::Joined(stream_id, socket),
+                    Err(err) => Reconnected::Failed(
+                        stream_id,
+                        format!("stream {stream_id} could not join: {}", error_chain(&err)),
+                    ),
+                };
+                // The transport is gone only if the migration already ended.
+                let _ = joiner.send(outcome);
+            })
+            .map_err(|cause| MigrationError::Spawn {
+                role: "join",
+                cause,
+            })?;
+    }
+    Ok(())
 }
 
 fn run(
@@ -214,7 +255,7 @@ fn run(
                     PageCodec::new(codec_settings, page_count, streams, Instant::now())
                 })
         });
-        let connected = handshake_all(&session, primary, streams);
+        let connected = handshake_first(&session, primary, streams);
         let codec = setting_up_codec.map(|spawned| joined("codec set-up", spawned));
         let pool = match allocating {
             Ok(thread) => thread.join().unwrap_or_else(|_| {
@@ -225,7 +266,7 @@ fn run(
         };
         (pool, connected, codec)
     });
-    let (connections, established) = connected?;
+    let (primary, established, dialled) = connected?;
     let pool = Arc::new(pool?);
     let codec_granted = established.capabilities & CAP_PAGE_CODEC != 0;
     if config.codec && !codec_granted {
@@ -237,8 +278,9 @@ fn run(
     if handles.live.is_cancelled() {
         return Err(MigrationError::Cancelled);
     }
-    for connection in &connections {
-        handles.share_socket(connection);
+    handles.share_socket(&primary);
+    for socket in &dialled {
+        handles.share_socket(socket);
     }
 
     let link = Arc::new(
@@ -261,6 +303,11 @@ fn run(
                 cause,
             },
         )?;
+    let joiner = reconnector.joiner();
+    // Stream 0 carries the first frames; the others join within a round trip.
+    let connections = std::iter::once(Some(primary))
+        .chain(dialled.iter().map(|_| None))
+        .collect();
     let transport = SourceTransport::new(
         Arc::clone(&link),
         connections,
@@ -286,16 +333,23 @@ fn run(
         cause,
     })?;
 
-    match populating {
+    // From here a failure must also stop the transport (it then tells the
+    // destination why).
+    let ready = join_in_background(&session, dialled, &joiner).and_then(|()| match populating {
         Ok(thread) => thread
             .join()
-            .map_err(|_| MigrationError::Failed("the populate thread panicked".into()))??,
-        Err(cause) => {
-            return Err(MigrationError::Spawn {
-                role: "populate",
-                cause,
-            })
-        }
+            .map_err(|_| MigrationError::Failed("the populate thread panicked".into()))?
+            .map_err(MigrationError::from),
+        Err(cause) => Err(MigrationError::Spawn {
+            role: "populate",
+            cause,
+        }),
+    });
+    if let Err(err) = ready {
+        link.fatal.raise(error_chain(&err));
+        link.transport_bell.ring();
+        let _ = transport_thread.join();
+        return Err(err);
     }
     let hook = Arc::new(PauseHook::new(config.pause.clone()));
     let engine_config = EngineConfig {

@@ -53,12 +53,15 @@ pub const CONTROL_RECV_BUFFER_LEN: usize = 8 * CONTROL_FRAME_LEN_MAX;
 /// Opens a connection for a stream and returns it with the resume point.
 pub type ConnectFn = dyn Fn(u16) -> Result<(TcpStream, u64), String> + Send + Sync;
 
-/// A re-established stream, or why it could not be.
+/// A re-established (or first established) stream, or why it could not be.
 #[derive(Debug)]
 pub enum Reconnected {
     /// Connected and handshaken; resume after this seq.
     Attached(u16, TcpStream, u64),
-    /// Gave up after the reconnect timeout.
+    /// A stream that started without a connection (its handshake was still
+    /// running when the transfer began) has one now.
+    Joined(u16, TcpStream),
+    /// Gave up after the reconnect timeout, or the first handshake failed.
     Failed(u16, String),
 }
 
@@ -67,6 +70,8 @@ pub enum Reconnected {
 pub struct Reconnector {
     requests: Sender<u16>,
     results: Receiver<Reconnected>,
+    /// For [`Self::joiner`].
+    joins: Sender<Reconnected>,
 }
 
 /// First back-off between reconnect attempts.
@@ -79,6 +84,7 @@ impl Reconnector {
     pub fn spawn(connect: Arc<ConnectFn>, timeout: Duration) -> std::io::Result<Self> {
         let (requests, request_rx) = crossbeam::channel::unbounded::<u16>();
         let (result_tx, results) = crossbeam::channel::unbounded();
+        let joins = result_tx.clone();
         std::thread::Builder::new().name("dwcp-reconnect".into()).spawn(move || {
             for stream_id in request_rx {
                 let deadline = Instant::now() + timeout;
@@ -106,7 +112,19 @@ impl Reconnector {
                 }
             }
         })?;
-        Ok(Self { requests, results })
+        Ok(Self {
+            requests,
+            results,
+            joins,
+        })
+    }
+
+    /// Where the first connections of the streams the transport starts
+    /// without ([`SourceTransport::new`]) are delivered: send
+    /// [`Reconnected::Joined`] once a stream is handshaken, or
+    /// [`Reconnected::Failed`] (fatal for the migration) if it cannot be.
+    pub fn joiner(&self) -> Sender<Reconnected> {
+        self.joins.clone()
     }
 }
 
@@ -201,9 +219,11 @@ impl std::fmt::Debug for SourceTransport {
 
 impl SourceTransport {
     /// Builds the transport over established connections (one per stream, in stream order).
+    /// `connections[s]` is `None` for a stream whose handshake is still
+    /// running: its frames wait until [`Reconnector::joiner`] delivers it.
     pub fn new(
         link: Arc<SourceLink>,
-        connections: Vec<TcpStream>,
+        connections: Vec<Option<TcpStream>>,
         openers: Vec<FrameOpener>,
         reconnector: Reconnector,
         config: SourceTransportConfig,
@@ -231,8 +251,10 @@ impl SourceTransport {
                     waiting: None,
                     replies: StreamRecvState::new(id),
                     opener,
-                    connection: Some(Connection::new(socket, generation)),
-                    reconnecting: false,
+                    // A stream still joining is not re-established if it breaks
+                    // before its first connection: its joiner reports it.
+                    reconnecting: socket.is_none(),
+                    connection: socket.map(|socket| Connection::new(socket, generation)),
                 }
             })
             .collect();
@@ -331,6 +353,20 @@ impl SourceTransport {
             worked = true;
             match outcome {
                 Reconnected::Failed(_, message) => self.link.fatal.raise(message),
+                Reconnected::Joined(stream_id, socket) => {
+                    let generation = self.next_generation;
+                    self.next_generation += 1;
+                    let stream = &mut self.streams[usize::from(stream_id)];
+                    if stream.connection.is_some() || !stream.reconnecting {
+                        self.link
+                            .fatal
+                            .raise(format!("stream {stream_id} joined twice"));
+                        continue;
+                    }
+                    tracing::debug!(stream_id, "stream joined");
+                    stream.connection = Some(Connection::new(socket, generation));
+                    stream.reconnecting = false;
+                }
                 Reconnected::Attached(stream_id, socket, resume) => {
                     let generation = self.next_generation;
                     self.next_generation += 1;
