@@ -20,6 +20,17 @@
 //! [`WINDOW_MAX`] (a rate the switch-over plans with must still follow a
 //! link that changes within seconds).
 //!
+//! The **peak** ([`ThroughputEstimator::peak_bytes_per_s`]) is the highest
+//! whole-window rate of the last [`PEAK_WINDOWS`] windows, the way BBR
+//! estimates a path's bottleneck bandwidth: what the link can drain, which
+//! is what a switch-over plans with. The current rate alone reads what the
+//! sender offered: at the end of a round whose last stretch the engine spent
+//! encoding (the link half idle), the real guest's read 7-9 MiB/s on a link
+//! that had carried 23 MiB/s, and the switch-over waited rounds for a queue
+//! that would have drained in time. A peak is too high only for the
+//! [`PEAK_WINDOWS`] windows after the link slows down; the caller caps it
+//! with the link's configured rate and the predicted floor.
+//!
 //! Bounds: at most [`SAMPLES_MAX`] samples are kept, allocated once; samples
 //! closer than [`SAMPLE_INTERVAL_MIN`] (or `window / (SAMPLES_MAX / 2)`, if
 //! longer) to the last kept one are ignored, so a window never needs more
@@ -41,6 +52,8 @@ pub const WINDOW_ROUND_TRIPS: u32 = 4;
 pub const WINDOW_MIN: Duration = Duration::from_millis(200);
 /// The longest window.
 pub const WINDOW_MAX: Duration = Duration::from_secs(2);
+/// Windows the peak looks back over.
+pub const PEAK_WINDOWS: u32 = 5;
 
 /// Throughput of a byte counter over a sliding window of time.
 #[derive(Debug, Clone)]
@@ -48,6 +61,9 @@ pub struct ThroughputEstimator {
     /// Kept samples `(time, counter)`, oldest first; the oldest is the anchor
     /// at or just before `newest - window` once the window is full.
     samples: VecDeque<(Instant, u64)>,
+    /// Whole-window rates of the last `PEAK_WINDOWS` windows, decreasing
+    /// (a monotonic queue: the front is the peak).
+    peaks: VecDeque<(Instant, f64)>,
     window: Duration,
     spacing: Duration,
 }
@@ -77,6 +93,7 @@ impl ThroughputEstimator {
         let spacing = SAMPLE_INTERVAL_MIN.max(window / WINDOW_SAMPLES_MAX);
         Self {
             samples: VecDeque::with_capacity(SAMPLES_MAX),
+            peaks: VecDeque::with_capacity(SAMPLES_MAX),
             window,
             spacing,
         }
@@ -105,6 +122,36 @@ impl ThroughputEstimator {
             self.samples.pop_front();
         }
         debug_assert!(self.samples.len() <= SAMPLES_MAX);
+        let spans_a_window = self
+            .samples
+            .front()
+            .is_some_and(|&(then, _)| now.saturating_duration_since(then) >= self.window);
+        if spans_a_window {
+            let rate = self.bytes_per_s();
+            while self.peaks.back().is_some_and(|&(_, r)| r <= rate) {
+                self.peaks.pop_back();
+            }
+            if self.peaks.len() == SAMPLES_MAX {
+                self.peaks.pop_front();
+            }
+            self.peaks.push_back((now, rate));
+        }
+        let horizon = self.window.saturating_mul(PEAK_WINDOWS);
+        while self
+            .peaks
+            .front()
+            .is_some_and(|&(at, _)| now.saturating_duration_since(at) > horizon)
+        {
+            self.peaks.pop_front();
+        }
+    }
+
+    /// The highest whole-window rate of the last [`PEAK_WINDOWS`] windows,
+    /// bytes per second; the current rate until one whole window is known.
+    pub fn peak_bytes_per_s(&self) -> f64 {
+        self.peaks
+            .front()
+            .map_or_else(|| self.bytes_per_s(), |&(_, rate)| rate)
     }
 
     /// Current estimate in bytes per second (0 before two samples).
@@ -185,6 +232,49 @@ mod tests {
             }
         }
         assert!(worst <= 0.25, "worst relative error {worst}");
+    }
+
+    /// 25 MB/s for 2 s, then 5 MB/s: the peak holds 25 for
+    /// `PEAK_WINDOWS` windows of 400 ms, then follows down.
+    #[test]
+    fn the_peak_remembers_the_best_window_for_a_few_windows() {
+        let start = Instant::now();
+        let mut t = ThroughputEstimator::for_round_trip(Duration::from_millis(100));
+        assert_eq!(t.peak_bytes_per_s(), 0.0);
+        let mut bytes = 0u64;
+        for ms in (0..=2_000u64).step_by(20) {
+            t.record(start + Duration::from_millis(ms), bytes);
+            bytes += 500_000;
+        }
+        assert!(
+            (t.peak_bytes_per_s() - 25e6).abs() < 1e3,
+            "{}",
+            t.peak_bytes_per_s()
+        );
+        for ms in (2_020..=3_000u64).step_by(20) {
+            t.record(start + Duration::from_millis(ms), bytes);
+            bytes += 100_000;
+        }
+        assert!(
+            (t.bytes_per_s() - 5e6).abs() < 1e3,
+            "current {}",
+            t.bytes_per_s()
+        );
+        assert!(
+            (t.peak_bytes_per_s() - 25e6).abs() < 1e6,
+            "peak {}",
+            t.peak_bytes_per_s()
+        );
+        for ms in (3_020..=5_000u64).step_by(20) {
+            t.record(start + Duration::from_millis(ms), bytes);
+            bytes += 100_000;
+        }
+        assert!(
+            (t.peak_bytes_per_s() - 5e6).abs() < 1e3,
+            "peak {}",
+            t.peak_bytes_per_s()
+        );
+        assert!(t.peaks.len() <= SAMPLES_MAX);
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct EngineConfig {
     /// The path's round trip as measured when stream 0 connected: the
     /// throughput estimate's window and the switch-over's verdict time.
     pub round_trip: Duration,
+    /// The link's configured rate (`--link-mbps`), bytes per second: the
+    /// switch-over never plans with more.
+    pub link_bytes_per_s: f64,
 }
 
 /// What a successful engine run reports.
@@ -328,8 +331,9 @@ impl<'a> Engine<'a> {
 
     /// Runs the whole migration from the engine's side.
     pub fn run(mut self) -> Result<EngineOutcome, EngineFailure> {
-        let mut policy =
-            SwitchoverPolicy::new(self.config.switchover).with_round_trip(self.config.round_trip);
+        let mut policy = SwitchoverPolicy::new(self.config.switchover)
+            .with_round_trip(self.config.round_trip)
+            .with_link_rate(self.config.link_bytes_per_s);
         let mut round = 0u32;
         let switchover = loop {
             let report = self
@@ -337,7 +341,8 @@ impl<'a> Engine<'a> {
                 .map_err(|e| self.fail(e, None, round))?;
             let floor = self.live.predicted_floor();
             policy.set_predicted_floor(floor.map(|f| f as f64));
-            let decision = policy.decide(&report, self.throughput.bytes_per_s());
+            // What the link can drain, not what this round offered it.
+            let decision = policy.decide(&report, self.throughput.peak_bytes_per_s());
             tracing::info!(
                 round,
                 dirty_pages = report.dirty_pages,
@@ -345,6 +350,7 @@ impl<'a> Engine<'a> {
                 inflight_bytes_stream_max = report.inflight_bytes_stream_max,
                 scan_ms = crate::millis(report.scan_duration),
                 throughput_mib_s = self.throughput.bytes_per_s() / 1048576.0,
+                peak_mib_s = self.throughput.peak_bytes_per_s() / 1048576.0,
                 predicted_floor_mib_s = floor.map(|f| f as f64 / 1048576.0),
                 ?decision,
                 "round done"
