@@ -223,7 +223,8 @@ pub struct SourceConfig {
     /// Streams; `None` derives them from the bandwidth-delay product
     /// ([`crate::source::window_plan`]).
     pub streams: Option<u16>,
-    /// Link bandwidth assumed for the stream count and the in-flight window, in Mbit/s.
+    /// Link bandwidth assumed for the stream count and the in-flight window,
+    /// and the most the switch-over plans with, in Mbit/s.
     pub link_mbps: u64,
     /// The floor of the in-flight window: full frames per stream (and the
     /// frame buffers of each stream and of its queue); the window in bytes

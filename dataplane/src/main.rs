@@ -105,7 +105,8 @@ struct MigrateArgs {
     /// Parallel TCP streams (default: from the measured bandwidth-delay product).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     streams: Option<u16>,
-    /// Link bandwidth assumed when deriving the stream count, Mbit/s.
+    /// Link bandwidth assumed when deriving the stream count and the
+    /// in-flight window, and the most the switch-over plans with, Mbit/s.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.link_mbps)]
     link_mbps: u64,
     /// Frames (up to 64 pages each) in flight per stream.
