@@ -54,6 +54,9 @@ use std::time::Duration;
 pub const VERIFY_OVERHEAD: Duration = Duration::from_millis(5);
 /// Upper bound on pre-copy rounds a configuration may ask for.
 pub const ROUNDS_MAX: u32 = 1000;
+/// The longest wait between rounds for a queue to drain
+/// ([`SwitchoverPolicy::queue_drain_wait`]).
+pub const QUEUE_DRAIN_WAIT_MAX: Duration = Duration::from_secs(1);
 
 /// Switch-over settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -219,6 +222,35 @@ impl SwitchoverPolicy {
         let transfer = transfer_time(bytes, throughput_bytes_per_s);
         let drain = transfer_time(report.drain_bytes() as f64, throughput_bytes_per_s);
         report.scan_duration.max(drain) + transfer + self.round_trip + VERIFY_OVERHEAD
+    }
+
+    /// How long to wait, with the guest running, before the next round when
+    /// only the bytes in flight keep the estimate over the budget: the
+    /// time the excess needs to drain, at most [`QUEUE_DRAIN_WAIT_MAX`];
+    /// `None` when the round fits or its dirty pages alone do not.
+    ///
+    /// Scanning again at once gains nothing: the link drains the queue at
+    /// its own pace while the guest runs, and a quiet guest's rounds take a
+    /// few tens of ms, so back-to-back rounds used up `rounds_max` in under
+    /// a second on a 250 ms link whose queue needed two, and switched over
+    /// with 6-10 MB still queued (1.5-2.2 s of downtime).
+    pub fn queue_drain_wait(
+        &self,
+        report: &RoundReport,
+        throughput_bytes_per_s: f64,
+    ) -> Option<Duration> {
+        let rate = self.planning_throughput(throughput_bytes_per_s);
+        let budget = self.config.downtime_budget;
+        let estimate = self.estimate_downtime(report, rate);
+        let dirty_alone = RoundReport {
+            inflight_bytes: 0,
+            inflight_bytes_stream_max: 0,
+            ..*report
+        };
+        if estimate <= budget || self.estimate_downtime(&dirty_alone, rate) > budget {
+            return None;
+        }
+        Some((estimate - budget).min(QUEUE_DRAIN_WAIT_MAX))
     }
 
     /// Judges a finished round, given the measured throughput (the
@@ -423,6 +455,39 @@ mod tests {
         ));
         let mut capped = capped.with_round_trip(rtt);
         assert_eq!(capped.decide(&queued, 36e6), Decision::NextRound);
+    }
+
+    /// On a 250 ms path at 12.5 MB/s with 5 MB queued on one of 3 streams,
+    /// the estimate is 15 MB / 12.5 MB/s + 250 + 5 ms = 1.455 s: wait the
+    /// excess (capped at 1 s); nothing to wait for when the round fits or
+    /// when the dirty pages alone are over the budget.
+    #[test]
+    fn a_queue_bound_round_waits_for_the_excess_to_drain() {
+        let mb_s = 12.5e6;
+        let policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS)
+            .with_round_trip(Duration::from_millis(250));
+        let queued = |inflight_bytes, dirty_pages| RoundReport {
+            inflight_bytes,
+            inflight_bytes_stream_max: inflight_bytes,
+            streams_active: 3,
+            ..report(5, dirty_pages, 15)
+        };
+        assert_eq!(
+            policy.queue_drain_wait(&queued(5_000_000, 2), mb_s),
+            Some(QUEUE_DRAIN_WAIT_MAX)
+        );
+        let wait = policy
+            .queue_drain_wait(&queued(500_000, 2), mb_s)
+            .expect("1.5 MB drain 120 ms: 375 ms, 75 over");
+        assert!(
+            wait > Duration::from_millis(74) && wait < Duration::from_millis(77),
+            "{wait:?}"
+        );
+        assert_eq!(policy.queue_drain_wait(&queued(0, 2), mb_s), None);
+        assert_eq!(
+            policy.queue_drain_wait(&queued(500_000, 10_000), mb_s),
+            None
+        );
     }
 
     #[test]

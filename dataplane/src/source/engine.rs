@@ -78,6 +78,9 @@ const FINISH_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How often a held engine looks for new live settings.
 const HOLD_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// How often a wait for the queue to drain between rounds samples the
+/// throughput and checks for failures (cold path: once per round).
+const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How long a cancelled engine waits for its `Abort` frame to be written.
 const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
@@ -273,6 +276,23 @@ impl<'a> Engine<'a> {
 
     /// Time blocked on the transport, the pacer or a hold: the codec's
     /// back-pressure signal, and this thread's idle time.
+    /// Waits up to `wait` (the guest running) for the bytes in flight to
+    /// drain, sampling the throughput and checking for failures every
+    /// `DRAIN_POLL_INTERVAL`; returns early once nothing is in flight.
+    fn wait_for_drain(&mut self, wait: Duration) -> Result<(), MigrationError> {
+        let until = Instant::now() + wait;
+        loop {
+            let now = Instant::now();
+            self.throughput
+                .record(now, self.link.counters.bytes_acked.load(Ordering::Relaxed));
+            self.check_fatal()?;
+            if now >= until || self.inflight_bytes() == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(DRAIN_POLL_INTERVAL.min(until - now));
+        }
+    }
+
     fn add_blocked(&mut self, blocked: Duration) {
         self.blocked += blocked;
         self.idle_clock.add_idle(blocked);
@@ -356,7 +376,15 @@ impl<'a> Engine<'a> {
                 "round done"
             );
             match decision {
-                Decision::NextRound => round += 1,
+                Decision::NextRound => {
+                    if let Some(wait) =
+                        policy.queue_drain_wait(&report, self.throughput.peak_bytes_per_s())
+                    {
+                        self.wait_for_drain(wait)
+                            .map_err(|e| self.fail(e, None, round))?;
+                    }
+                    round += 1;
+                }
                 Decision::Switchover(reason) => break reason,
             }
         };
