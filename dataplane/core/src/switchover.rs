@@ -45,7 +45,9 @@
 //! paused the guest for up to 2 s, and until this rule also covered a
 //! queue that stopped draining for a few rounds (a stream waiting out a
 //! retransmission timeout), it still did, once for 2.1 s. `rounds_max`
-//! bounds the wait. Round 0 sends everything and never switches unless it
+//! bounds the wait, and between such rounds the engine waits for the
+//! excess to drain ([`SwitchoverPolicy::queue_drain_wait`]) instead of
+//! scanning again at once. Round 0 sends everything and never switches unless it
 //! is the last round allowed: it says nothing yet about the dirty rate.
 
 use std::time::Duration;
