@@ -279,18 +279,26 @@ impl<'a> Engine<'a> {
     /// Waits up to `wait` (the guest running) for the bytes in flight to
     /// drain, sampling the throughput and checking for failures every
     /// `DRAIN_POLL_INTERVAL`; returns early once nothing is in flight.
+    /// The wait counts as blocked time: the worker meter shows it idle and
+    /// the level controller leaves it out of its windows, as a wait for the
+    /// transport.
     fn wait_for_drain(&mut self, wait: Duration) -> Result<(), MigrationError> {
-        let until = Instant::now() + wait;
-        loop {
+        let started = Instant::now();
+        let until = started + wait;
+        let drained = loop {
             let now = Instant::now();
             self.throughput
                 .record(now, self.link.counters.bytes_acked.load(Ordering::Relaxed));
-            self.check_fatal()?;
+            if let Err(err) = self.check_fatal() {
+                break Err(err);
+            }
             if now >= until || self.inflight_bytes() == 0 {
-                return Ok(());
+                break Ok(());
             }
             std::thread::sleep(DRAIN_POLL_INTERVAL.min(until - now));
-        }
+        };
+        self.add_blocked(started.elapsed());
+        drained
     }
 
     fn add_blocked(&mut self, blocked: Duration) {
