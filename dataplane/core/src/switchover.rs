@@ -113,6 +113,16 @@ impl RoundReport {
                 .saturating_mul(u64::from(self.streams_active.max(1))),
         )
     }
+
+    /// The same round with nothing in flight: what its dirty pages alone
+    /// would cost.
+    fn without_queue(&self) -> RoundReport {
+        RoundReport {
+            inflight_bytes: 0,
+            inflight_bytes_stream_max: 0,
+            ..*self
+        }
+    }
 }
 
 /// Why the policy switched over.
@@ -244,12 +254,7 @@ impl SwitchoverPolicy {
         let rate = self.planning_throughput(throughput_bytes_per_s);
         let budget = self.config.downtime_budget;
         let estimate = self.estimate_downtime(report, rate);
-        let dirty_alone = RoundReport {
-            inflight_bytes: 0,
-            inflight_bytes_stream_max: 0,
-            ..*report
-        };
-        if estimate <= budget || self.estimate_downtime(&dirty_alone, rate) > budget {
+        if estimate <= budget || self.estimate_downtime(&report.without_queue(), rate) > budget {
             return None;
         }
         Some((estimate - budget).min(QUEUE_DRAIN_WAIT_MAX))
@@ -275,13 +280,8 @@ impl SwitchoverPolicy {
         if let Some(previous) = self.previous_dirty {
             let shrinking = (report.dirty_pages as f64) < previous as f64 * self.config.stall_ratio;
             // Only the queue is over the budget: the dirty pages alone fit.
-            let dirty_alone = RoundReport {
-                inflight_bytes: 0,
-                inflight_bytes_stream_max: 0,
-                ..*report
-            };
             let dirty_fits = self.estimate_downtime(
-                &dirty_alone,
+                &report.without_queue(),
                 self.planning_throughput(throughput_bytes_per_s),
             ) <= self.config.downtime_budget;
             let queue_bound = dirty_fits && report.dirty_pages <= previous;

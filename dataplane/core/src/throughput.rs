@@ -242,35 +242,34 @@ mod tests {
         let mut t = ThroughputEstimator::for_round_trip(Duration::from_millis(100));
         assert_eq!(t.peak_bytes_per_s(), 0.0);
         let mut bytes = 0u64;
-        for ms in (0..=2_000u64).step_by(20) {
-            t.record(start + Duration::from_millis(ms), bytes);
-            bytes += 500_000;
-        }
+        // Samples every 20 ms over `ms`, `step` bytes apart.
+        let mut feed = |t: &mut ThroughputEstimator, ms: std::ops::RangeInclusive<u64>, step| {
+            for at in ms.step_by(20) {
+                t.record(start + Duration::from_millis(at), bytes);
+                bytes += step;
+            }
+        };
+        let near = |value: f64, expected: f64, within: f64| (value - expected).abs() < within;
+        feed(&mut t, 0..=2_000, 500_000);
         assert!(
-            (t.peak_bytes_per_s() - 25e6).abs() < 1e3,
+            near(t.peak_bytes_per_s(), 25e6, 1e3),
             "{}",
             t.peak_bytes_per_s()
         );
-        for ms in (2_020..=3_000u64).step_by(20) {
-            t.record(start + Duration::from_millis(ms), bytes);
-            bytes += 100_000;
-        }
+        feed(&mut t, 2_020..=3_000, 100_000);
         assert!(
-            (t.bytes_per_s() - 5e6).abs() < 1e3,
+            near(t.bytes_per_s(), 5e6, 1e3),
             "current {}",
             t.bytes_per_s()
         );
         assert!(
-            (t.peak_bytes_per_s() - 25e6).abs() < 1e6,
+            near(t.peak_bytes_per_s(), 25e6, 1e6),
             "peak {}",
             t.peak_bytes_per_s()
         );
-        for ms in (3_020..=5_000u64).step_by(20) {
-            t.record(start + Duration::from_millis(ms), bytes);
-            bytes += 100_000;
-        }
+        feed(&mut t, 3_020..=5_000, 100_000);
         assert!(
-            (t.peak_bytes_per_s() - 5e6).abs() < 1e3,
+            near(t.peak_bytes_per_s(), 5e6, 1e3),
             "peak {}",
             t.peak_bytes_per_s()
         );
