@@ -7,6 +7,7 @@
 //! Logs: `DWCP_TEST_LOG=debug cargo test -p dwcp-tests -- --nocapture`.
 
 mod t10_basic;
+mod t12_frame_size;
 mod t20_netns;
 mod t30_stream_cut;
 mod t31_control_stream_cut_at_end;

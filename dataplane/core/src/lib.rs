@@ -32,6 +32,7 @@
 
 pub mod backoff;
 pub mod doorbell;
+pub mod frame_size;
 pub mod handshake;
 pub mod keys;
 pub mod level_control;

@@ -30,6 +30,7 @@ use crate::source::range_schedule::RangeSchedule;
 use crate::source::raw_batch::{raw_batch_report, OpenRawBatch};
 use crate::summary::CodecSummary;
 use dwcp_dataplane_core::backoff::IdleBackoff;
+use dwcp_dataplane_core::frame_size::frame_pages;
 use dwcp_dataplane_core::link::{SourceEvent, SourceLink};
 use dwcp_dataplane_core::pacer::Pacer;
 use dwcp_dataplane_core::page_stages::{PageStages, Stage};
@@ -585,6 +586,17 @@ impl<'a> Engine<'a> {
             .unwrap_or(0)
     }
 
+    /// Bytes sealed and not yet acknowledged ahead of lane `lane`'s next
+    /// frame: on its stream with the codec (a lane per stream), else the
+    /// average of the active streams (the frame goes to any of them).
+    fn lane_inflight_bytes(&self, lane: usize) -> u64 {
+        if self.codec.is_some() {
+            let acked = self.link.acked_by_stream[lane].load(Ordering::Relaxed);
+            return self.sealed_by_stream[lane].saturating_sub(acked);
+        }
+        self.inflight_bytes() / self.streams_active.max(1) as u64
+    }
+
     /// Bytes of the frames sealed and not yet acknowledged (queued, in a
     /// stream's window, or on the wire): the final round queues behind them.
     fn inflight_bytes(&self) -> u64 {
@@ -739,10 +751,12 @@ impl<'a> Engine<'a> {
                 let body_end = bytes.len() - FRAME_TAG_LEN;
                 let writer = BatchWriter::new(&mut bytes[FRAME_HEADER_LEN..body_end], round)
                     .map_err(wire)?;
+                let pages_max = frame_pages(self.lane_inflight_bytes(lane));
                 self.raw_batches[lane] = Some(OpenRawBatch {
                     buffer,
                     writer,
                     opened_at: Instant::now(),
+                    pages_max,
                     zero_pages: 0,
                     raw_pages: 0,
                 });
@@ -762,7 +776,7 @@ impl<'a> Engine<'a> {
                         batch.raw_pages += 1;
                         page_hash(batch.writer.last_payload())
                     };
-                    let full = batch.writer.page_count() == PAGES_PER_BATCH_MAX;
+                    let full = usize::from(batch.writer.page_count()) >= batch.pages_max;
                     self.pages_sent += 1;
                     self.progress
                         .pages

@@ -18,6 +18,8 @@ pub struct OpenRawBatch<'a> {
     pub writer: BatchWriter<'a>,
     /// When the first page went in (the batch's encode stage).
     pub opened_at: Instant,
+    /// The page count the batch is sent at (`dwcp_dataplane_core::frame_size`).
+    pub pages_max: usize,
     /// Zero markers in the batch.
     pub zero_pages: u64,
     /// Raw pages in the batch.
