@@ -89,8 +89,10 @@ pub struct StagesArgs {
     /// Kill a child after this many seconds.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub child_timeout_s: u64,
-    /// Core pinning of the loopback pair (see `latency --help`).
-    #[arg(long, value_enum, default_value = "split")]
+    /// Core pinning of the loopback pair: `hosts` (each end on cores of its
+    /// own, as on two machines: one core each on a 2-core machine, `split`
+    /// on 4+), `split` or `default` (see `latency --help`).
+    #[arg(long, value_enum, default_value = "hosts")]
     pub pin: PinArg,
     /// Seed of the random memory contents.
     #[arg(long, default_value_t = 0x5eed)]
@@ -131,6 +133,9 @@ pub struct Common {
 pub enum PinArg {
     /// Distinct cores per busy thread (4+ cores), else unpinned.
     Split,
+    /// Each end on cores of its own: `split` on 4+ cores, one core per end
+    /// on 2 or 3.
+    Hosts,
     /// dwcp-dataplane's own default.
     Default,
 }

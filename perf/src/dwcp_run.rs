@@ -69,6 +69,24 @@ impl Pinning {
             _ => None,
         }
     }
+
+    /// Each end on cores of its own, as on two hosts: [`Self::split`] with
+    /// 4+ cores; with 2 or 3, one core per end (the source's engine and
+    /// transport on the highest, the destination's decoder and transport on
+    /// the next), so the two ends never wait for each other's threads;
+    /// `None` with 1.
+    pub fn hosts(core_ids: &[usize]) -> Option<Self> {
+        match core_ids {
+            [_, _, _, _, ..] => Self::split(core_ids),
+            [.., destination, source] => Some(Self {
+                source_engine: *source,
+                source_transport: *source,
+                destination_decoder: *destination,
+                destination_transport: *destination,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What to run.
@@ -349,6 +367,17 @@ fn provision(destination: &Path, source: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_pinning_gives_each_end_its_own_cores() {
+        assert_eq!(Pinning::hosts(&[0]), None);
+        let two = Pinning::hosts(&[0, 1]).expect("2 cores");
+        assert_eq!((two.source_engine, two.source_transport), (1, 1));
+        assert_eq!((two.destination_decoder, two.destination_transport), (0, 0));
+        let three = Pinning::hosts(&[4, 5, 6]).expect("3 cores");
+        assert_eq!((three.source_engine, three.destination_decoder), (6, 5));
+        assert_eq!(Pinning::hosts(&[0, 1, 2, 3]), Pinning::split(&[0, 1, 2, 3]));
+    }
 
     #[test]
     fn split_pinning_uses_four_distinct_cores() {

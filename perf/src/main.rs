@@ -136,6 +136,11 @@ fn pin_label(pin: cli::PinArg) -> String {
             p.source_engine, p.source_transport, p.destination_decoder, p.destination_transport
         ),
         (cli::PinArg::Split, None) => "split: fewer than 4 cores, unpinned".into(),
+        (cli::PinArg::Hosts, Some(p)) => format!(
+            "hosts: source engine {} transport {}, destination decoder {} transport {}",
+            p.source_engine, p.source_transport, p.destination_decoder, p.destination_transport
+        ),
+        (cli::PinArg::Hosts, None) => "hosts: 1 core, unpinned".into(),
         (cli::PinArg::Default, _) => "default (dwcp-dataplane's own)".into(),
     }
 }
@@ -143,6 +148,7 @@ fn pin_label(pin: cli::PinArg) -> String {
 fn pinning(pin: cli::PinArg) -> Option<dwcp_run::Pinning> {
     match pin {
         cli::PinArg::Split => dwcp_run::Pinning::split(&affinity_core_ids()),
+        cli::PinArg::Hosts => dwcp_run::Pinning::hosts(&affinity_core_ids()),
         cli::PinArg::Default => None,
     }
 }
