@@ -18,6 +18,7 @@ mod output;
 mod plot;
 mod rtt;
 mod scenario;
+mod steal;
 
 use crate::bench::Bench;
 use crate::cli::StagesArgs;
@@ -260,6 +261,7 @@ fn not_run(run: usize, why: &str) -> RunRecord {
         frames: None,
         error: Some(why.into()),
         wall_ms: 0.0,
+        steal_ms: None,
         commands: Vec::new(),
         summary: None,
     }

@@ -286,11 +286,12 @@ pub fn tables(s: &Summary) -> String {
         if scenario.status != Status::Skipped {
             let _ = write!(
                 md,
-                " ({}/{} runs ok; rate limit {}, achieved {})",
+                " ({}/{} runs ok; rate limit {}, achieved {}; hypervisor steal {} ms)",
                 scenario.runs_ok,
                 scenario.runs.len(),
                 opt(scenario.rate_limit_mbps, "none"),
-                opt(scenario.achieved_mbps, "?")
+                opt(scenario.achieved_mbps, "?"),
+                scenario.runs.iter().filter_map(|r| r.steal_ms).sum::<u64>()
             );
         }
         if let Some(reason) = &scenario.reason {

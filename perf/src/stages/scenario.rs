@@ -60,6 +60,9 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// Receiver start to both processes gone, ms.
     pub wall_ms: f64,
+    /// CPU time the hypervisor stole from this machine meanwhile, ms, all
+    /// CPUs together (`steal` of /proc/stat; `None` where there is none).
+    pub steal_ms: Option<u64>,
     /// The receiver's and the source's command lines.
     pub commands: Vec<String>,
     /// The source's JSON summary.
@@ -185,9 +188,13 @@ pub fn measure(
 ) -> Result<(RunRecord, Option<NamedHistograms>)> {
     let mut placement = placement.clone();
     placement.stage_log = Some(log.to_path_buf());
+    let steal_before = super::steal::steal_ms_now();
     let (outcome, commands) = bench
         .runner
         .run_placed(bench.memory.path(), spec, &placement)?;
+    let steal_ms = steal_before
+        .zip(super::steal::steal_ms_now())
+        .map(|(before, after)| after.saturating_sub(before));
     let mut error = outcome.error.clone();
     let summary = outcome.summary.clone();
     let achieved_mbps = summary.as_ref().filter(|_| error.is_none()).and_then(|s| {
@@ -225,6 +232,7 @@ pub fn measure(
             frames,
             error,
             wall_ms: outcome.wall_ms,
+            steal_ms,
             commands,
             summary,
         },
@@ -236,11 +244,19 @@ pub fn measure(
 pub fn describe(record: &RunRecord) -> String {
     match &record.error {
         None => format!(
-            "{} frames at {} Mbit/s",
+            "{} frames at {} Mbit/s, p99 {} us, hypervisor steal {} ms",
             record.frames.unwrap_or(0),
             record
                 .achieved_mbps
-                .map_or_else(|| "?".into(), |r| r.to_string())
+                .map_or_else(|| "?".into(), |r| r.to_string()),
+            record
+                .summary
+                .as_ref()
+                .and_then(|s| s.latency_us.as_ref())
+                .map_or_else(|| "?".into(), |l| l.p99.to_string()),
+            record
+                .steal_ms
+                .map_or_else(|| "?".into(), |ms| ms.to_string())
         ),
         Some(e) => format!("ERROR {e}"),
     }
@@ -259,6 +275,7 @@ mod tests {
             frames: Some(10),
             error: error.map(str::to_owned),
             wall_ms: 1.0,
+            steal_ms: Some(0),
             commands: Vec::new(),
             summary: None,
         }
