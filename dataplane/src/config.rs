@@ -101,6 +101,16 @@ pub enum ConfigError {
         /// Largest allowed.
         max: u32,
     },
+    /// `--frame-pages-min` not a power of two in range.
+    #[error("--frame-pages-min {value} must be a power of two from {min} to {max}")]
+    FramePagesMin {
+        /// Given.
+        value: usize,
+        /// Smallest allowed.
+        min: usize,
+        /// Largest allowed.
+        max: usize,
+    },
     /// `--link-mbps` out of range.
     #[error("--link-mbps {value} is out of range 1..={max}")]
     LinkMbps {
@@ -230,6 +240,9 @@ pub struct SourceConfig {
     /// frame buffers of each stream and of its queue); the window in bytes
     /// grows from there with the bandwidth-delay product.
     pub inflight_frames: usize,
+    /// The fewest pages a raw frame is cut at when little is in flight
+    /// (`dwcp_dataplane_core::frame_size`); 64 keeps every frame full.
+    pub frame_pages_min: usize,
     /// Pace sending to this rate, Mbit/s (`None`: as fast as the link goes).
     pub rate_limit_mbps: Option<u64>,
     /// Downtime budget.
@@ -285,6 +298,7 @@ impl SourceConfig {
         streams: None,
         link_mbps: 10_000,
         inflight_frames: 16,
+        frame_pages_min: dwcp_dataplane_core::frame_size::FRAME_PAGES_MIN,
         rate_limit_mbps: None,
         downtime_ms: 300,
         max_rounds: 30,
@@ -361,6 +375,13 @@ impl SourceConfig {
             return Err(ConfigError::StallRounds {
                 value: self.stall_rounds,
                 max: rounds_max,
+            });
+        }
+        if !dwcp_dataplane_core::frame_size::is_valid_pages_min(self.frame_pages_min) {
+            return Err(ConfigError::FramePagesMin {
+                value: self.frame_pages_min,
+                min: dwcp_dataplane_core::frame_size::FRAME_PAGES_MIN,
+                max: usize::from(dwcp_shared::limits::PAGES_PER_BATCH_MAX),
             });
         }
         if self.link_mbps == 0 || self.link_mbps > RATE_LIMIT_MBPS_MAX {
@@ -593,6 +614,19 @@ mod tests {
             }),
             ConfigError::InflightFrames { .. }
         ));
+        for value in [0, 4, 24, 128] {
+            assert_eq!(
+                bad(SourceConfig {
+                    frame_pages_min: value,
+                    ..source()
+                }),
+                ConfigError::FramePagesMin {
+                    value,
+                    min: 8,
+                    max: 64
+                }
+            );
+        }
         assert_eq!(
             bad(SourceConfig {
                 finisher_threads: 65,

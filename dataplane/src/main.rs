@@ -112,6 +112,11 @@ struct MigrateArgs {
     /// Frames (up to 64 pages each) in flight per stream.
     #[arg(long, default_value_t = SourceConfig::DEFAULTS.inflight_frames)]
     inflight_frames: usize,
+    /// The fewest pages a frame of raw pages is cut at when little is in
+    /// flight (a power of two, 8 to 64; 64 keeps every frame full, fewer
+    /// pages per frame mean less latency on an idle link).
+    #[arg(long, default_value_t = SourceConfig::DEFAULTS.frame_pages_min)]
+    frame_pages_min: usize,
     /// Pace sending to this rate, Mbit/s (default: unpaced).
     #[arg(long)]
     rate_limit_mbps: Option<u64>,
@@ -246,6 +251,7 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
         streams: args.streams,
         link_mbps: args.link_mbps,
         inflight_frames: args.inflight_frames,
+        frame_pages_min: args.frame_pages_min,
         rate_limit_mbps: args.rate_limit_mbps,
         downtime_ms: args.downtime_ms,
         max_rounds: args.max_rounds,

@@ -6,8 +6,10 @@
 //! re-establish stream 0 and still get the verdict, which the destination
 //! sends again on a re-established stream 0.
 //!
-//! An unchanging guest makes the bytes on the wire the same in every run,
-//! so a first clean run measures where the end is.
+//! An unchanging guest and full frames (`--frame-pages-min 64`: frames
+//! otherwise follow the bytes in flight, which timing decides) make the
+//! bytes on the wire the same in every run, so a first clean run measures
+//! where the end is.
 
 use dwcp_tests::{
     assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_pair, Guest,
@@ -28,7 +30,7 @@ fn migrate(dir: &TempDir, guest: &Guest, key: &Path, dest: &Path, extra: &[&str]
         .start(dir, "receiver");
     let mut migrator = Migrate::new(&guest.memory, &format!("127.0.0.1:{port}"))
         .key(key)
-        .args(&["--streams", "1"])
+        .args(&["--streams", "1", "--frame-pages-min", "64"])
         .args(extra)
         .spawn(dir, "migrator");
     let (source, destination) = wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE);

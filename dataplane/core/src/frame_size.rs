@@ -31,13 +31,23 @@ pub const IN_FLIGHT_SHARE: u64 = 4;
 const _: () = assert!(FRAME_PAGES_MIN.is_power_of_two());
 const _: () = assert!(FRAME_PAGES_MIN <= PAGES_PER_BATCH_MAX as usize);
 
+/// True if `pages` may be the smallest frame (`--frame-pages-min`): a power
+/// of two within [`FRAME_PAGES_MIN`]..=[`PAGES_PER_BATCH_MAX`].
+pub fn is_valid_pages_min(pages: usize) -> bool {
+    pages.is_power_of_two() && (FRAME_PAGES_MIN..=PAGES_PER_BATCH_MAX as usize).contains(&pages)
+}
+
 /// The page count to cut a raw frame at, given the bytes sealed and not
-/// yet acknowledged on its stream.
-pub fn frame_pages(inflight_bytes: u64) -> usize {
+/// yet acknowledged on its stream, and the smallest frame allowed
+/// (`pages_min`, see [`is_valid_pages_min`]; [`PAGES_PER_BATCH_MAX`] keeps
+/// every frame full, as a run that must put the same bytes on the wire
+/// every time needs).
+pub fn frame_pages(inflight_bytes: u64, pages_min: usize) -> usize {
+    assert!(is_valid_pages_min(pages_min), "pages_min {pages_min}");
     let share_pages = (inflight_bytes / IN_FLIGHT_SHARE).div_ceil(PAGE_SIZE as u64);
     let pages = usize::try_from(share_pages)
         .unwrap_or(usize::MAX)
-        .clamp(FRAME_PAGES_MIN, PAGES_PER_BATCH_MAX as usize);
+        .clamp(pages_min, PAGES_PER_BATCH_MAX as usize);
     pages
         .checked_next_power_of_two()
         .unwrap_or(PAGES_PER_BATCH_MAX as usize)
@@ -53,24 +63,39 @@ mod tests {
 
     #[test]
     fn an_idle_stream_gets_the_smallest_frames() {
-        assert_eq!(frame_pages(0), FRAME_PAGES_MIN);
-        assert_eq!(frame_pages(FRAME_PAGES_MIN as u64 * PAGE), FRAME_PAGES_MIN);
+        assert_eq!(frame_pages(0, FRAME_PAGES_MIN), FRAME_PAGES_MIN);
+        assert_eq!(
+            frame_pages(FRAME_PAGES_MIN as u64 * PAGE, FRAME_PAGES_MIN),
+            FRAME_PAGES_MIN
+        );
     }
 
     #[test]
     fn frames_grow_with_the_bytes_in_flight_to_a_full_frame() {
-        assert_eq!(frame_pages(4 * 9 * PAGE), 16, "9 pages round up to 16");
-        assert_eq!(frame_pages(4 * 32 * PAGE), 32);
-        assert_eq!(frame_pages(4 * 33 * PAGE), FULL);
         assert_eq!(
-            frame_pages(16 * 256 * 1024),
+            frame_pages(4 * 9 * PAGE, FRAME_PAGES_MIN),
+            16,
+            "9 pages round up to 16"
+        );
+        assert_eq!(frame_pages(4 * 32 * PAGE, FRAME_PAGES_MIN), 32);
+        assert_eq!(frame_pages(4 * 33 * PAGE, FRAME_PAGES_MIN), FULL);
+        assert_eq!(
+            frame_pages(16 * 256 * 1024, FRAME_PAGES_MIN),
             FULL,
             "a window of full frames"
         );
-        assert_eq!(frame_pages(u64::MAX), FULL);
+        assert_eq!(frame_pages(u64::MAX, FRAME_PAGES_MIN), FULL);
+        assert_eq!(
+            frame_pages(0, FULL),
+            FULL,
+            "a floor of 64 keeps frames full"
+        );
+        assert_eq!(frame_pages(0, 16), 16);
+        assert!(is_valid_pages_min(8) && is_valid_pages_min(64));
+        assert!(!is_valid_pages_min(4) && !is_valid_pages_min(24) && !is_valid_pages_min(128));
         let mut last = 0;
         for inflight in (0..64 * 1024 * 1024).step_by(4096 * 7) {
-            let pages = frame_pages(inflight);
+            let pages = frame_pages(inflight, FRAME_PAGES_MIN);
             assert!(pages >= last, "monotonic at {inflight}");
             assert!(pages.is_power_of_two() && (FRAME_PAGES_MIN..=FULL).contains(&pages));
             last = pages;

@@ -103,6 +103,8 @@ pub struct EngineConfig {
     /// The link's configured rate (`--link-mbps`), bytes per second: the
     /// switch-over never plans with more.
     pub link_bytes_per_s: f64,
+    /// The fewest pages a raw frame is cut at (`frame_size::frame_pages`).
+    pub frame_pages_min: usize,
 }
 
 /// What a successful engine run reports.
@@ -751,7 +753,8 @@ impl<'a> Engine<'a> {
                 let body_end = bytes.len() - FRAME_TAG_LEN;
                 let writer = BatchWriter::new(&mut bytes[FRAME_HEADER_LEN..body_end], round)
                     .map_err(wire)?;
-                let pages_max = frame_pages(self.lane_inflight_bytes(lane));
+                let pages_max =
+                    frame_pages(self.lane_inflight_bytes(lane), self.config.frame_pages_min);
                 self.raw_batches[lane] = Some(OpenRawBatch {
                     buffer,
                     writer,

@@ -364,6 +364,7 @@ fn run(
         rate_limit_bytes_per_s: config.rate_limit_mbps.map(|mbps| mbps * 1_000_000 / 8),
         round_trip: rtt,
         link_bytes_per_s: config.link_mbps as f64 * 1e6 / 8.0,
+        frame_pages_min: config.frame_pages_min,
     };
     let sealers = session::sealers(secret.as_ref(), streams, Direction::ClientToServer);
     let codec = match codec {
