@@ -9,8 +9,11 @@
 #   sudo perf/tcp-ceiling.sh [--streams N] [--profile P] [--size MiB] [--runs R]
 #
 # Defaults: 3 streams (what `--dwcp-streams bdp` picks on `internet`),
-# `internet`, 512 MiB, 1 run. Needs root (namespaces), /dev/net/tun and
-# room for the image twice in /dev/shm. docs/performance.md has the results.
+# `internet`, 512 MiB, 1 run. The link rate is the one dwcp-linkem's ready
+# line reports (a profile the machine cannot forward is scaled down).
+# Needs root (namespaces), /dev/net/tun, python3, and room for the image
+# twice in /dev/shm. docs/performance.md has the results.
+
 set -euo pipefail
 
 streams=3
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
         --profile) profile=$2; shift 2 ;;
         --size) size_mib=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "tcp-ceiling: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -38,16 +41,22 @@ bin="${DWCP_BIN_DIR:-$root/target/release}"
 if [ ! -x "$bin/dwcp-linkem" ] || [ ! -x "$bin/dwcp-wan-bench" ]; then
     (cd "$root" && cargo build --release -q -p dwcp-linkem -p dwcp-wan-bench)
 fi
-link_mbps=$("$bin/dwcp-linkem" profiles | awk -v p="$profile" '$1 == p { print $2 }' | tr -dc '0-9.')
 
 work=$(mktemp -d /dev/shm/dwcp-tcp-ceiling.XXXXXX)
 linkem_pid=""
 cleanup() {
-    [ -n "$linkem_pid" ] && kill "$linkem_pid" 2>/dev/null && wait "$linkem_pid" 2>/dev/null
-    jobs -p | xargs -r kill 2>/dev/null || true
+    set +e
+    if [ -n "$linkem_pid" ]; then
+        kill "$linkem_pid" 2>/dev/null
+        wait "$linkem_pid" 2>/dev/null
+    fi
+    jobs -p | xargs -r kill 2>/dev/null
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# A number from the JSON object on stdin: json_field KEY.
+json_field() { python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
 
 head -c $((size_mib * 1048576)) /dev/urandom > "$work/image"
 split -n "$streams" -d -a 2 "$work/image" "$work/part."
@@ -55,13 +64,19 @@ rm "$work/image"
 
 times=()
 for run in $(seq "$runs"); do
-    "$bin/dwcp-linkem" run --profile "$profile" > "$work/linkem.out" 2>&1 &
+    "$bin/dwcp-linkem" run --profile "$profile" > "$work/linkem.out" 2> "$work/linkem.err" &
     linkem_pid=$!
     for _ in $(seq 100); do
-        ip netns exec linkem-b true 2>/dev/null && grep -q forwarding "$work/linkem.out" && break
+        grep -q '^{"ready":' "$work/linkem.out" && break
         sleep 0.1
     done
-    grep -q forwarding "$work/linkem.out" || { cat "$work/linkem.out" >&2; exit 1; }
+    ready=$(grep -m1 '^{"ready":' "$work/linkem.out" || true)
+    if [ "$(echo "$ready" | json_field ready 2>/dev/null)" != True ]; then
+        echo "tcp-ceiling: dwcp-linkem did not get ready:" >&2
+        cat "$work/linkem.out" "$work/linkem.err" >&2
+        exit 1
+    fi
+    rate_bps=$(echo "$ready" | json_field rate_bps)
     for ns in linkem-a linkem-b; do
         ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_congestion_control=bbr
     done
@@ -90,14 +105,25 @@ for run in $(seq "$runs"); do
         wait "$pid" || { echo "tcp-ceiling: a copy failed:" >&2; cat "$work"/send.* "$work"/recv.* >&2; exit 1; }
     done
     end=$(date +%s.%N)
-    kill "$linkem_pid"; wait "$linkem_pid" 2>/dev/null || true; linkem_pid=""
-    cat "$work"/out.* | cmp -s - <(cat "$work"/part.*) || { echo "tcp-ceiling: the copy differs" >&2; exit 1; }
-    rm -f "$work"/out.*
-    secs=$(echo "$end - $start" | bc -l)
-    times+=("$secs")
-    drops=$(grep -o '"dropped_loss":[0-9]*,"dropped_queue":[0-9]*' "$work/linkem.out" | head -1)
-    printf 'run %d: %d streams, %.2f s, goodput / link %.3f (%s)\n' "$run" "$streams" "$secs" \
-        "$(echo "$size_mib * 1048576 * 8 / $secs / ($link_mbps * 1000000)" | bc -l)" "$drops"
+    kill "$linkem_pid" 2>/dev/null || true
+    wait "$linkem_pid" 2>/dev/null || true
+    linkem_pid=""
+    i=0
+    for part in "$work"/part.*; do
+        cmp -s "$part" "$work/out.$i" || { echo "tcp-ceiling: stream $i's copy differs" >&2; exit 1; }
+        rm -f "$work/out.$i"
+        i=$((i + 1))
+    done
+    drops=$(grep -o '"dropped_loss":[0-9]*,"dropped_queue":[0-9]*' "$work/linkem.out" | head -1 || true)
+    line=$(python3 -c '
+import sys
+run, streams, start, end, size_mib, rate_bps = sys.argv[1:7]
+secs = float(end) - float(start)
+goodput = int(size_mib) * 1048576 * 8 / secs / float(rate_bps)
+print(f"{secs:.3f} run {run}: {streams} streams, {secs:.2f} s, goodput / link {goodput:.3f}")
+' "$run" "$streams" "$start" "$end" "$size_mib" "$rate_bps")
+    times+=("${line%% *}")
+    echo "${line#* } ($drops)"
 done
-printf '{"profile":"%s","streams":%d,"size_mib":%d,"link_mbps":%s,"secs":[%s]}\n' \
-    "$profile" "$streams" "$size_mib" "$link_mbps" "$(IFS=,; echo "${times[*]}")"
+printf '{"profile":"%s","streams":%d,"size_mib":%d,"rate_bps":%s,"secs":[%s]}\n' \
+    "$profile" "$streams" "$size_mib" "$rate_bps" "$(IFS=,; echo "${times[*]}")"

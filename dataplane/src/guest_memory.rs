@@ -98,6 +98,10 @@ pub enum MemoryError {
     },
 }
 
+/// The largest page tmpfs backs a file with (a PMD-sized transparent huge
+/// page on x86-64), which may extend past the end of a file of another size.
+const TMPFS_HUGE_PAGE_BYTES: u64 = 2 * 1024 * 1024;
+
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> MemoryError + 'a {
     move |cause| MemoryError::Io {
         op,
@@ -457,11 +461,18 @@ impl PendingMemory {
         }
     }
 
-    /// True if the file is on tmpfs and every byte of it is allocated. tmpfs
-    /// counts exactly the pages it holds in `st_blocks` (no metadata blocks,
-    /// unlike disk file systems), so `st_blocks` covering the length means
-    /// the file has no hole left to allocate.
+    /// True if the file is on tmpfs and every byte of it is allocated.
+    /// tmpfs counts in `st_blocks` exactly the pages it holds, those that
+    /// `posix_fallocate` reserved included (no metadata blocks, unlike disk
+    /// file systems), so `st_blocks` covering the length means no hole is
+    /// left. Only for a length in whole 2 MiB units: on a `huge=` mount a
+    /// huge page may run past the end of a shorter file and count beyond
+    /// it. (`SEEK_HOLE` cannot tell: tmpfs reports reserved, unwritten
+    /// pages as holes, which a pre-provisioned image is made of.)
     fn is_allocated_on_tmpfs(&self) -> bool {
+        if !self.len.is_multiple_of(TMPFS_HUGE_PAGE_BYTES) {
+            return false;
+        }
         // SAFETY: an all-zero statfs is a valid value to be overwritten.
         let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
         // SAFETY: the fd is open for the life of `self.file`; `stats` is writable.
@@ -607,16 +618,25 @@ mod tests {
     #[test]
     fn only_a_tmpfs_image_without_holes_counts_as_allocated() {
         let shm = Path::new("/dev/shm");
-        if !shm.is_dir() {
-            eprintln!("SKIPPED: no /dev/shm");
+        let c_path = std::ffi::CString::new("/dev/shm").expect("no NUL");
+        // SAFETY: an all-zero statfs is a valid value to be overwritten.
+        let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `c_path` is NUL-terminated and `stats` is writable.
+        let rc = unsafe { libc::statfs(c_path.as_ptr(), &mut stats) };
+        if rc != 0 || stats.f_type != libc::TMPFS_MAGIC {
+            eprintln!("SKIPPED: /dev/shm is missing or not tmpfs");
             return;
         }
         let path = shm.join(format!("dwcp-gm-{}-allocated", std::process::id()));
-        let len = 16 * PAGE_LEN as u64;
+        let len = TMPFS_HUGE_PAGE_BYTES;
         let file = std::fs::File::create(&path).expect("create");
         file.set_len(len).expect("size");
-        std::os::unix::fs::FileExt::write_all_at(&file, &vec![1u8; 15 * PAGE_LEN], 0)
-            .expect("write all but the last page");
+        std::os::unix::fs::FileExt::write_all_at(
+            &file,
+            &vec![1u8; usize::try_from(len).expect("2 MiB") - PAGE_LEN],
+            0,
+        )
+        .expect("write all but the last page");
         drop(file);
         let pending = PendingMemory::open(&path, len).expect("open");
         assert!(!pending.is_allocated_on_tmpfs(), "the last page is a hole");
@@ -631,6 +651,33 @@ mod tests {
         let memory = pending.allocate().expect("allocate without fallocate");
         assert_eq!(memory.pages(0, 1)[0], 1, "the data is kept");
         drop(memory);
+        std::fs::remove_file(&path).expect("cleanup");
+
+        // Reserved but never written, as a pre-provisioned image is.
+        let file = std::fs::File::create(&path).expect("create");
+        file.set_len(len).expect("size");
+        drop(file);
+        let pending = PendingMemory::open(&path, len).expect("open");
+        assert!(!pending.is_allocated_on_tmpfs(), "sparse");
+        drop(pending.allocate().expect("reserve"));
+        let pending = PendingMemory::open(&path, len).expect("open again");
+        assert!(pending.is_allocated_on_tmpfs(), "reserved pages count");
+        pending.discard();
+
+        // A length off the 2 MiB grid is always reserved.
+        let odd = len + PAGE_LEN as u64;
+        let file = std::fs::File::create(&path).expect("create");
+        file.set_len(odd).expect("size");
+        std::os::unix::fs::FileExt::write_all_at(
+            &file,
+            &vec![1u8; usize::try_from(odd).expect("2 MiB + 4 KiB")],
+            0,
+        )
+        .expect("write every page");
+        drop(file);
+        let pending = PendingMemory::open(&path, odd).expect("open");
+        assert!(!pending.is_allocated_on_tmpfs(), "not in whole 2 MiB units");
+        pending.discard();
         std::fs::remove_file(&path).expect("cleanup");
     }
 

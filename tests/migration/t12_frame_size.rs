@@ -58,7 +58,8 @@ fn t12_an_idle_link_gets_small_frames() {
             "frames of a paced 8 MiB migration"
         );
         // Full frames would be 32 (plus a few control frames); frames of 8
-        // pages 256. At most a quarter of the pages may go in larger ones.
+        // pages 256. At least 128 frames means at most 4/7 of the pages went
+        // in full frames (the old fixed size sent 36 frames here).
         assert!(
             frames >= 4 * full_frames,
             "{label}: {frames} frames for {PAGES} pages: the frames were not cut small \

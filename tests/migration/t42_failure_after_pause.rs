@@ -27,7 +27,7 @@ fn migrate(
     let mut migrator = Migrate::new(&guest.memory, &format!("127.0.0.1:{port}"))
         .key(key)
         .pause(guest)
-        .args(&["--streams", "1"])
+        .args(&["--streams", "1", "--frame-pages-min", "64"])
         .args(extra)
         .spawn(dir, "migrator");
     wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)

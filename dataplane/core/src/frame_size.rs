@@ -6,8 +6,9 @@
 //! page waits for the other pages of its frame at every stage. Full frames
 //! ([`PAGES_PER_BATCH_MAX`], 256 KiB) cost the least per byte and are what
 //! a busy link needs; on an idle link they are pure delay (measured on the
-//! 2-core test machine, loopback at half load: a frame's median enqueue to
-//! acknowledged 540-590 µs with 64 pages, 100-160 µs with 8).
+//! 2-core test machine with `perf/run.sh stages`, loopback at half load: a
+//! frame's median enqueue to acknowledged 540-620 µs with 64 pages, 154-171
+//! µs with this rule; docs/latency-profiling.md).
 //!
 //! So the frame follows the queue, as adaptive batching does: a new frame
 //! holds about a quarter of the bytes already in flight on its stream

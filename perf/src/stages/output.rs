@@ -291,7 +291,12 @@ pub fn tables(s: &Summary) -> String {
                 scenario.runs.len(),
                 opt(scenario.rate_limit_mbps, "none"),
                 opt(scenario.achieved_mbps, "?"),
-                scenario.runs.iter().filter_map(|r| r.steal_ms).sum::<u64>()
+                scenario
+                    .runs
+                    .iter()
+                    .map(|r| r.steal_ms)
+                    .sum::<Option<u64>>()
+                    .map_or_else(|| "?".to_owned(), |ms| ms.to_string())
             );
         }
         if let Some(reason) = &scenario.reason {
