@@ -102,6 +102,15 @@ pub enum MemoryError {
 /// page on x86-64), which may extend past the end of a file of another size.
 const TMPFS_HUGE_PAGE_BYTES: u64 = 2 * 1024 * 1024;
 
+/// True if `file` lives on tmpfs.
+fn is_on_tmpfs(file: &File) -> bool {
+    // SAFETY: an all-zero statfs is a valid value to be overwritten.
+    let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: the fd is open for the life of `file`; `stats` is writable.
+    let rc = unsafe { libc::fstatfs(file.as_raw_fd(), &mut stats) };
+    rc == 0 && stats.f_type == libc::TMPFS_MAGIC
+}
+
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> MemoryError + 'a {
     move |cause| MemoryError::Io {
         op,
@@ -473,11 +482,7 @@ impl PendingMemory {
         if !self.len.is_multiple_of(TMPFS_HUGE_PAGE_BYTES) {
             return false;
         }
-        // SAFETY: an all-zero statfs is a valid value to be overwritten.
-        let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: the fd is open for the life of `self.file`; `stats` is writable.
-        let rc = unsafe { libc::fstatfs(self.file.as_raw_fd(), &mut stats) };
-        if rc != 0 || stats.f_type != libc::TMPFS_MAGIC {
+        if !is_on_tmpfs(&self.file) {
             return false;
         }
         self.file.metadata().is_ok_and(|meta| {
@@ -618,18 +623,17 @@ mod tests {
     #[test]
     fn only_a_tmpfs_image_without_holes_counts_as_allocated() {
         let shm = Path::new("/dev/shm");
-        let c_path = std::ffi::CString::new("/dev/shm").expect("no NUL");
-        // SAFETY: an all-zero statfs is a valid value to be overwritten.
-        let mut stats: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: `c_path` is NUL-terminated and `stats` is writable.
-        let rc = unsafe { libc::statfs(c_path.as_ptr(), &mut stats) };
-        if rc != 0 || stats.f_type != libc::TMPFS_MAGIC {
-            eprintln!("SKIPPED: /dev/shm is missing or not tmpfs");
-            return;
-        }
         let path = shm.join(format!("dwcp-gm-{}-allocated", std::process::id()));
         let len = TMPFS_HUGE_PAGE_BYTES;
-        let file = std::fs::File::create(&path).expect("create");
+        let Ok(file) = std::fs::File::create(&path) else {
+            eprintln!("SKIPPED: no /dev/shm");
+            return;
+        };
+        if !is_on_tmpfs(&file) {
+            std::fs::remove_file(&path).expect("cleanup");
+            eprintln!("SKIPPED: /dev/shm is not tmpfs");
+            return;
+        }
         file.set_len(len).expect("size");
         std::os::unix::fs::FileExt::write_all_at(
             &file,

@@ -131,15 +131,19 @@ fn setup(common: &Common) -> Result<Bench> {
 
 fn pin_label(pin: cli::PinArg) -> String {
     match (pin, pinning(pin)) {
-        (cli::PinArg::Split, Some(p)) => format!(
-            "split: source engine {} transport {}, destination decoder {} transport {}",
-            p.source_engine, p.source_transport, p.destination_decoder, p.destination_transport
+        (cli::PinArg::Split | cli::PinArg::Hosts, Some(p)) => format!(
+            "{}: source engine {} transport {}, destination decoder {} transport {}",
+            if pin == cli::PinArg::Split {
+                "split"
+            } else {
+                "hosts"
+            },
+            p.source_engine,
+            p.source_transport,
+            p.destination_decoder,
+            p.destination_transport
         ),
         (cli::PinArg::Split, None) => "split: fewer than 4 cores, unpinned".into(),
-        (cli::PinArg::Hosts, Some(p)) => format!(
-            "hosts: source engine {} transport {}, destination decoder {} transport {}",
-            p.source_engine, p.source_transport, p.destination_decoder, p.destination_transport
-        ),
         (cli::PinArg::Hosts, None) => "hosts: 1 core, unpinned".into(),
         (cli::PinArg::Default, _) => "default (dwcp-dataplane's own)".into(),
     }

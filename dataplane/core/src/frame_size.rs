@@ -49,10 +49,8 @@ pub fn frame_pages(inflight_bytes: u64, pages_min: usize) -> usize {
     let pages = usize::try_from(share_pages)
         .unwrap_or(usize::MAX)
         .clamp(pages_min, PAGES_PER_BATCH_MAX as usize);
-    pages
-        .checked_next_power_of_two()
-        .unwrap_or(PAGES_PER_BATCH_MAX as usize)
-        .min(PAGES_PER_BATCH_MAX as usize)
+    // At most 64 after the clamp, itself a power of two: no overflow, no cap.
+    pages.next_power_of_two()
 }
 
 #[cfg(test)]

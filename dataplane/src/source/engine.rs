@@ -580,12 +580,16 @@ impl<'a> Engine<'a> {
 
     /// The most bytes sealed and not yet acknowledged on any one stream.
     fn inflight_bytes_stream_max(&self) -> u64 {
-        self.sealed_by_stream
-            .iter()
-            .zip(&self.link.acked_by_stream)
-            .map(|(sealed, acked)| sealed.saturating_sub(acked.load(Ordering::Relaxed)))
+        (0..self.sealed_by_stream.len())
+            .map(|stream| self.stream_inflight_bytes(stream))
             .max()
             .unwrap_or(0)
+    }
+
+    /// Bytes sealed and not yet acknowledged on stream `stream`.
+    fn stream_inflight_bytes(&self, stream: usize) -> u64 {
+        let acked = self.link.acked_by_stream[stream].load(Ordering::Relaxed);
+        self.sealed_by_stream[stream].saturating_sub(acked)
     }
 
     /// Bytes sealed and not yet acknowledged ahead of lane `lane`'s next
@@ -593,8 +597,7 @@ impl<'a> Engine<'a> {
     /// average of the active streams (the frame goes to any of them).
     fn lane_inflight_bytes(&self, lane: usize) -> u64 {
         if self.codec.is_some() {
-            let acked = self.link.acked_by_stream[lane].load(Ordering::Relaxed);
-            return self.sealed_by_stream[lane].saturating_sub(acked);
+            return self.stream_inflight_bytes(lane);
         }
         self.inflight_bytes() / self.streams_active.max(1) as u64
     }
