@@ -239,6 +239,7 @@ fn run(
         delta_cache_pages: config.delta_cache_pages(),
         finisher_threads: config.finisher_threads(usize::from(streams)),
         link_mbps: config.link_mbps,
+        round_trip: rtt,
     };
     let page_count = memory.page_count() as u64;
     let (pool, connected, codec) = std::thread::scope(|scope| {

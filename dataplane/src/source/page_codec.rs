@@ -59,6 +59,9 @@ pub struct CodecSettings {
     /// The link's rate, Mbit/s (`--link-mbps`), for the level controller
     /// ([`LevelController::set_link_rate`]).
     pub link_mbps: u64,
+    /// The path's round trip, for the level controller
+    /// ([`LevelController::set_round_trip`]).
+    pub round_trip: Duration,
 }
 
 /// A batch a finisher thread wrote, its encoder already back home.
@@ -107,13 +110,14 @@ impl std::fmt::Debug for PageCodec {
 fn controller(settings: CodecSettings, now: Instant) -> LevelController {
     match settings.fixed_level {
         Some(level) => LevelController::fixed((level != 0).then_some(level)),
-        None => adaptive(settings.tier, settings.link_mbps, now),
+        None => adaptive(settings, now),
     }
 }
 
-fn adaptive(tier: LinkTier, link_mbps: u64, now: Instant) -> LevelController {
-    let mut control = LevelController::new(tier, LevelControlConfig::DEFAULTS, now);
-    control.set_link_rate(link_mbps as f64 * 1e6 / 8.0);
+fn adaptive(settings: CodecSettings, now: Instant) -> LevelController {
+    let mut control = LevelController::new(settings.tier, LevelControlConfig::DEFAULTS, now);
+    control.set_link_rate(settings.link_mbps as f64 * 1e6 / 8.0);
+    control.set_round_trip(settings.round_trip);
     control
 }
 
@@ -361,8 +365,20 @@ impl PageCodec {
     pub fn set_tier(&mut self, tier: LiveTier, now: Instant) {
         self.backlog_is_pressure = tier == LiveTier::Internet;
         self.control = match tier {
-            LiveTier::Datacenter => adaptive(LinkTier::Datacenter, self.settings.link_mbps, now),
-            LiveTier::Internet => adaptive(LinkTier::Internet, self.settings.link_mbps, now),
+            LiveTier::Datacenter => adaptive(
+                CodecSettings {
+                    tier: LinkTier::Datacenter,
+                    ..self.settings
+                },
+                now,
+            ),
+            LiveTier::Internet => adaptive(
+                CodecSettings {
+                    tier: LinkTier::Internet,
+                    ..self.settings
+                },
+                now,
+            ),
             LiveTier::Off => LevelController::fixed(None),
         };
         self.apply_level();
@@ -417,6 +433,7 @@ mod tests {
             delta_cache_pages: 0,
             finisher_threads: 0,
             link_mbps: 10_000,
+            round_trip: Duration::from_micros(100),
         };
         let pages = 4 * dwcp_shared::limits::STREAM_STRIPE_PAGES;
         PageCodec::new(settings, pages, 2, now).expect("codec")
