@@ -46,8 +46,9 @@
 //! queue that stopped draining for a few rounds (a stream waiting out a
 //! retransmission timeout), it still did, once for 2.1 s. `rounds_max`
 //! bounds the wait, and between such rounds the engine waits for the
-//! excess to drain ([`SwitchoverPolicy::queue_drain_wait`]) instead of
-//! scanning again at once. Round 0 sends everything and never switches unless it
+//! queue to drain to where the round would fit
+//! ([`SwitchoverPolicy::queue_drain_target`]) instead of scanning again at
+//! once. Round 0 sends everything and never switches unless it
 //! is the last round allowed: it says nothing yet about the dirty rate.
 
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub const VERIFY_OVERHEAD: Duration = Duration::from_millis(5);
 /// Upper bound on pre-copy rounds a configuration may ask for.
 pub const ROUNDS_MAX: u32 = 1000;
 /// The longest wait between rounds for a queue to drain
-/// ([`SwitchoverPolicy::queue_drain_wait`]).
+/// ([`SwitchoverPolicy::queue_drain_target`]).
 pub const QUEUE_DRAIN_WAIT_MAX: Duration = Duration::from_secs(1);
 
 /// Switch-over settings.
@@ -236,28 +237,43 @@ impl SwitchoverPolicy {
         report.scan_duration.max(drain) + transfer + self.round_trip + VERIFY_OVERHEAD
     }
 
-    /// How long to wait, with the guest running, before the next round when
-    /// only the bytes in flight keep the estimate over the budget: the
-    /// time the excess needs to drain, at most [`QUEUE_DRAIN_WAIT_MAX`];
-    /// `None` when the round fits or its dirty pages alone do not.
+    /// How far the queue must drain, with the guest running, before the
+    /// next round is worth scanning, when only the bytes in flight keep the
+    /// estimate over the budget: the [`RoundReport::drain_bytes`] at which
+    /// this round would fit, at the planning throughput. `None` when the
+    /// round fits or its dirty pages alone do not. The caller waits for
+    /// that, at most [`QUEUE_DRAIN_WAIT_MAX`].
     ///
     /// Scanning again at once gains nothing: the link drains the queue at
     /// its own pace while the guest runs, and a quiet guest's rounds take a
     /// few tens of ms, so back-to-back rounds used up `rounds_max` in under
     /// a second on a 250 ms link whose queue needed two, and switched over
-    /// with 6-10 MB still queued (1.5-2.2 s of downtime).
-    pub fn queue_drain_wait(
+    /// with 6-10 MB still queued (1.5-2.2 s of downtime). A target, not a
+    /// time: waiting the time the excess takes at the planning throughput
+    /// (the link's peak) came back too early whenever the queue drained
+    /// slower than that, and on a 2-core machine each early round's scan
+    /// (50 ms of CPU for 1 GiB) slowed the destination's drain further: 3
+    /// MB took 1 s to drain, in 16 rounds (`perf/wan-bench.sh`, real guest).
+    pub fn queue_drain_target(
         &self,
         report: &RoundReport,
         throughput_bytes_per_s: f64,
-    ) -> Option<Duration> {
+    ) -> Option<u64> {
         let rate = self.planning_throughput(throughput_bytes_per_s);
         let budget = self.config.downtime_budget;
-        let estimate = self.estimate_downtime(report, rate);
-        if estimate <= budget || self.estimate_downtime(&report.without_queue(), rate) > budget {
+        let quiet = report.without_queue();
+        if self.estimate_downtime(report, rate) <= budget
+            || self.estimate_downtime(&quiet, rate) > budget
+        {
             return None;
         }
-        Some((estimate - budget).min(QUEUE_DRAIN_WAIT_MAX))
+        // The estimate is max(scan, drain) + the rest: the drain may take
+        // what the budget leaves after the rest.
+        let rest = self
+            .estimate_downtime(&quiet, rate)
+            .saturating_sub(quiet.scan_duration);
+        let drain_time = budget.saturating_sub(rest);
+        Some((drain_time.as_secs_f64() * rate) as u64)
     }
 
     /// Judges a finished round, given the measured throughput (the
@@ -459,37 +475,48 @@ mod tests {
         assert_eq!(capped.decide(&queued, 36e6), Decision::NextRound);
     }
 
-    /// On a 250 ms path at 12.5 MB/s with 5 MB queued on one of 3 streams,
-    /// the estimate is 15 MB / 12.5 MB/s + 250 + 5 ms = 1.455 s: wait the
-    /// excess (capped at 1 s); nothing to wait for when the round fits or
-    /// when the dirty pages alone are over the budget.
+    /// On a 250 ms path at 12.5 MB/s a round with 2 dirty pages and a 15 ms
+    /// scan costs 255.7 ms besides its queue: the queue may take 44.3 ms,
+    /// 554 kB at that rate. With more queued (5 MB on one of 3 streams, or
+    /// 0.5 MB on each) the engine waits for it to drain to 554 kB; nothing
+    /// to wait for when the round fits or when the dirty pages alone are
+    /// over the budget; a queue drained to the target fits.
     #[test]
-    fn a_queue_bound_round_waits_for_the_excess_to_drain() {
+    fn a_queue_bound_round_waits_for_the_queue_to_drain_to_where_it_fits() {
         let mb_s = 12.5e6;
         let policy = SwitchoverPolicy::new(SwitchoverConfig::DEFAULTS)
             .with_round_trip(Duration::from_millis(250));
-        let queued = |inflight_bytes, dirty_pages| RoundReport {
+        let queued = |inflight_bytes, stream_max, dirty_pages| RoundReport {
             inflight_bytes,
-            inflight_bytes_stream_max: inflight_bytes,
+            inflight_bytes_stream_max: stream_max,
             streams_active: 3,
             ..report(5, dirty_pages, 15)
         };
+        let target = policy
+            .queue_drain_target(&queued(5_000_000, 5_000_000, 2), mb_s)
+            .expect("15 MB to drain: over the budget");
+        assert!((554_000..=554_700).contains(&target), "{target}");
         assert_eq!(
-            policy.queue_drain_wait(&queued(5_000_000, 2), mb_s),
-            Some(QUEUE_DRAIN_WAIT_MAX)
+            policy.queue_drain_target(&queued(1_500_000, 500_000, 2), mb_s),
+            Some(target)
         );
-        let wait = policy
-            .queue_drain_wait(&queued(500_000, 2), mb_s)
-            .expect("1.5 MB drain 120 ms: 375 ms, 75 over");
-        assert!(
-            wait > Duration::from_millis(74) && wait < Duration::from_millis(77),
-            "{wait:?}"
-        );
-        assert_eq!(policy.queue_drain_wait(&queued(0, 2), mb_s), None);
+        assert_eq!(policy.queue_drain_target(&queued(0, 0, 2), mb_s), None);
         assert_eq!(
-            policy.queue_drain_wait(&queued(500_000, 10_000), mb_s),
+            policy.queue_drain_target(&queued(500_000, 500_000, 10_000), mb_s),
             None
         );
+        let drained = queued(target, target / 3, 2);
+        assert_eq!(policy.queue_drain_target(&drained, mb_s), None);
+        assert!(
+            policy.estimate_downtime(&drained, mb_s) <= SwitchoverConfig::DEFAULTS.downtime_budget
+        );
+        // A scan longer than the drain the budget leaves: then the scan, not
+        // the queue, is the limit, and a queue within it fits already.
+        let slow_scan = RoundReport {
+            scan_duration: Duration::from_millis(40),
+            ..queued(400_000, 400_000 / 3, 2)
+        };
+        assert_eq!(policy.queue_drain_target(&slow_scan, mb_s), None);
     }
 
     #[test]

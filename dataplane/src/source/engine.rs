@@ -41,6 +41,7 @@ use dwcp_dataplane_core::seal::FrameSealer;
 use dwcp_dataplane_core::stream_tx::InFlight;
 use dwcp_dataplane_core::switchover::{
     Decision, RoundReport, SwitchoverConfig, SwitchoverPolicy, SwitchoverReason,
+    QUEUE_DRAIN_WAIT_MAX,
 };
 use dwcp_dataplane_core::throughput::ThroughputEstimator;
 use dwcp_dataplane_core::worker_meter::IdleClock;
@@ -280,12 +281,13 @@ impl<'a> Engine<'a> {
     /// Time blocked on the transport, the pacer or a hold: the codec's
     /// back-pressure signal, and this thread's idle time.
     /// Waits up to `wait` (the guest running) for the bytes in flight to
-    /// drain, sampling the throughput and checking for failures every
-    /// `DRAIN_POLL_INTERVAL`; returns early once nothing is in flight.
+    /// drain to `target` drain bytes ([`RoundReport::drain_bytes`]),
+    /// sampling the throughput and checking for failures every
+    /// `DRAIN_POLL_INTERVAL`.
     /// The wait counts as blocked time: the worker meter shows it idle and
     /// the level controller leaves it out of its windows, as a wait for the
     /// transport.
-    fn wait_for_drain(&mut self, wait: Duration) -> Result<(), MigrationError> {
+    fn wait_for_drain(&mut self, target: u64, wait: Duration) -> Result<(), MigrationError> {
         let started = Instant::now();
         let until = started + wait;
         let drained = loop {
@@ -295,7 +297,7 @@ impl<'a> Engine<'a> {
             if let Err(err) = self.check_fatal() {
                 break Err(err);
             }
-            if now >= until || self.inflight_bytes() == 0 {
+            if now >= until || self.drain_bytes() <= target {
                 break Ok(());
             }
             std::thread::sleep(DRAIN_POLL_INTERVAL.min(until - now));
@@ -388,10 +390,10 @@ impl<'a> Engine<'a> {
             );
             match decision {
                 Decision::NextRound => {
-                    if let Some(wait) =
-                        policy.queue_drain_wait(&report, self.throughput.peak_bytes_per_s())
+                    if let Some(target) =
+                        policy.queue_drain_target(&report, self.throughput.peak_bytes_per_s())
                     {
-                        self.wait_for_drain(wait)
+                        self.wait_for_drain(target, QUEUE_DRAIN_WAIT_MAX)
                             .map_err(|e| self.fail(e, None, round))?;
                     }
                     round += 1;
@@ -576,6 +578,19 @@ impl<'a> Engine<'a> {
             inflight_bytes_stream_max: self.inflight_bytes_stream_max(),
             streams_active: u32::try_from(self.streams_active).expect("bounded by STREAMS_MAX"),
         })
+    }
+
+    /// [`RoundReport::drain_bytes`] of the bytes in flight now.
+    fn drain_bytes(&self) -> u64 {
+        RoundReport {
+            round: 0,
+            dirty_pages: 0,
+            scan_duration: Duration::ZERO,
+            inflight_bytes: self.inflight_bytes(),
+            inflight_bytes_stream_max: self.inflight_bytes_stream_max(),
+            streams_active: u32::try_from(self.streams_active).expect("bounded by STREAMS_MAX"),
+        }
+        .drain_bytes()
     }
 
     /// The most bytes sealed and not yet acknowledged on any one stream.
