@@ -816,7 +816,10 @@ mod tests {
         assert_ne!(controller.level(), Some(6), "{changes:?}");
         for pair in changes[1..].chunks(2) {
             if let [(up, Some(6)), (down, Some(3))] = pair {
-                assert!(*down - *up < LevelControlConfig::DEFAULTS.dwell, "{changes:?}");
+                assert!(
+                    *down - *up < LevelControlConfig::DEFAULTS.dwell,
+                    "{changes:?}"
+                );
             }
         }
     }
@@ -1227,16 +1230,19 @@ mod tests {
             }
         }
         // From 5 s to 9 s: one try of no zstd at most per memory span.
-        let tries_max = Duration::from_secs(4)
-            .as_millis()
-            .div_ceil(RUNG_RATE_MEMORY.as_millis());
+        let tries_max = u32::try_from(
+            Duration::from_secs(4)
+                .as_millis()
+                .div_ceil(RUNG_RATE_MEMORY.as_millis()),
+        )
+        .expect("a few");
         assert!(
-            (went_to_none_after_settling as u128) <= tries_max,
+            went_to_none_after_settling <= tries_max,
             "{went_to_none_after_settling} tries: {time_at:?}"
         );
         let at_none = time_at.get(&None).copied().unwrap_or_default();
         let window = LevelControlConfig::DEFAULTS.window;
-        assert!(at_none <= window * (1 + tries_max as u32), "{time_at:?}");
+        assert!(at_none <= window * (1 + tries_max), "{time_at:?}");
         assert_eq!(controller.level(), Some(1), "{time_at:?}");
         let at_one = time_at.get(&Some(1)).copied().unwrap_or_default();
         assert!(at_one >= Duration::from_secs(5), "{time_at:?}");

@@ -273,7 +273,10 @@ impl SwitchoverPolicy {
             .estimate_downtime(&quiet, rate)
             .saturating_sub(quiet.scan_duration);
         let drain_time = budget.saturating_sub(rest);
-        Some((drain_time.as_secs_f64() * rate) as u64)
+        // `as` saturates (an infinite rate gives u64::MAX, NaN 0).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let target = (drain_time.as_secs_f64() * rate) as u64;
+        Some(target)
     }
 
     /// Judges a finished round, given the measured throughput (the
