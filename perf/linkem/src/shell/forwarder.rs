@@ -1,12 +1,16 @@
 //! The forwarding loop: one thread, both directions, no busy idling.
 //!
 //! # Design
-//! Each pass: write every packet whose delivery time has come (both
-//! directions, FIFO, as the model never reorders); compute the wait until
-//! the next due packet; `ppoll` the two TUN descriptors and the signalfd
-//! with that wait minus `SPIN_BELOW` (so a zero timeout, i.e. a spin, only
-//! in the last `SPIN_BELOW` before a packet is due or when a read burst was
-//! cut short; never when no packet is held); read up to
+//! Each pass: write every packet whose delivery time has come, or comes
+//! within the direction's tolerance (both directions, FIFO, as the model
+//! never reorders); compute the wait until the next due packet less its
+//! tolerance; `ppoll` the two TUN descriptors and the signalfd with that
+//! wait, less `SPIN_BELOW` where the tolerance is under it (so a zero
+//! timeout, i.e. a spin, only in the last `SPIN_BELOW` before a packet is
+//! due on a short-delay link, or when a read burst was cut short; never when
+//! no packet is held). The tolerance is [`tolerance_of`] the one-way delay:
+//! a packet may leave that much early, and timer wake-ups (tens of
+//! microseconds late) then need no spin to stay within it; read up to
 //! `BURST_MAX` packets from each readable TUN straight into that
 //! direction's `PacketRing`, ask the model for a verdict, and commit or
 //! drop. The timer slack of the thread is set to 1 ns so that `ppoll` wakes
@@ -34,6 +38,18 @@ const _: () = assert!(BURST_MAX as u64 <= dwcp_linkem::profile::QUEUE_DEFAULT_MT
 /// The loop wakes this long before a packet is due and spins (zero-timeout
 /// polls) for the rest.
 pub const SPIN_BELOW: Duration = Duration::from_micros(50);
+/// A packet may be written this fraction of its direction's one-way delay
+/// before its computed time (the tolerance): 50 µs on `internet`'s 50 ms,
+/// 0.1 % of the delay, far below what TCP can tell from jitter.
+pub const TOLERANCE_DELAY_DIVISOR: u32 = 1000;
+/// The largest tolerance, whatever the delay.
+pub const TOLERANCE_MAX: Duration = Duration::from_micros(200);
+
+/// How early a packet of a direction with this one-way delay may leave.
+pub fn tolerance_of(delay: Duration) -> Duration {
+    (delay / TOLERANCE_DELAY_DIVISOR).min(TOLERANCE_MAX)
+}
+
 /// Longest sleep when no packet is held (signals wake the loop anyway).
 pub const IDLE_WAIT_MAX: Duration = Duration::from_secs(1);
 /// Highest lateness the histogram resolves, in nanoseconds (60 s).
@@ -51,6 +67,8 @@ struct Direction<'a> {
     mtu: usize,
     counters: DirectionCounters,
     lateness_ns: Histogram<u64>,
+    /// How early a packet may leave ([`tolerance_of`] the delay).
+    tolerance: Duration,
 }
 
 /// Why the loop stopped.
@@ -85,9 +103,11 @@ impl<'a> Direction<'a> {
             ring_slots: slots as u64,
             ..DirectionCounters::default()
         };
+        let tolerance = tolerance_of(config.delay);
         Ok(Direction {
             input,
             output,
+            tolerance,
             model: LinkDirection::new(config, seed, now),
             ring: PacketRing::new(bytes, slots),
             scratch: vec![0u8; mtu].into_boxed_slice(),
@@ -97,10 +117,12 @@ impl<'a> Direction<'a> {
         })
     }
 
-    /// Writes every held packet due by `now`.
+    /// Writes every held packet due by `now` plus the tolerance. One written
+    /// early counts as on time (lateness 0).
     fn deliver_due(&mut self, now: Instant) {
+        let horizon = now + self.tolerance;
         while let Some((at, packet)) = self.ring.front() {
-            if at > now {
+            if at > horizon {
                 break;
             }
             let written_at = Instant::now();
@@ -111,7 +133,8 @@ impl<'a> Direction<'a> {
                 }
                 Err(_) => self.counters.write_errors += 1,
             }
-            let late_ns = u64::try_from((written_at - at).as_nanos()).unwrap_or(u64::MAX);
+            let late_ns = u64::try_from(written_at.saturating_duration_since(at).as_nanos())
+                .unwrap_or(u64::MAX);
             self.lateness_ns.saturating_record(late_ns.max(1));
             self.ring.pop_front();
         }
@@ -147,6 +170,19 @@ impl<'a> Direction<'a> {
             }
         }
         Ok(true)
+    }
+
+    /// When the loop must be awake for this direction's next packet: its
+    /// due time less the tolerance, less `SPIN_BELOW` where the tolerance
+    /// cannot absorb a late timer; `None` when no packet is held.
+    fn wake_at(&self) -> Option<Instant> {
+        let due = self.ring.next_due()?;
+        let spin = if self.tolerance >= SPIN_BELOW {
+            Duration::ZERO
+        } else {
+            SPIN_BELOW
+        };
+        Some(due.checked_sub(self.tolerance + spin).unwrap_or(due))
     }
 
     fn finish(mut self) -> DirectionCounters {
@@ -219,18 +255,17 @@ impl<'a> Forwarder<'a> {
             let now = Instant::now();
             self.a2b.deliver_due(now);
             self.b2a.deliver_due(now);
-            let next_due = match (self.a2b.ring.next_due(), self.b2a.ring.next_due()) {
+            let wake_at = match (self.a2b.wake_at(), self.b2a.wake_at()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let wait = match next_due {
+            // Timer wake-ups here are tens of microseconds late
+            // (docs/linkem.md): `wake_at` leaves room for that.
+            let wait = match wake_at {
                 _ if more_waiting => Duration::ZERO,
-                Some(due) => due.saturating_duration_since(Instant::now()),
+                Some(at) => at.saturating_duration_since(Instant::now()),
                 None => IDLE_WAIT_MAX,
             };
-            // Sleep until SPIN_BELOW before the due time, then spin: timer
-            // wake-ups here are tens of microseconds late (docs/linkem.md).
-            let wait = wait.saturating_sub(SPIN_BELOW);
             let timeout = timespec_of(wait);
             // SAFETY: `fds` is a valid array of 3 pollfds and `timeout` a
             // valid timespec, both alive for the call; a null sigmask keeps
@@ -277,5 +312,23 @@ fn pollfd(fd: i32) -> libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tolerance_is_a_thousandth_of_the_delay_and_bounded() {
+        let us = Duration::from_micros;
+        assert_eq!(tolerance_of(Duration::from_millis(50)), us(50));
+        assert_eq!(tolerance_of(Duration::from_millis(10)), us(10));
+        assert_eq!(tolerance_of(us(50)), Duration::from_nanos(50));
+        assert_eq!(tolerance_of(Duration::ZERO), Duration::ZERO);
+        assert_eq!(tolerance_of(Duration::from_secs(2)), TOLERANCE_MAX);
+        // Only delays of 50 ms and more leave the loop without a spin.
+        assert!(tolerance_of(Duration::from_millis(50)) >= SPIN_BELOW);
+        assert!(tolerance_of(Duration::from_millis(49)) < SPIN_BELOW);
     }
 }
