@@ -513,8 +513,8 @@ mod tests {
         assert!(
             policy.estimate_downtime(&drained, mb_s) <= SwitchoverConfig::DEFAULTS.downtime_budget
         );
-        // A scan longer than the drain the budget leaves: then the scan, not
-        // the queue, is the limit, and a queue within it fits already.
+        // A queue that drains within the scan (32 ms of queue behind a 40 ms
+        // scan): the scan, not the queue, sets the estimate, which fits.
         let slow_scan = RoundReport {
             scan_duration: Duration::from_millis(40),
             ..queued(400_000, 400_000 / 3, 2)

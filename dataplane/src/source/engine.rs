@@ -278,15 +278,13 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Time blocked on the transport, the pacer or a hold: the codec's
-    /// back-pressure signal, and this thread's idle time.
     /// Waits up to `wait` (the guest running) for the bytes in flight to
     /// drain to `target` drain bytes ([`RoundReport::drain_bytes`]),
     /// sampling the throughput and checking for failures every
-    /// `DRAIN_POLL_INTERVAL`.
-    /// The wait counts as blocked time: the worker meter shows it idle and
-    /// the level controller leaves it out of its windows, as a wait for the
-    /// transport.
+    /// `DRAIN_POLL_INTERVAL`. The worker meter counts the wait as idle; the
+    /// level controller leaves it out of its windows (a window holding up to
+    /// a second of it would read as link-bound with a depressed rate, and
+    /// count against the rung it was taken at).
     fn wait_for_drain(&mut self, target: u64, wait: Duration) -> Result<(), MigrationError> {
         let started = Instant::now();
         let until = started + wait;
@@ -302,10 +300,16 @@ impl<'a> Engine<'a> {
             }
             std::thread::sleep(DRAIN_POLL_INTERVAL.min(until - now));
         };
-        self.add_blocked(started.elapsed());
+        let waited = started.elapsed();
+        self.idle_clock.add_idle(waited);
+        if let Some(codec) = self.codec.as_mut() {
+            codec.left_out(waited);
+        }
         drained
     }
 
+    /// Time blocked on the transport, the pacer or a hold: the codec's
+    /// back-pressure signal, and this thread's idle time.
     fn add_blocked(&mut self, blocked: Duration) {
         self.blocked += blocked;
         self.idle_clock.add_idle(blocked);
@@ -679,7 +683,7 @@ impl<'a> Engine<'a> {
         *scan_duration += scanned_in;
         self.stages.record(Stage::Scan, scanned_in);
         if let Some(codec) = &mut self.codec {
-            codec.scanned(scanned_in);
+            codec.left_out(scanned_in);
         }
         for slot in 0..found {
             let index = first + self.dirty[slot] as usize;

@@ -307,10 +307,11 @@ impl PageCodec {
         }
     }
 
-    /// Reports time the engine spent scanning for a later round's dirty
-    /// pages: neither encoding nor blocked, so the level controller leaves
-    /// it out ([`LevelController::exclude`]).
-    pub fn scanned(&mut self, spent: Duration) {
+    /// Reports time the engine spent neither encoding nor blocked on a
+    /// batch (scanning for a later round's dirty pages, or waiting between
+    /// rounds for the queue to drain): the level controller leaves it out
+    /// ([`LevelController::exclude`]).
+    pub fn left_out(&mut self, spent: Duration) {
         self.control.exclude(spent);
     }
 

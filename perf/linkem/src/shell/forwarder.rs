@@ -3,20 +3,22 @@
 //! # Design
 //! Each pass: write every packet whose delivery time has come, or comes
 //! within the direction's tolerance (both directions, FIFO, as the model
-//! never reorders); compute the wait until the next due packet less its
-//! tolerance; `ppoll` the two TUN descriptors and the signalfd with that
-//! wait, less `SPIN_BELOW` where the tolerance is under it (so a zero
-//! timeout, i.e. a spin, only in the last `SPIN_BELOW` before a packet is
-//! due on a short-delay link, or when a read burst was cut short; never when
-//! no packet is held). The tolerance is [`tolerance_of`] the one-way delay:
-//! a packet may leave that much early, and timer wake-ups (tens of
-//! microseconds late) then need no spin to stay within it; read up to
-//! `BURST_MAX` packets from each readable TUN straight into that
-//! direction's `PacketRing`, ask the model for a verdict, and commit or
-//! drop. The timer slack of the thread is set to 1 ns so that `ppoll` wakes
+//! never reorders); `ppoll` the two TUN descriptors and the signalfd until
+//! the next packet's [`wake_time`]; then read up to `BURST_MAX` packets
+//! from each readable TUN straight into that direction's `PacketRing`, ask
+//! the model for a verdict, and commit or drop.
+//!
+//! The tolerance is [`tolerance_of`] the one-way delay: a packet may leave
+//! that much early. Timer wake-ups here are tens of microseconds late, so
+//! where the tolerance is at least `SPIN_BELOW` the loop just wakes a
+//! tolerance early; where it is less (paths under 50 ms each way) it wakes
+//! `SPIN_BELOW` earlier still and spins (zero-timeout polls) for the rest.
+//! It also spins when a read burst was cut short, never when no packet is
+//! held. The timer slack of the thread is set to 1 ns so that `ppoll` wakes
 //! when asked. Nothing allocates after `Forwarder::new`; nothing is logged
 //! per packet. The lateness of every write (wall clock at `write` minus the
-//! delivery time) goes into a preallocated histogram.
+//! delivery time; 0 for a packet written early) goes into a preallocated
+//! histogram.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -35,8 +37,8 @@ use super::tun::TunDevice;
 /// time, so the default queue holds at least this many packets of the MTU.
 pub const BURST_MAX: usize = 64;
 const _: () = assert!(BURST_MAX as u64 <= dwcp_linkem::profile::QUEUE_DEFAULT_MTU_PACKETS_MIN);
-/// The loop wakes this long before a packet is due and spins (zero-timeout
-/// polls) for the rest.
+/// Where the tolerance is under this, the loop wakes this long before a
+/// packet's earliest time and spins (zero-timeout polls) for the rest.
 pub const SPIN_BELOW: Duration = Duration::from_micros(50);
 /// A packet may be written this fraction of its direction's one-way delay
 /// before its computed time (the tolerance): 50 µs on `internet`'s 50 ms,
@@ -48,6 +50,19 @@ pub const TOLERANCE_MAX: Duration = Duration::from_micros(200);
 /// How early a packet of a direction with this one-way delay may leave.
 pub fn tolerance_of(delay: Duration) -> Duration {
     (delay / TOLERANCE_DELAY_DIVISOR).min(TOLERANCE_MAX)
+}
+
+/// When the loop must be awake for a packet due at `due` that may leave
+/// `tolerance` early: `due − tolerance`, less [`SPIN_BELOW`] where the
+/// tolerance cannot absorb a late timer (`now` if that is before the
+/// clock's origin).
+pub fn wake_time(due: Instant, tolerance: Duration, now: Instant) -> Instant {
+    let spin = if tolerance >= SPIN_BELOW {
+        Duration::ZERO
+    } else {
+        SPIN_BELOW
+    };
+    due.checked_sub(tolerance + spin).unwrap_or(now)
 }
 
 /// Longest sleep when no packet is held (signals wake the loop anyway).
@@ -172,17 +187,11 @@ impl<'a> Direction<'a> {
         Ok(true)
     }
 
-    /// When the loop must be awake for this direction's next packet: its
-    /// due time less the tolerance, less `SPIN_BELOW` where the tolerance
-    /// cannot absorb a late timer; `None` when no packet is held.
-    fn wake_at(&self) -> Option<Instant> {
+    /// When the loop must be awake for this direction's next packet
+    /// ([`wake_time`]); `None` when no packet is held.
+    fn wake_at(&self, now: Instant) -> Option<Instant> {
         let due = self.ring.next_due()?;
-        let spin = if self.tolerance >= SPIN_BELOW {
-            Duration::ZERO
-        } else {
-            SPIN_BELOW
-        };
-        Some(due.checked_sub(self.tolerance + spin).unwrap_or(due))
+        Some(wake_time(due, self.tolerance, now))
     }
 
     fn finish(mut self) -> DirectionCounters {
@@ -255,7 +264,8 @@ impl<'a> Forwarder<'a> {
             let now = Instant::now();
             self.a2b.deliver_due(now);
             self.b2a.deliver_due(now);
-            let wake_at = match (self.a2b.wake_at(), self.b2a.wake_at()) {
+            let now = Instant::now();
+            let wake_at = match (self.a2b.wake_at(now), self.b2a.wake_at(now)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -263,7 +273,7 @@ impl<'a> Forwarder<'a> {
             // (docs/linkem.md): `wake_at` leaves room for that.
             let wait = match wake_at {
                 _ if more_waiting => Duration::ZERO,
-                Some(at) => at.saturating_duration_since(Instant::now()),
+                Some(at) => at.saturating_duration_since(now),
                 None => IDLE_WAIT_MAX,
             };
             let timeout = timespec_of(wait);
@@ -330,5 +340,23 @@ mod tests {
         // Only delays of 50 ms and more leave the loop without a spin.
         assert!(tolerance_of(Duration::from_millis(50)) >= SPIN_BELOW);
         assert!(tolerance_of(Duration::from_millis(49)) < SPIN_BELOW);
+    }
+
+    #[test]
+    fn the_loop_wakes_a_tolerance_early_and_spins_only_below_spin_below() {
+        let now = Instant::now();
+        let due = now + Duration::from_millis(10);
+        let us = Duration::from_micros;
+        // internet: 50 us early, no spin.
+        assert_eq!(wake_time(due, us(50), now), due - us(50));
+        assert_eq!(wake_time(due, us(125), now), due - us(125));
+        // regional: 10 us early and 50 us of spin before that.
+        assert_eq!(wake_time(due, us(10), now), due - us(60));
+        // datacenter: as before the tolerance, 50 us of spin.
+        assert_eq!(wake_time(due, Duration::ZERO, now), due - SPIN_BELOW);
+        // Never later than the earliest time a packet may leave.
+        for tolerance in [0, 10, 49, 50, 200].map(us) {
+            assert!(wake_time(due, tolerance, now) <= due - tolerance);
+        }
     }
 }
