@@ -14,7 +14,14 @@
 //! whenever it advanced and the connection has no send in flight, which
 //! batches acks naturally under load. Verdicts and aborts from the decoder
 //! go out on stream 0; the verdict is kept and sent again if stream 0 is
-//! re-established afterwards.
+//! re-established afterwards. Stream 0 closing counts as the source's
+//! clean end only once the verdict's write has completed on it: a close
+//! seen before that (the source's stream broke right after `Final`, its
+//! FIN already queued behind it) cannot be an answer to the verdict, so the
+//! stream is retired and the verdict waits for it to be re-established
+//! (until `CLOSE_GRACE`). Counting such a close as the end made the source
+//! fail a migration whose image had verified (a clean-clone CI run of
+//! `t31`).
 //!
 //! Connections are accepted and handshaken by a blocking acceptor thread.
 //! A stream that rejoins is handled in two steps so that the resume point is
@@ -89,6 +96,8 @@ struct Connection {
     sending_len: u32,
     send_buf: Box<[u8]>,
     closed_by_peer: bool,
+    /// The send in flight is the verdict.
+    sending_verdict: bool,
 }
 
 impl Connection {
@@ -123,6 +132,8 @@ pub struct DestinationTransport {
     pending_outbound: Option<Outbound>,
     verdict: Option<Outbound>,
     verdict_sent_at: Option<Instant>,
+    /// The verdict's write completed on stream 0's current connection.
+    verdict_written: bool,
     last_connected: Instant,
     completions: Box<[(u64, i32)]>,
     /// Frames handed to the decoder.
@@ -180,6 +191,7 @@ impl DestinationTransport {
             pending_outbound: None,
             verdict: None,
             verdict_sent_at: None,
+            verdict_written: false,
             last_connected: Instant::now(),
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
             frames_received: 0,
@@ -334,6 +346,7 @@ impl DestinationTransport {
                         sending_len: 0,
                         send_buf: vec![0u8; SEND_BUFFER_LEN].into_boxed_slice(),
                         closed_by_peer: false,
+                        sending_verdict: false,
                     });
                     if stream_id == 0 && self.verdict_sent_at.is_some() {
                         // The verdict may have died with the old connection: send it again.
@@ -544,8 +557,10 @@ impl DestinationTransport {
             }
             connection.sending = true;
             connection.sending_len = u32::try_from(len).expect("below SEND_BUFFER_LEN");
+            connection.sending_verdict = is_verdict;
             if is_verdict {
                 self.verdict_sent_at = Some(Instant::now());
+                self.verdict_written = false;
             }
             worked = true;
         }
@@ -616,7 +631,12 @@ impl DestinationTransport {
                         "short send: {sent} of {} bytes",
                         connection.sending_len
                     ))),
-                    Ok(_) => Ok(()),
+                    Ok(_) => {
+                        if connection.sending_verdict {
+                            self.verdict_written = true;
+                        }
+                        Ok(())
+                    }
                 }
             }
             Op::Read => {
@@ -645,10 +665,22 @@ impl DestinationTransport {
             }
             Err(StreamFault::Broken(cause)) => {
                 let finished = self.verdict_sent_at.is_some();
-                if finished && stream_id == 0 {
+                if finished && stream_id == 0 && self.verdict_written {
                     if let Some(c) = self.streams[0].connection.as_mut() {
                         c.closed_by_peer = true;
                     }
+                    return;
+                }
+                if finished && stream_id == 0 {
+                    // Closed before the verdict was written: the source cannot
+                    // have it. Wait for stream 0 to come back and send it again.
+                    tracing::warn!(
+                        cause,
+                        "stream 0 closed before the verdict was written; waiting for the source to re-establish it"
+                    );
+                    self.retire(stream_id);
+                    self.pending_outbound = self.verdict.clone();
+                    self.verdict_sent_at = None;
                     return;
                 }
                 if finished {
