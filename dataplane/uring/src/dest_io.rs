@@ -19,7 +19,8 @@
 //! seen before that (the source's stream broke right after `Final`, its
 //! FIN already queued behind it) cannot be an answer to the verdict, so the
 //! stream is retired and the verdict waits for it to be re-established
-//! (until `CLOSE_GRACE`). Counting such a close as the end made the source
+//! (until the peer time-out, after which the destination fails: the source
+//! has failed too). Counting such a close as the end made the source
 //! fail a migration whose image had verified (a clean-clone CI run of
 //! `t31`).
 //!
