@@ -620,6 +620,47 @@ mod tests {
         changes
     }
 
+    /// Drives `controller`, started at `start`, for `span`, one observation
+    /// per [`TICK`]: `plant(elapsed, level, changes so far)` gives that
+    /// tick's blocked fraction and guest KB at the current level. Returns
+    /// every change with its time since `start`.
+    fn drive_plant(
+        controller: &mut LevelController,
+        start: Instant,
+        span: Duration,
+        mut plant: impl FnMut(Duration, Level, &[(Duration, Level)]) -> (f64, u64),
+    ) -> Vec<(Duration, Level)> {
+        let mut now = start;
+        let mut changes = Vec::new();
+        while now < start + span {
+            now += TICK;
+            let elapsed = now - start;
+            let (fraction, kb_per_tick) = plant(elapsed, controller.level(), &changes);
+            let blocked = TICK.mul_f64(fraction);
+            if let Some(level) = controller.observe(now, blocked, kb_per_tick * 1000) {
+                changes.push((elapsed, level));
+            }
+        }
+        changes
+    }
+
+    /// When `changes` first went to `level`.
+    fn first_change_to(changes: &[(Duration, Level)], level: Level) -> Option<Duration> {
+        changes.iter().find(|c| c.1 == level).map(|c| c.0)
+    }
+
+    /// The ramp of the two tests below: zstd 6 encoder-bound at 300 KB per
+    /// tick; at zstd 3 the link is the limit, 100 KB per tick while it ramps
+    /// up (the first 1.6 s), 600 after.
+    fn ramp_plant(elapsed: Duration, level: Level) -> (f64, u64) {
+        match level {
+            Some(6) => (0.0, 300),
+            Some(3) if elapsed < Duration::from_millis(1600) => (0.9, 100),
+            Some(3) => (0.5, 600),
+            _ => (0.0, 1000),
+        }
+    }
+
     /// Like [`drive`], but stops at the first change.
     fn next_change(
         controller: &mut LevelController,
@@ -724,30 +765,28 @@ mod tests {
         // keeps walking down instead of returning to zstd 6 and staying
         // there while that rate is fresh (`RUNG_RATE_MEMORY`).
         let start = Instant::now();
-        let mut now = start;
         let mut controller =
-            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, start);
         let window = LevelControlConfig::DEFAULTS.window;
-        let mut at_three_since = None;
-        let mut changes = Vec::new();
-        while now < start + Duration::from_secs(5) {
-            now += TICK;
-            let kb_per_tick: u64 = match controller.level() {
-                Some(6) => 300,
-                Some(3) if now <= at_three_since.unwrap_or(now) + window => 100,
-                Some(3) => 600,
-                _ => 1000,
-            };
-            if let Some(level) = controller.observe(now, Duration::ZERO, kb_per_tick * 1000) {
-                if level == Some(3) && at_three_since.is_none() {
-                    at_three_since = Some(now);
+        let changes = drive_plant(
+            &mut controller,
+            start,
+            Duration::from_secs(5),
+            |elapsed, level, changes| match level {
+                Some(6) => (0.0, 300),
+                Some(3)
+                    if elapsed <= first_change_to(changes, Some(3)).unwrap_or(elapsed) + window =>
+                {
+                    (0.0, 100)
                 }
-                changes.push(level);
-            }
-        }
-        assert!(at_three_since.is_some(), "{changes:?}");
-        assert!(!changes.contains(&Some(6)), "{changes:?}");
-        assert_eq!(changes, [Some(3), Some(1), None]);
+                Some(3) => (0.0, 600),
+                _ => (0.0, 1000),
+            },
+        );
+        let levels: Vec<Level> = changes.iter().map(|c| c.1).collect();
+        assert!(levels.contains(&Some(3)), "{levels:?}");
+        assert!(!levels.contains(&Some(6)), "{levels:?}");
+        assert_eq!(levels, [Some(3), Some(1), None]);
     }
 
     #[test]
@@ -758,57 +797,39 @@ mod tests {
         // average of the two (250) would be clearly below zstd 6 and count,
         // the second window being link-bound; the controller must stay.
         let start = Instant::now();
-        let mut now = start;
         let mut controller =
-            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, start);
         let window = LevelControlConfig::DEFAULTS.window;
-        let mut at_three_since = None;
-        let mut changes = Vec::new();
-        while now < start + Duration::from_secs(3) {
-            now += TICK;
-            let (fraction, kb_per_tick): (f64, u64) = match controller.level() {
+        let changes = drive_plant(
+            &mut controller,
+            start,
+            Duration::from_secs(3),
+            |elapsed, level, changes| match level {
                 Some(6) => (0.0, 300),
-                Some(3) if now <= at_three_since.unwrap_or(now) + window => (0.0, 100),
+                Some(3)
+                    if elapsed <= first_change_to(changes, Some(3)).unwrap_or(elapsed) + window =>
+                {
+                    (0.0, 100)
+                }
                 Some(3) => (0.2, 400),
                 _ => (0.0, 1000),
-            };
-            let blocked = TICK.mul_f64(fraction);
-            if let Some(level) = controller.observe(now, blocked, kb_per_tick * 1000) {
-                if level == Some(3) && at_three_since.is_none() {
-                    at_three_since = Some(now);
-                }
-                changes.push(level);
-            }
-        }
-        assert_eq!(changes, [Some(3)]);
+            },
+        );
+        let levels: Vec<Level> = changes.iter().map(|c| c.1).collect();
+        assert_eq!(levels, [Some(3)]);
     }
 
     #[test]
     fn a_verdict_taken_while_the_link_ramped_up_expires() {
-        // Internet tier. zstd 6 is encoder-bound at 300 KB per tick. At
-        // zstd 3 the link is the limit: 100 KB per tick while it ramps up
-        // (the first 1.6 s), 600 after. The first try of zstd 3 falls in
-        // the ramp and is undone; once that verdict expires the controller
-        // tries zstd 3 again and keeps it (or goes lower).
+        // Internet tier, the ramp of `ramp_plant`. The first try of zstd 3
+        // falls in the ramp and is undone; once that verdict expires the
+        // controller tries zstd 3 again and keeps it (or goes lower).
         let start = Instant::now();
-        let mut now = start;
         let mut controller =
-            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
-        let ramp_end = start + Duration::from_millis(1600);
-        let mut changes = Vec::new();
-        while now < start + Duration::from_secs(8) {
-            now += TICK;
-            let (fraction, kb_per_tick): (f64, u64) = match controller.level() {
-                Some(6) => (0.0, 300),
-                Some(3) if now < ramp_end => (0.9, 100),
-                Some(3) => (0.5, 600),
-                _ => (0.0, 1000),
-            };
-            let blocked = TICK.mul_f64(fraction);
-            if let Some(level) = controller.observe(now, blocked, kb_per_tick * 1000) {
-                changes.push((now.saturating_duration_since(start), level));
-            }
-        }
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, start);
+        let changes = drive_plant(&mut controller, start, Duration::from_secs(8), |e, l, _| {
+            ramp_plant(e, l)
+        });
         assert!(changes.len() >= 3, "tried zstd 3 once only: {changes:?}");
         assert_eq!(
             changes[..2].iter().map(|c| c.1).collect::<Vec<_>>(),
@@ -830,25 +851,12 @@ mod tests {
         // for 2 s, so the first try of zstd 3 is not undone by the guard (it
         // is left only after the ramp, by a blocked-time probe of zstd 6).
         let start = Instant::now();
-        let mut now = start;
         let mut controller =
-            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, now);
+            LevelController::new(LinkTier::Internet, LevelControlConfig::DEFAULTS, start);
         controller.set_round_trip(Duration::from_millis(100));
-        let ramp_end = start + Duration::from_millis(1600);
-        let mut changes = Vec::new();
-        while now < start + Duration::from_secs(8) {
-            now += TICK;
-            let (fraction, kb_per_tick): (f64, u64) = match controller.level() {
-                Some(6) => (0.0, 300),
-                Some(3) if now < ramp_end => (0.9, 100),
-                Some(3) => (0.5, 600),
-                _ => (0.0, 1000),
-            };
-            let blocked = TICK.mul_f64(fraction);
-            if let Some(level) = controller.observe(now, blocked, kb_per_tick * 1000) {
-                changes.push((now.saturating_duration_since(start), level));
-            }
-        }
+        let changes = drive_plant(&mut controller, start, Duration::from_secs(8), |e, l, _| {
+            ramp_plant(e, l)
+        });
         // zstd 3 is held past the ramp (later probes of zstd 6, made
         // because zstd 3 stays link-bound, are undone at once).
         assert_eq!(changes[0].1, Some(3), "{changes:?}");

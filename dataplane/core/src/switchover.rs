@@ -109,9 +109,10 @@ impl RoundReport {
     /// within a few round trips), so its backlog counts `streams_active`
     /// times.
     pub fn drain_bytes(&self) -> u64 {
-        self.inflight_bytes.max(
-            self.inflight_bytes_stream_max
-                .saturating_mul(u64::from(self.streams_active.max(1))),
+        drain_bytes(
+            self.inflight_bytes,
+            self.inflight_bytes_stream_max,
+            self.streams_active,
         )
     }
 
@@ -324,6 +325,12 @@ impl SwitchoverPolicy {
 
 /// How long `bytes` take at `bytes_per_s`, at most an hour (an hour while
 /// the rate is still unknown and there are bytes; nothing when there are none).
+/// [`RoundReport::drain_bytes`] of `inflight_bytes` in flight, the fullest
+/// stream holding `stream_max`, over `streams_active` streams.
+pub fn drain_bytes(inflight_bytes: u64, stream_max: u64, streams_active: u32) -> u64 {
+    inflight_bytes.max(stream_max.saturating_mul(u64::from(streams_active.max(1))))
+}
+
 fn transfer_time(bytes: f64, bytes_per_s: f64) -> Duration {
     if bytes_per_s > 0.0 {
         Duration::from_secs_f64((bytes / bytes_per_s).min(3600.0))

@@ -40,7 +40,7 @@ use dwcp_dataplane_core::scan::{
 use dwcp_dataplane_core::seal::FrameSealer;
 use dwcp_dataplane_core::stream_tx::InFlight;
 use dwcp_dataplane_core::switchover::{
-    Decision, RoundReport, SwitchoverConfig, SwitchoverPolicy, SwitchoverReason,
+    self, Decision, RoundReport, SwitchoverConfig, SwitchoverPolicy, SwitchoverReason,
     QUEUE_DRAIN_WAIT_MAX,
 };
 use dwcp_dataplane_core::throughput::ThroughputEstimator;
@@ -586,15 +586,11 @@ impl<'a> Engine<'a> {
 
     /// [`RoundReport::drain_bytes`] of the bytes in flight now.
     fn drain_bytes(&self) -> u64 {
-        RoundReport {
-            round: 0,
-            dirty_pages: 0,
-            scan_duration: Duration::ZERO,
-            inflight_bytes: self.inflight_bytes(),
-            inflight_bytes_stream_max: self.inflight_bytes_stream_max(),
-            streams_active: u32::try_from(self.streams_active).expect("bounded by STREAMS_MAX"),
-        }
-        .drain_bytes()
+        switchover::drain_bytes(
+            self.inflight_bytes(),
+            self.inflight_bytes_stream_max(),
+            u32::try_from(self.streams_active).expect("bounded by STREAMS_MAX"),
+        )
     }
 
     /// The most bytes sealed and not yet acknowledged on any one stream.

@@ -168,6 +168,9 @@ impl Drop for Process {
     }
 }
 
+/// The port `Emulator::udp_echo` listens on in B.
+pub const UDP_ECHO_PORT: u16 = 7007;
+
 /// A running emulator and its ready line.
 #[derive(Debug)]
 pub struct Emulator {
@@ -207,6 +210,23 @@ impl Emulator {
     /// Address of B as a string.
     pub fn addr_b(&self) -> String {
         self.ready["addr_b"].as_str().expect("addr_b").to_owned()
+    }
+
+    /// Starts a UDP echo server in B on `UDP_ECHO_PORT`, once it is ready.
+    pub fn udp_echo(&self) -> Process {
+        let listen = format!("0.0.0.0:{UDP_ECHO_PORT}");
+        let mut echo = Process::in_namespace(&self.ns_b, &["udp-echo", "--listen", &listen]);
+        echo.next_json(Duration::from_secs(10));
+        echo
+    }
+
+    /// Runs `udp-probe` in A against B's echo server with `args` (count,
+    /// interval, ...), and returns its result line.
+    pub fn udp_probe(&self, args: &[&str], timeout: Duration) -> Value {
+        let target = format!("{}:{UDP_ECHO_PORT}", self.addr_b());
+        let mut command = vec!["udp-probe", "--target", &target];
+        command.extend_from_slice(args);
+        Process::in_namespace(&self.ns_a, &command).next_json(timeout)
     }
 
     /// SIGTERM, wait, check exit status 0, return the exit line.

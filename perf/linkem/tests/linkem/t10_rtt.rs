@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{exclusive, number, Emulator, Process};
+use crate::support::{exclusive, number, Emulator};
 
 const RTT_MS: f64 = 40.0;
 /// The bound: within 10% of the setting.
@@ -38,24 +38,13 @@ fn t10_udp_echo_rtt_is_within_10_percent_of_the_setting() {
     // 100+ ms, which shifts the median of the probes queued behind it) is
     // measured again, at most `PROBE_PHASES_MAX` times in all; the emulator
     // is judged on the first phase without one, or on the last.
-    let mut echo = Process::in_namespace(&emulator.ns_b, &["udp-echo", "--listen", "0.0.0.0:7007"]);
-    echo.next_json(Duration::from_secs(10));
-    let target = format!("{}:7007", emulator.addr_b());
+    let echo = emulator.udp_echo();
     let mut result = serde_json::Value::Null;
     for phase in 1..=PROBE_PHASES_MAX {
-        let mut probe = Process::in_namespace(
-            &emulator.ns_a,
-            &[
-                "udp-probe",
-                "--target",
-                &target,
-                "--count",
-                "300",
-                "--interval-us",
-                "2000",
-            ],
+        result = emulator.udp_probe(
+            &["--count", "300", "--interval-us", "2000"],
+            Duration::from_secs(20),
         );
-        result = probe.next_json(Duration::from_secs(20));
         println!("t10 probe phase {phase}: {result}");
         let max_ms = number(&result, &["rtt_us", "max"]) / 1e3;
         if max_ms <= STALL_FACTOR * RTT_MS {

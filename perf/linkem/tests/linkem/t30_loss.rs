@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{exclusive, number, Emulator, Process};
+use crate::support::{exclusive, number, Emulator};
 
 const PROBES: f64 = 5000.0;
 const LOSS: f64 = 0.02;
@@ -37,15 +37,9 @@ fn t30_loss_rate_matches_the_setting_and_the_counters() {
     assert_eq!(number(&emulator.ready, &["b2a", "loss"]), 0.0);
 
     // Phase: 5000 probes 200 us apart.
-    let mut echo = Process::in_namespace(&emulator.ns_b, &["udp-echo", "--listen", "0.0.0.0:7007"]);
-    echo.next_json(Duration::from_secs(10));
-    let target = format!("{}:7007", emulator.addr_b());
-    let mut probe = Process::in_namespace(
-        &emulator.ns_a,
+    let echo = emulator.udp_echo();
+    let result = emulator.udp_probe(
         &[
-            "udp-probe",
-            "--target",
-            &target,
             "--count",
             "5000",
             "--interval-us",
@@ -53,8 +47,8 @@ fn t30_loss_rate_matches_the_setting_and_the_counters() {
             "--linger-ms",
             "500",
         ],
+        Duration::from_secs(30),
     );
-    let result = probe.next_json(Duration::from_secs(30));
     println!("t30 probe: {result}");
     drop(echo);
     let exit = emulator.stop();
