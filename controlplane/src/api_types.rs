@@ -97,7 +97,7 @@ pub enum MigrationRole {
     Destination,
 }
 
-/// Where a migration is. `completed`, `failed` and `cancelled` are final.
+/// Where a migration is. `completed`, `failed`, `cancelled` and `in_doubt` are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MigrationState {
@@ -117,12 +117,19 @@ pub enum MigrationState {
     Failed,
     /// Cancelled by an operator.
     Cancelled,
+    /// Source: the hand-over was committed and never acknowledged; the
+    /// guest stays paused until an operator settles who owns it (the
+    /// destination's state says whether it took the guest).
+    InDoubt,
 }
 
 impl MigrationState {
     /// Whether the migration is over.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Cancelled | Self::InDoubt
+        )
     }
 }
 

@@ -206,6 +206,8 @@ pub struct SourceFaultConfig {
     pub cut_stream_after: Option<(u16, u64)>,
     /// Flip one bit in the body of the Nth sealed frame (1-based).
     pub tamper_frame: Option<u64>,
+    /// Stop after an ok verdict without sending `Commit` (the guest is resumed).
+    pub skip_commit: bool,
 }
 
 /// How the destination checks the image.
@@ -315,6 +317,7 @@ impl SourceConfig {
         faults: SourceFaultConfig {
             cut_stream_after: None,
             tamper_frame: None,
+            skip_commit: false,
         },
         codec: true,
         link_tier: dwcp_dataplane_core::level_control::LinkTier::Datacenter,
@@ -709,6 +712,7 @@ mod tests {
         let cut = SourceFaultConfig {
             cut_stream_after: Some((4, 1)),
             tamper_frame: None,
+            skip_commit: false,
         };
         assert!(matches!(
             bad(SourceConfig {

@@ -24,6 +24,11 @@ pub enum ErrorKind {
     Verify,
     /// An operator cancelled it.
     Cancelled,
+    /// The source committed the hand-over but the destination never
+    /// confirmed it: which host owns the guest is unknown, so the guest
+    /// stays paused on the source.
+    #[serde(rename = "in_doubt")]
+    InDoubt,
 }
 
 impl ErrorKind {
@@ -119,6 +124,14 @@ pub enum MigrationError {
         /// Its reason.
         reason: String,
     },
+    /// The source sent `Commit` but no acknowledgement of it came back. The
+    /// destination may or may not have it, so the source must not resume the
+    /// guest (both hosts could run it); it stays paused for the operator.
+    #[error("the hand-over is in doubt: the destination verified the image and the source committed, but the destination never acknowledged the commit ({cause}); the guest stays PAUSED on the source: check the destination's result before resuming or discarding it")]
+    HandoverInDoubt {
+        /// Why the acknowledgement did not come.
+        cause: String,
+    },
     /// The destination's image does not match the source's.
     #[error("verification failed: destination digest {destination} differs from source digest {source_digest}")]
     VerifyMismatch {
@@ -149,6 +162,7 @@ impl MigrationError {
             | MigrationError::DestinationAborted { .. } => ErrorKind::Transfer,
             MigrationError::VerifyMismatch { .. } => ErrorKind::Verify,
             MigrationError::Cancelled => ErrorKind::Cancelled,
+            MigrationError::HandoverInDoubt { .. } => ErrorKind::InDoubt,
         }
     }
 }

@@ -191,6 +191,9 @@ struct MigrateArgs {
     /// Test hook: flip a bit in the Nth sealed frame.
     #[arg(long, hide = true)]
     fault_tamper_frame: Option<u64>,
+    /// Test hook: stop after an ok verdict without committing the hand-over.
+    #[arg(long, hide = true)]
+    fault_skip_commit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +271,7 @@ fn source_config(args: MigrateArgs) -> SourceConfig {
         faults: SourceFaultConfig {
             cut_stream_after: args.fault_cut_stream.zip(args.fault_cut_after_bytes),
             tamper_frame: args.fault_tamper_frame,
+            skip_commit: args.fault_skip_commit,
         },
         codec: args.codec == CodecArg::On,
         link_tier: match args.link_tier {

@@ -22,6 +22,11 @@ pub struct Summary {
     /// Guest pause to destination-verified (or to resumed, on a failure after
     /// the pause), in ms; null when the guest was never paused, and on the destination.
     pub downtime_ms: Option<u64>,
+    /// Source: from the verdict to the destination's acknowledgement of
+    /// `Commit` (the guest is the destination's once it has `Commit`, half
+    /// of this after the verdict; not part of `downtime_ms`); null on the
+    /// destination and when no `Commit` was acknowledged.
+    pub handover_ms: Option<u64>,
     /// Rounds run, the final paused round included.
     pub rounds: u32,
     /// Guest memory size.
@@ -129,6 +134,7 @@ impl Summary {
             setup_ms: None,
             transfer_ms: None,
             downtime_ms: None,
+            handover_ms: None,
             rounds: 0,
             memory_bytes: 0,
             bytes_on_wire: 0,

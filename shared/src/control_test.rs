@@ -70,6 +70,18 @@ fn verify_result_round_trip() {
 }
 
 #[test]
+fn commit_round_trip_and_exact_length() {
+    let m = Commit { digest: [0x5A; 16] };
+    let b = enc(|o| m.encode(o));
+    assert_eq!(b.len(), COMMIT_LEN);
+    assert_eq!(Commit::decode(&b), Ok(m));
+    assert!(Commit::decode(&b[..COMMIT_LEN - 1]).is_err(), "short");
+    let mut long = b.clone();
+    long.push(0);
+    assert!(Commit::decode(&long).is_err(), "trailing byte");
+}
+
+#[test]
 fn abort_round_trip_every_code() {
     let codes = [
         AbortCode::Protocol,

@@ -54,6 +54,10 @@ pub enum FrameKind {
     /// the handshake granted [`crate::limits::CAP_PAGE_CODEC`]; every page
     /// of it belongs to the stream's stripes ([`crate::limits::stream_of_page`]).
     EncodedBatch = 7,
+    /// `Commit`, source → destination on stream 0, after an ok verdict:
+    /// the source hands the guest over. Only sent when the handshake granted
+    /// [`crate::limits::CAP_HANDOVER_COMMIT`].
+    Commit = 8,
 }
 
 impl FrameKind {
@@ -67,6 +71,7 @@ impl FrameKind {
             5 => Some(Self::VerifyResult),
             6 => Some(Self::Abort),
             7 => Some(Self::EncodedBatch),
+            8 => Some(Self::Commit),
             _ => None,
         }
     }

@@ -28,6 +28,8 @@ fn round_trip_every_kind_and_flag() {
         FrameKind::Final,
         FrameKind::VerifyResult,
         FrameKind::Abort,
+        FrameKind::EncodedBatch,
+        FrameKind::Commit,
     ];
     for kind in kinds {
         for flags in [0, FRAME_FLAG_PLAINTEXT] {
@@ -122,8 +124,8 @@ fn rejects_kind_invalid_zero() {
 #[test]
 fn rejects_kind_unknown() {
     assert!(matches!(
-        FrameHeader::decode(&encoded_with(4, &[8])),
-        Err(WireError::UnknownFrameKind(8))
+        FrameHeader::decode(&encoded_with(4, &[9])),
+        Err(WireError::UnknownFrameKind(9))
     ));
 }
 

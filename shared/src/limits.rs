@@ -53,9 +53,21 @@ pub const HANDSHAKE_MSG_LEN_MAX: usize = 512;
 /// offers or grants: two builds that disagree fall back to raw pages.
 pub const CAP_PAGE_CODEC: u32 = 1 << 1;
 
+/// Capability: the source sends `Commit` after an ok verdict, and the
+/// destination counts its image as migrated only once it has it. This
+/// build requires it on both sides: without it a verdict the source never
+/// read (a stream that broke after the destination wrote it) would leave
+/// both hosts believing they own the guest.
+pub const CAP_HANDOVER_COMMIT: u32 = 1 << 2;
+
 /// Capability bits this build understands and offers. The server answers
 /// the intersection of the client's offer and its own.
-pub const CAPABILITIES_V1: u32 = CAP_PAGE_CODEC;
+pub const CAPABILITIES_V1: u32 = CAP_PAGE_CODEC | CAP_HANDOVER_COMMIT;
+
+/// Capability bits this build requires the peer to grant (server) or offer
+/// (client); a peer without them is refused in the handshake.
+pub const CAPABILITIES_REQUIRED: u32 = CAP_HANDOVER_COMMIT;
+const _: () = assert!(CAPABILITIES_REQUIRED & !CAPABILITIES_V1 == 0);
 
 /// Bytes of the round number that starts an `EncodedBatch` body.
 pub const ENCODED_BATCH_HEADER_LEN: usize = 4;

@@ -4,7 +4,7 @@
 //! (encodings are canonical, so there is one wire form per value).
 
 use crate::batch::{BatchView, BatchWriter, PageEncoding};
-use crate::control::{Abort, AbortCode, Ack, Final, RoundEnd, VerifyResult};
+use crate::control::{Abort, AbortCode, Ack, Commit, Final, RoundEnd, VerifyResult};
 use crate::frame::{FrameHeader, FrameKind, FRAME_FLAG_PLAINTEXT};
 use crate::handshake::{
     ClientHello, ClientProof, HandshakeMessage, Reject, RejectCode, ServerHello,
@@ -94,6 +94,7 @@ fn seeds() -> Vec<Vec<u8>> {
         }
         .encode(o)
     }));
+    out.push(encode_with(|o| Commit { digest: [2; 16] }.encode(o)));
     out.push(encode_with(|o| {
         Abort::new(AbortCode::Io, "read failed").encode(o)
     }));
@@ -224,6 +225,11 @@ fn no_decoder_panics_and_accepted_inputs_are_canonical() {
             accepted += 1;
         }
         if let Ok(m) = VerifyResult::decode(&input) {
+            let n = m.encode(&mut out).expect("fits");
+            assert_eq!(&out[..n], &input[..]);
+            accepted += 1;
+        }
+        if let Ok(m) = Commit::decode(&input) {
             let n = m.encode(&mut out).expect("fits");
             assert_eq!(&out[..n], &input[..]);
             accepted += 1;

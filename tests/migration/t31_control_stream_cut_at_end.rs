@@ -1,83 +1,65 @@
-//! Stream 0 carries the control frames: `Final` out, the verdict back. The
-//! cut hook fires once the stream has written past a byte count, and a write
-//! completes whole frames, so a count a few bytes short of the end cuts the
-//! stream right after `Final` went out and before the verdict can come back
+//! Stream 0 carries the control frames: `Final` out, the verdict back, then
+//! the source's `Commit` out. The cut hook fires once the stream has written
+//! past a byte count, and a write completes whole frames, so a count a few
+//! bytes short of `Final`'s end cuts the stream right after `Final` went out
 //! (the source shuts its socket for reading too). The source must
-//! re-establish stream 0 and still get the verdict, which the destination
-//! sends again on a re-established stream 0.
+//! re-establish stream 0, get the verdict (the destination sends it again on
+//! a re-established stream 0 until it has `Commit`), and commit. Whether the
+//! source read the verdict before the cut or not, `Commit` has to travel on
+//! a re-established stream 0, so the test sees a reconnect either way (before
+//! `Commit` existed the source could read the verdict, finish and never
+//! reap `Final`'s write: no cut, about one run in thirty).
 //!
-//! An unchanging guest and full frames (`--frame-pages-min 64`: frames
-//! otherwise follow the bytes in flight, which timing decides) make the
-//! bytes on the wire the same in every run, so a first clean run measures
-//! where the end is.
+//! An unchanging guest and full frames make the bytes on the wire the same
+//! in every run, so a first clean run measures where the end is.
 
 use dwcp_tests::{
-    assert_same_bytes, assert_verified_pair, free_port, init_logging, wait_pair, Guest,
-    GuestOptions, Migrate, Receive, Summary, TempDir, MIGRATION_DEADLINE,
+    assert_same_bytes, assert_verified_pair, init_logging, unchanging_guest, LoopbackMigration,
+    TempDir,
 };
-use std::path::Path;
 
-/// How far before the end of the stream the cut count falls: inside `Final`
-/// (an 80-byte frame with one stream: 24-byte header, 40-byte body, 16-byte
-/// tag), so the cut fires
-/// when `Final`'s write completes.
-const BYTES_BEFORE_END: u64 = 20;
+/// The `Commit` frame that ends stream 0: 24-byte header, 16-byte body
+/// (`dwcp_shared::control::COMMIT_LEN`), 16-byte tag.
+const COMMIT_FRAME_LEN: u64 = 24 + 16 + 16;
 
-fn migrate(dir: &TempDir, guest: &Guest, key: &Path, dest: &Path, extra: &[&str]) -> Summary {
-    let port = free_port();
-    let mut receiver = Receive::new("127.0.0.1", port, dest)
-        .key(key)
-        .start(dir, "receiver");
-    let mut migrator = Migrate::new(&guest.memory, &format!("127.0.0.1:{port}"))
-        .key(key)
-        .args(&["--streams", "1", "--frame-pages-min", "64"])
-        .args(extra)
-        .spawn(dir, "migrator");
-    let (source, destination) = wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE);
-    assert_verified_pair(&source, &destination).0
-}
+/// How far before the end of `Final` the cut count falls: inside it (an
+/// 80-byte frame with one stream: 24-byte header, 40-byte body, 16-byte
+/// tag), so the cut fires when `Final`'s write completes.
+const BYTES_BEFORE_FINAL_END: u64 = 20;
 
 #[test]
 fn t31_control_stream_cut_after_final_still_verifies() {
     init_logging();
     let dir = TempDir::new("t31-cut-end");
     let key = dwcp_tests::keygen(&dir, "psk");
-    let guest = {
-        tracing::info!("an unchanging 32 MiB guest of random bytes: deterministic traffic");
-        Guest::start(
-            &dir,
-            "guest",
-            &GuestOptions::new("32M", "0").args(&["--fill", "random"]),
-        )
-    };
+    let guest = unchanging_guest(&dir, "32M");
 
     let end = {
         tracing::info!("a clean run measures the bytes stream 0 writes");
-        let clean = migrate(&dir, &guest, &key, &dir.join("clean.ram"), &[]);
-        assert_eq!(clean.u64("reconnects"), 0, "{clean}");
-        clean.u64("bytes_on_wire")
+        LoopbackMigration::new(&guest, &key)
+            .deterministic()
+            .run_clean(&dir, &dir.join("clean.ram"))
+            .u64("bytes_on_wire")
     };
 
     let cut = {
-        let cut_at = end - BYTES_BEFORE_END;
+        let cut_at = end - COMMIT_FRAME_LEN - BYTES_BEFORE_FINAL_END;
         tracing::info!(
             end,
             cut_at,
             "the same migration, stream 0 cut as Final goes out"
         );
         let cut_at = cut_at.to_string();
-        migrate(
-            &dir,
-            &guest,
-            &key,
-            &dir.join("dest.ram"),
-            &[
+        let (source, destination) = LoopbackMigration::new(&guest, &key)
+            .deterministic()
+            .source_args(&[
                 "--fault-cut-stream",
                 "0",
                 "--fault-cut-after-bytes",
                 &cut_at,
-            ],
-        )
+            ])
+            .run(&dir, &dir.join("dest.ram"));
+        assert_verified_pair(&source, &destination).0
     };
 
     {

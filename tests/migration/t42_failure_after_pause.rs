@@ -1,15 +1,15 @@
 //! A failure after the guest was paused must resume it: the source tampers
-//! with its very last frame (`Final`, sent while the guest is stopped), the
+//! with `Final` (sent while the guest is stopped, before any verdict), the
 //! destination rejects it and aborts, and the source reports the failure,
 //! with the downtime it caused, and sends SIGCONT so the guest runs on.
 //!
 //! An unchanging guest makes the frame count the same in every run; a clean
 //! run counts the frames (every frame is acknowledged, so `latency_us.frames`
-//! is the number sealed), so the last one is `Final`.
+//! is the number sealed): the last one is `Commit` (sent after the verdict),
+//! the one before it `Final`.
 
 use dwcp_tests::{
-    assert_failed_with, assert_verified_pair, free_port, init_logging, wait_pair, Finished, Guest,
-    GuestOptions, Migrate, Receive, TempDir, MIGRATION_DEADLINE,
+    assert_failed_with, init_logging, unchanging_guest, Finished, Guest, LoopbackMigration, TempDir,
 };
 use std::path::Path;
 
@@ -20,17 +20,11 @@ fn migrate(
     dest: &Path,
     extra: &[&str],
 ) -> (Finished, Finished) {
-    let port = free_port();
-    let mut receiver = Receive::new("127.0.0.1", port, dest)
-        .key(key)
-        .start(dir, "receiver");
-    let mut migrator = Migrate::new(&guest.memory, &format!("127.0.0.1:{port}"))
-        .key(key)
-        .pause(guest)
-        .args(&["--streams", "1", "--frame-pages-min", "64"])
-        .args(extra)
-        .spawn(dir, "migrator");
-    wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
+    LoopbackMigration::new(guest, key)
+        .pause()
+        .deterministic()
+        .source_args(extra)
+        .run(dir, dest)
 }
 
 #[test]
@@ -38,22 +32,15 @@ fn t42_failure_after_pause_resumes_the_guest() {
     init_logging();
     let dir = TempDir::new("t42-after-pause");
     let key = dwcp_tests::keygen(&dir, "psk");
-    let mut guest = {
-        tracing::info!("an unchanging 32 MiB guest: the same frames in every run");
-        Guest::start(
-            &dir,
-            "guest",
-            &GuestOptions::new("32M", "0").args(&["--fill", "random"]),
-        )
-    };
+    let mut guest = unchanging_guest(&dir, "32M");
 
     let frames = {
         tracing::info!("a clean run counts the frames; its success leaves the guest paused");
-        let (source, destination) = migrate(&dir, &guest, &key, &dir.join("clean.ram"), &[]);
-        let (s, _) = assert_verified_pair(&source, &destination);
-        guest.assert_stopped("after a verified migration");
-        guest.proc.signal(libc::SIGCONT);
-        s.0["latency_us"]["frames"]
+        LoopbackMigration::new(&guest, &key)
+            .pause()
+            .deterministic()
+            .run_clean(&dir, &dir.join("clean.ram"))
+            .0["latency_us"]["frames"]
             .as_u64()
             .expect("latency_us.frames")
     };
@@ -61,9 +48,9 @@ fn t42_failure_after_pause_resumes_the_guest() {
     let (source, destination) = {
         tracing::info!(
             frames,
-            "tamper with the last frame, Final, sent while the guest is paused"
+            "tamper with the last frame before Commit, Final, sent while the guest is paused"
         );
-        let last = frames.to_string();
+        let last = (frames - 1).to_string();
         migrate(
             &dir,
             &guest,

@@ -41,7 +41,9 @@ pub mod exit_code {
 pub fn exit_code_for_state(state: MigrationState) -> Option<u8> {
     match state {
         MigrationState::Completed => Some(exit_code::OK),
-        MigrationState::Failed | MigrationState::Cancelled => Some(exit_code::MIGRATION_FAILED),
+        MigrationState::Failed | MigrationState::Cancelled | MigrationState::InDoubt => {
+            Some(exit_code::MIGRATION_FAILED)
+        }
         MigrationState::Pending
         | MigrationState::Listening
         | MigrationState::Running

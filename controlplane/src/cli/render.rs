@@ -237,6 +237,7 @@ pub fn state_name(state: MigrationState) -> &'static str {
         MigrationState::Completed => "completed",
         MigrationState::Failed => "failed",
         MigrationState::Cancelled => "cancelled",
+        MigrationState::InDoubt => "in_doubt",
     }
 }
 

@@ -73,6 +73,7 @@ pub fn api_state(status: Option<&JobStatus>) -> MigrationState {
         Some(JobState::Completed) => MigrationState::Completed,
         Some(JobState::Failed) => MigrationState::Failed,
         Some(JobState::Cancelled) => MigrationState::Cancelled,
+        Some(JobState::InDoubt) => MigrationState::InDoubt,
     }
 }
 

@@ -31,7 +31,8 @@ use dwcp_shared::handshake::{
     HANDSHAKE_FLAG_INSECURE_PLAINTEXT,
 };
 use dwcp_shared::limits::{
-    CAPABILITIES_V1, PAGE_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, STREAMS_MAX,
+    CAPABILITIES_REQUIRED, CAPABILITIES_V1, PAGE_SIZE, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN,
+    STREAMS_MAX,
 };
 use thiserror::Error;
 
@@ -67,6 +68,12 @@ pub enum HandshakeError {
         "the destination's key proof does not match: the two hosts hold different pre-shared keys"
     )]
     ServerProofInvalid,
+    /// The server did not grant a capability this build requires.
+    #[error("the destination did not grant capability bits {missing:#x} that this build requires (an older build that does not wait for the source's hand-over commit): upgrade it")]
+    MissingCapability {
+        /// The required bits it left out.
+        missing: u32,
+    },
     /// The server picked a version or flag we did not offer.
     #[error("the destination answered with version {version} and flags {flags:#x}, which we did not offer")]
     BadServerChoice {
@@ -217,6 +224,10 @@ impl ClientHandshake {
                 None,
             ));
         }
+        let missing = CAPABILITIES_REQUIRED & !server.capabilities;
+        if missing != 0 {
+            return Err((HandshakeError::MissingCapability { missing }, None));
+        }
         let unproven = server.encode_without_proof();
         let client_proof = match psk {
             None => [0u8; PROOF_LEN],
@@ -343,6 +354,15 @@ pub fn server_handle_client_hello(
             ),
         );
     }
+    let missing = CAPABILITIES_REQUIRED & !hello.capabilities;
+    if missing != 0 {
+        return refuse(
+            RejectCode::BadRequest,
+            format!(
+                "the source does not offer capability bits {missing:#x} that this build requires (an older build that does not commit the hand-over): upgrade it"
+            ),
+        );
+    }
     let resume_after_seq = match session.admit(&hello) {
         Ok(seq) => seq,
         Err((code, reason)) => return refuse(code, reason),
@@ -422,6 +442,7 @@ impl ServerAwaitingProof {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dwcp_shared::limits::CAP_HANDOVER_COMMIT;
 
     struct Admit(Result<u64, (RejectCode, String)>);
     impl SessionCheck for Admit {
@@ -557,5 +578,55 @@ mod tests {
             }) => assert_eq!(reason, "sizes differ"),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_source_that_does_not_commit_hand_overs_is_refused() {
+        let (_, hello) = ClientHandshake::new(params(true));
+        let HandshakeMessage::ClientHello(mut hello) = hello else {
+            panic!("a client starts with its hello");
+        };
+        hello.capabilities &= !CAP_HANDOVER_COMMIT;
+        let refused = server_handle_client_hello(
+            HandshakeMessage::ClientHello(hello),
+            true,
+            None,
+            [7; 32],
+            &mut Admit(Ok(0)),
+        );
+        match refused {
+            Err((
+                HandshakeError::Refused {
+                    code: RejectCode::BadRequest,
+                    reason,
+                },
+                Some(HandshakeMessage::Reject(_)),
+            )) => assert!(reason.contains("commit"), "{reason}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_destination_that_does_not_grant_the_commit_is_refused() {
+        let (client, hello) = ClientHandshake::new(params(true));
+        let (_, server_hello) =
+            server_handle_client_hello(hello, true, None, [7; 32], &mut Admit(Ok(0)))
+                .map_err(|e| e.0)
+                .expect("server accepts");
+        let HandshakeMessage::ServerHello(mut server_hello) = server_hello else {
+            panic!("the server answers with its hello");
+        };
+        assert_ne!(server_hello.capabilities & CAP_HANDOVER_COMMIT, 0);
+        server_hello.capabilities &= !CAP_HANDOVER_COMMIT;
+        let failed = client
+            .handle_server_hello(HandshakeMessage::ServerHello(server_hello), None)
+            .map(|_| ());
+        assert!(
+            matches!(
+                failed,
+                Err((HandshakeError::MissingCapability { missing }, None)) if missing == CAP_HANDOVER_COMMIT
+            ),
+            "{failed:?}"
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! destination: ──TCP──► transport ──frames: received frames──► decoder
 //!              transport ◄──written_through[s] (Release/Acquire)── decoder
 //!              transport ◄──outbound: VerifyResult/Abort── decoder
+//!              transport ◄──committed (Release/Acquire)── decoder
 //! ```
 //!
 //! Frame bytes live in [`BufferPool`] buffers; a [`BufferId`] moves with its
@@ -127,6 +128,16 @@ pub struct SourceLink {
     pub acked_by_stream: Vec<AtomicU64>,
     /// The first fatal error; any stage raises, every stage polls.
     pub fatal: FatalSlot,
+    /// Stream 0's seq of the source's `Commit`, 0 until the engine is about
+    /// to queue it. Writer: engine (Release, before queueing). Reader: transport.
+    pub commit_seq: AtomicU64,
+    /// Set once an `Ack` frame on stream 0 covered `commit_seq`: the
+    /// destination took the guest. A resume point does not count: the
+    /// destination's transport accepts a frame before its decoder
+    /// authenticates and takes it. Writer: transport (Release). Reader:
+    /// engine, and the transport (a stream that breaks after it is not
+    /// re-established).
+    pub commit_acked: AtomicBool,
     /// Set by the source's main thread once the engine returned; the transport then closes.
     pub finished: AtomicBool,
     /// Rung by the transport when it frees buffers or posts an event.
@@ -152,6 +163,8 @@ impl SourceLink {
             counters: TransportCounters::default(),
             acked_by_stream: (0..streams).map(|_| AtomicU64::new(0)).collect(),
             fatal: FatalSlot::default(),
+            commit_seq: AtomicU64::new(0),
+            commit_acked: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             engine_bell: Doorbell::parking(),
             transport_bell: Doorbell::with_eventfd()?,
@@ -185,7 +198,11 @@ pub struct DestinationLink {
     pub counters: TransportCounters,
     /// The first fatal error.
     pub fatal: FatalSlot,
-    /// Set by the transport once the verdict was sent and the source closed.
+    /// Set by the decoder once it took the source's `Commit` (Release): the
+    /// guest is the destination's; the transport then ends when stream 0
+    /// closes. Reader: transport (Acquire).
+    pub committed: AtomicBool,
+    /// Set by the transport once the migration ended and the source closed.
     pub finished: AtomicBool,
     /// Rung by the transport when it queues frames.
     pub decoder_bell: Doorbell,
@@ -204,6 +221,7 @@ impl DestinationLink {
             outbound: ArrayQueue::new(OUTBOUND_MAX),
             counters: TransportCounters::default(),
             fatal: FatalSlot::default(),
+            committed: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             decoder_bell: Doorbell::parking(),
             transport_bell: Doorbell::with_eventfd()?,

@@ -14,7 +14,10 @@
 //! that table. In `Full` mode the whole image is re-read and hashed after the
 //! final round. `Final` names each stream's last seq; the verdict is
 //! computed once every stream is written through those seqs, and sent on
-//! stream 0. Any error sends an `Abort` naming the cause and stops.
+//! stream 0. An ok verdict is not the end: the image is the destination's
+//! only once the source's `Commit` (naming the same digest) arrives on
+//! stream 0, which says the source read the verdict and keeps the guest
+//! paused. Any error sends an `Abort` naming the cause and stops.
 
 use crate::config::VerifyMode;
 use crate::guest_memory::DestinationMemory;
@@ -26,7 +29,7 @@ use dwcp_dataplane_core::scan::{image_digest, page_hash, zero_page_hash, PAGE_LE
 use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_shared::batch::{BatchView, PageEncoding};
-use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd, VerifyResult};
+use dwcp_shared::control::{Abort, AbortCode, Commit, Final, RoundEnd, VerifyResult};
 use dwcp_shared::limits::{stream_global_page, stream_page_count, ENCODED_BATCH_HEADER_LEN};
 use dwcp_shared::FrameKind;
 use std::cell::Cell;
@@ -38,7 +41,8 @@ use std::time::Instant;
 pub struct DecoderOutcome {
     /// The image (to keep, or discard on failure).
     pub memory: DestinationMemory,
-    /// True if the digest matched the source's.
+    /// True if the digest matched the source's and the source committed
+    /// the hand-over: the guest is the destination's.
     pub verified: bool,
     /// Our digest, once computed.
     pub digest: Option<[u8; 16]>,
@@ -69,6 +73,10 @@ pub struct Decoder<'a> {
     /// The hash of a zero page (`zero_page_hash`, computed once).
     zero_hash: u64,
     pending_final: Option<Final>,
+    /// The digest of an ok verdict sent; `Commit` must name it.
+    verified_digest: Option<[u8; 16]>,
+    /// The source's `Commit` arrived.
+    committed: bool,
     verify: VerifyMode,
     progress: &'a Progress,
     pages_written: u64,
@@ -98,6 +106,8 @@ impl<'a> Decoder<'a> {
             zero_hash: zero_page_hash(),
             memory,
             pending_final: None,
+            verified_digest: None,
+            committed: false,
             verify,
             progress,
             pages_written: 0,
@@ -107,7 +117,8 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// Runs until the verdict is sent or the migration fails.
+    /// Runs until the source committed, a failed verdict was sent, or the
+    /// migration fails.
     pub fn run(mut self) -> DecoderOutcome {
         let mut backoff = IdleBackoff::new();
         let progress: &'a Progress = self.progress;
@@ -115,11 +126,12 @@ impl<'a> Decoder<'a> {
         let mut clock = IdleClock::start(meter, Instant::now());
         let result = loop {
             if self.link.fatal.is_raised() {
-                break Err(self
+                let cause = self
                     .link
                     .fatal
                     .message()
-                    .unwrap_or_else(|| "transport failed".into()));
+                    .unwrap_or_else(|| "transport failed".into());
+                break Err(self.name_the_hand_over(cause));
             }
             let Some(frame) = self.link.frames.pop() else {
                 clock.idle_from(Instant::now());
@@ -142,11 +154,19 @@ impl<'a> Decoder<'a> {
                         .push(Outbound::Abort(Abort::new(code, &reason)));
                     self.link.fatal.raise(reason.clone());
                     self.link.transport_bell.ring();
-                    break Err(reason);
+                    break Err(self.name_the_hand_over(reason));
                 }
                 Ok(()) => {
-                    if let Some(verdict) = self.try_verify() {
-                        break verdict;
+                    if let (true, Some(digest)) = (self.committed, self.verified_digest) {
+                        self.link.committed.store(true, Ordering::Release);
+                        self.link.transport_bell.ring();
+                        break Ok((true, digest));
+                    }
+                    match self.try_verify() {
+                        // An ok verdict waits for the source's `Commit`.
+                        Some(Ok((true, digest))) => self.verified_digest = Some(digest),
+                        Some(verdict) => break verdict,
+                        None => {}
                     }
                 }
             }
@@ -159,7 +179,8 @@ impl<'a> Decoder<'a> {
                 Some(digest),
                 (!ok).then(|| "image digest differs from the source's".to_owned()),
             ),
-            Err(message) => (false, None, Some(message)),
+            // An ok verdict's digest is kept: the image verified, the hand-over did not happen.
+            Err(message) => (false, self.verified_digest, Some(message)),
         };
         DecoderOutcome {
             memory: self.memory,
@@ -223,6 +244,25 @@ impl<'a> Decoder<'a> {
                 self.rounds = self.rounds.max(fin.round + 1);
                 self.progress.set_phase(Phase::Verifying);
                 self.pending_final = Some(fin);
+            }
+            FrameKind::Commit if stream == 0 => {
+                let commit = Commit::decode(body)
+                    .map_err(|e| (AbortCode::Protocol, format!("malformed Commit: {e}")))?;
+                match self.verified_digest {
+                    None => {
+                        return Err((AbortCode::Protocol, "Commit before an ok verdict".into()))
+                    }
+                    Some(digest) if digest != commit.digest => {
+                        return Err((
+                            AbortCode::Protocol,
+                            "Commit names another digest than the verdict".into(),
+                        ))
+                    }
+                    Some(_) if self.committed => {
+                        return Err((AbortCode::Protocol, "a second Commit".into()))
+                    }
+                    Some(_) => self.committed = true,
+                }
             }
             FrameKind::Abort => {
                 let abort = Abort::decode(body)
@@ -358,6 +398,17 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// A failure's message, saying so when it came after an ok verdict: the
+    /// image verified, and only the missing `Commit` keeps it from the guest.
+    fn name_the_hand_over(&self, cause: String) -> String {
+        match self.verified_digest {
+            Some(_) => {
+                format!("the image verified, but the source never committed the hand-over: {cause}")
+            }
+            None => cause,
+        }
+    }
+
     /// Once every stream is written through `Final`'s seqs: digest, compare, send the verdict.
     fn try_verify(&mut self) -> Option<Result<(bool, [u8; 16]), String>> {
         let fin = self.pending_final.as_ref()?;
@@ -369,6 +420,7 @@ impl<'a> Decoder<'a> {
         {
             return None;
         }
+        let fin = self.pending_final.take().expect("checked above");
         let digest = match self.verify {
             VerifyMode::Incremental => image_digest(&self.page_hashes),
             VerifyMode::Full => {

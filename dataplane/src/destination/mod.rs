@@ -370,7 +370,7 @@ fn run(
     summary.pages_sent = outcome.pages_written;
     summary.digest = outcome.digest.map(|d| summary::hex(&d));
     summary.decode_cpu_ms = outcome.decode_time.map(crate::millis);
-    // The verdict went out; a transport failure after it does not undo a verified image.
+    // The source committed: a transport failure after it does not undo the hand-over.
     if outcome.verified {
         summary.verified = true;
         return Ok(());

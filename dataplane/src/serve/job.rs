@@ -227,6 +227,8 @@ impl RunningJob {
                     JobState::Completed
                 } else if summary.error_kind == Some(crate::error::ErrorKind::Cancelled) {
                     JobState::Cancelled
+                } else if summary.error_kind == Some(crate::error::ErrorKind::InDoubt) {
+                    JobState::InDoubt
                 } else {
                     JobState::Failed
                 };

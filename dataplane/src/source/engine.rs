@@ -47,7 +47,7 @@ use dwcp_dataplane_core::throughput::ThroughputEstimator;
 use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_hugepages::BufferId;
 use dwcp_shared::batch::BatchWriter;
-use dwcp_shared::control::{Abort, AbortCode, Final, RoundEnd};
+use dwcp_shared::control::{Abort, AbortCode, Commit, Final, RoundEnd};
 use dwcp_shared::limits::{
     ENCODED_BATCH_HEADER_LEN, FRAME_BODY_LEN_MAX, FRAME_HEADER_LEN, FRAME_TAG_LEN,
     PAGES_PER_BATCH_MAX,
@@ -106,6 +106,9 @@ pub struct EngineConfig {
     pub link_bytes_per_s: f64,
     /// The fewest pages a raw frame is cut at (`frame_size::frame_pages`).
     pub frame_pages_min: usize,
+    /// Test hook: fail after an ok verdict instead of sending `Commit`, as a
+    /// source that died between the two would (the guest is resumed).
+    pub skip_commit: bool,
 }
 
 /// What a successful engine run reports.
@@ -123,6 +126,8 @@ pub struct EngineOutcome {
     pub digest: [u8; 16],
     /// When the verdict arrived.
     pub verified_at: Instant,
+    /// From the verdict to the destination's acknowledgement of `Commit`.
+    pub handover: Duration,
     /// The page codec's figures, if it was on.
     pub codec: Option<Box<CodecSummary>>,
     /// Scan and encode latencies.
@@ -134,7 +139,8 @@ pub struct EngineOutcome {
 pub struct EngineFailure {
     /// Why.
     pub error: MigrationError,
-    /// When the guest was paused, if it was.
+    /// When the guest was paused, if it was. The caller resumes it, unless
+    /// the error is [`MigrationError::HandoverInDoubt`].
     pub paused_at: Option<Instant>,
     /// Rounds started.
     pub rounds: u32,
@@ -426,7 +432,23 @@ impl<'a> Engine<'a> {
             .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         let verified_at = Instant::now();
         let downtime = verified_at.duration_since(paused_at);
-        self.publish_worker(verified_at, true);
+        if self.config.skip_commit {
+            let fault = MigrationError::Failed(
+                "fault injected: the source stopped between the verdict and the commit".into(),
+            );
+            return Err(self.fail(fault, Some(paused_at), final_round));
+        }
+        // Until `Commit` is queued the destination cannot have it, and a
+        // failure resumes the guest here; after, it must stay paused.
+        let commit_seq = self.last_seq[0] + 1;
+        self.link.commit_seq.store(commit_seq, Ordering::Release);
+        self.send_control(FrameKind::Commit, |body| Commit { digest }.encode(body))
+            .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
+        debug_assert_eq!(self.last_seq[0], commit_seq, "Commit went out on stream 0");
+        self.await_commit_ack()
+            .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
+        let handover = verified_at.elapsed();
+        self.publish_worker(Instant::now(), true);
         self.progress.set_phase(Phase::Done);
         Ok(EngineOutcome {
             rounds: final_round + 1,
@@ -435,6 +457,7 @@ impl<'a> Engine<'a> {
             switchover,
             digest,
             verified_at,
+            handover,
             codec: self.codec.as_ref().map(|c| Box::new(c.summary())),
             stages: Box::new(std::mem::take(&mut self.stages)),
         })
@@ -1208,6 +1231,48 @@ impl<'a> Engine<'a> {
                 )));
             }
             backoff.idle_on(&self.link.engine_bell, || !self.link.events.is_empty());
+        }
+    }
+}
+
+impl Engine<'_> {
+    /// Waits until an `Ack` frame of the destination covered `Commit`
+    /// (`commit_acked`; a resume point past it does not count: the
+    /// destination may yet refuse the frame). Once `Commit` is queued the guest must stay paused
+    /// whatever happens, since the destination may have it: every failure
+    /// here is [`MigrationError::HandoverInDoubt`], an `Abort` from the
+    /// destination included (its decoder may have taken `Commit` before the
+    /// transport failed).
+    fn await_commit_ack(&mut self) -> Result<(), MigrationError> {
+        let in_doubt = |cause: String| MigrationError::HandoverInDoubt { cause };
+        let deadline = Instant::now() + self.config.verify_timeout;
+        let mut backoff = IdleBackoff::new();
+        loop {
+            if self.link.commit_acked.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            match self.link.events.pop() {
+                // The destination sends its verdict again on a re-established stream 0.
+                Some(SourceEvent::Verified(_)) | None => {}
+                Some(SourceEvent::Aborted(abort)) => {
+                    return Err(in_doubt(format!(
+                        "the destination aborted after its verdict ({:?}): {}",
+                        abort.code, abort.reason
+                    )))
+                }
+            }
+            if self.link.fatal.is_raised() {
+                return Err(in_doubt(self.link.fatal.message().unwrap_or_default()));
+            }
+            if Instant::now() > deadline {
+                return Err(in_doubt(format!(
+                    "no acknowledgement within {:?}",
+                    self.config.verify_timeout
+                )));
+            }
+            backoff.idle_on(&self.link.engine_bell, || {
+                !self.link.events.is_empty() || self.link.commit_acked.load(Ordering::Acquire)
+            });
         }
     }
 }

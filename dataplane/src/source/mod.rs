@@ -362,6 +362,7 @@ fn run(
         },
         verify_timeout: Duration::from_millis(config.verify_timeout_ms),
         tamper_frame: config.faults.tamper_frame,
+        skip_commit: config.faults.skip_commit,
         rate_limit_bytes_per_s: config.rate_limit_mbps.map(|mbps| mbps * 1_000_000 / 8),
         round_trip: rtt,
         link_bytes_per_s: config.link_mbps as f64 * 1e6 / 8.0,
@@ -425,8 +426,15 @@ fn run(
     let joined = engine_thread.join();
     link.finished.store(true, Ordering::Release);
     let Ok(outcome) = joined else {
-        // A bug, but the guest must not stay paused because of it.
         let _ = transport_thread.join();
+        if link.commit_seq.load(Ordering::Acquire) != 0 {
+            // `Commit` may be out: the destination may own the guest.
+            tracing::error!("the engine thread panicked after the commit; the guest stays PAUSED");
+            return Err(MigrationError::HandoverInDoubt {
+                cause: "the engine thread panicked after queueing the commit".into(),
+            });
+        }
+        // A bug, but the guest must not stay paused because of it.
         if let Err(err) = hook.resume() {
             tracing::error!(%err, "could not resume the guest after the engine panicked");
         }
@@ -446,6 +454,7 @@ fn run(
             summary.rounds = done.rounds;
             summary.pages_sent = done.pages_sent;
             summary.downtime_ms = Some(crate::millis(done.downtime));
+            summary.handover_ms = Some(crate::millis(done.handover));
             summary.switchover_reason = Some(done.switchover.label());
             summary.digest = Some(summary::hex(&done.digest));
             summary.codec = done.codec.map(|c| *c);
@@ -479,6 +488,15 @@ fn run(
             summary.rounds = failure.rounds;
             summary.pages_sent = failure.pages_sent;
             summary.codec = failure.codec.map(|c| *c);
+            if let (Some(paused_at), MigrationError::HandoverInDoubt { .. }) =
+                (failure.paused_at, &failure.error)
+            {
+                // The destination may own the guest: resuming it here could
+                // run it twice. It stays paused for the operator.
+                summary.downtime_ms = Some(crate::millis(paused_at.elapsed()));
+                tracing::error!("the hand-over is in doubt; the guest stays PAUSED on the source");
+                return Err(failure.error);
+            }
             if let Some(paused_at) = failure.paused_at {
                 let resumed = hook.resume();
                 summary.downtime_ms = Some(crate::millis(paused_at.elapsed()));

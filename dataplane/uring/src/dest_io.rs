@@ -14,15 +14,17 @@
 //! whenever it advanced and the connection has no send in flight, which
 //! batches acks naturally under load. Verdicts and aborts from the decoder
 //! go out on stream 0; the verdict is kept and sent again if stream 0 is
-//! re-established afterwards. Stream 0 closing counts as the source's
-//! clean end only once the verdict's write has completed on it: a close
-//! seen before that (the source's stream broke right after `Final`, its
-//! FIN already queued behind it) cannot be an answer to the verdict, so the
-//! stream is retired and the verdict waits for it to be re-established
-//! (until the peer time-out, after which the destination fails: the source
-//! has failed too). Counting such a close as the end made the source
-//! fail a migration whose image had verified (a clean-clone CI run of
-//! `t31`).
+//! re-established before the source's `Commit` arrived. The migration ends
+//! with the source's `Commit` (the decoder raises `link.committed`), acked
+//! like any frame: the transport ends once that ack is written (or stream 0
+//! closes after it: the source's end). Before
+//! it, a close of stream 0 is a broken stream whatever was sent, because
+//! only `Commit` says the source read the verdict: the stream is retired
+//! and the destination waits for it to come back (until the peer time-out,
+//! or [`COMMIT_WAIT_MAX`] after an ok verdict, after which it fails and the
+//! image is not reported migrated). Counting a close after the verdict's
+//! write as the end let a destination report a verified image while its
+//! source, which never read the verdict, resumed the guest.
 //!
 //! Connections are accepted and handshaken by a blocking acceptor thread.
 //! A stream that rejoins is handled in two steps so that the resume point is
@@ -53,8 +55,13 @@ use std::time::{Duration, Instant};
 
 /// Largest control frame the destination sends.
 pub const SEND_BUFFER_LEN: usize = 1024;
-/// How long after the verdict the destination waits for the source to close.
+/// How long after the end (`Commit`, or a failed verdict) the destination
+/// waits for its last write or the source's close.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// How long after an ok verdict was first sent the destination waits for
+/// the source's `Commit` while some stream stays connected (the source's
+/// default `--verify-timeout-ms` bounds its own wait the same way).
+pub const COMMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// Messages from the acceptor thread.
 #[derive(Debug)]
@@ -97,6 +104,8 @@ struct Connection {
     sending_len: u32,
     send_buf: Box<[u8]>,
     closed_by_peer: bool,
+    /// The send in flight is an ack through this seq (0: not an ack).
+    sending_ack: u64,
     /// The send in flight is the verdict.
     sending_verdict: bool,
 }
@@ -112,7 +121,10 @@ struct Stream {
     frames: StreamRecvState,
     sealer: FrameSealer,
     reply_seq: u64,
+    /// The seq of the last ack queued on the current connection.
     acked: u64,
+    /// The seq of the last ack whose write completed on the current connection.
+    ack_written: u64,
     connection: Option<Connection>,
     /// A frame read whole and accepted (its seq counts toward the resume
     /// point) whose connection was retired before the decoder queue took it.
@@ -133,6 +145,11 @@ pub struct DestinationTransport {
     pending_outbound: Option<Outbound>,
     verdict: Option<Outbound>,
     verdict_sent_at: Option<Instant>,
+    /// When an ok verdict was first queued (the `Commit` wait starts).
+    ok_verdict_at: Option<Instant>,
+    /// When the migration ended: the decoder took `Commit`, or a failed
+    /// verdict was queued (no `Commit` follows one).
+    ended_at: Option<Instant>,
     /// The verdict's write completed on stream 0's current connection.
     verdict_written: bool,
     last_connected: Instant,
@@ -176,6 +193,7 @@ impl DestinationTransport {
                     sealer,
                     reply_seq: 0,
                     acked: 0,
+                    ack_written: 0,
                     connection: None,
                     accepted_unqueued: None,
                     attached_before: false,
@@ -192,6 +210,8 @@ impl DestinationTransport {
             pending_outbound: None,
             verdict: None,
             verdict_sent_at: None,
+            ok_verdict_at: None,
+            ended_at: None,
             verdict_written: false,
             last_connected: Instant::now(),
             completions: vec![(0u64, 0i32); COMPLETIONS_PER_PASS_MAX].into_boxed_slice(),
@@ -285,18 +305,38 @@ impl DestinationTransport {
         clock.stop(Instant::now());
     }
 
-    fn is_finished(&self, now: Instant) -> bool {
-        let Some(sent_at) = self.verdict_sent_at else {
+    fn is_finished(&mut self, now: Instant) -> bool {
+        if self.ended_at.is_none() && self.link.committed.load(Ordering::Acquire) {
+            self.ended_at = Some(now);
+        }
+        let Some(ended_at) = self.ended_at else {
             return false;
         };
-        let source_closed = self.streams[0]
-            .connection
-            .as_ref()
-            .is_none_or(|c| c.closed_by_peer);
-        source_closed || now.saturating_duration_since(sent_at) > CLOSE_GRACE
+        self.last_message_written() || now.saturating_duration_since(ended_at) > CLOSE_GRACE
+    }
+
+    /// The migration's last message went out whole on stream 0: our ack of
+    /// `Commit`, or a failed verdict. We then close with a FIN and nothing
+    /// unread, so the kernel still delivers it; waiting for the source's
+    /// close would add half a round trip. Until then a broken stream 0 is
+    /// waited for (up to [`CLOSE_GRACE`]) and the message sent again on it.
+    fn last_message_written(&self) -> bool {
+        if self.link.committed.load(Ordering::Acquire) {
+            self.streams[0].ack_written >= self.link.written_through[0].load(Ordering::Acquire)
+        } else {
+            self.ended_at.is_some() && self.verdict_written
+        }
     }
 
     fn check_peer(&mut self, now: Instant) -> Result<(), String> {
+        let committed = self.link.committed.load(Ordering::Acquire);
+        if let Some(since) = self.ok_verdict_at.filter(|_| !committed) {
+            if now.saturating_duration_since(since) > COMMIT_WAIT_MAX {
+                return Err(format!(
+                    "the source did not commit the hand-over within {COMMIT_WAIT_MAX:?} of the verdict"
+                ));
+            }
+        }
         if self.streams.iter().any(|s| s.connection.is_some()) {
             self.last_connected = now;
             return Ok(());
@@ -330,6 +370,7 @@ impl DestinationTransport {
                         continue;
                     };
                     stream.acked = 0;
+                    stream.ack_written = 0;
                     if stream.attached_before {
                         self.link
                             .counters
@@ -347,9 +388,11 @@ impl DestinationTransport {
                         sending_len: 0,
                         send_buf: vec![0u8; SEND_BUFFER_LEN].into_boxed_slice(),
                         closed_by_peer: false,
+                        sending_ack: 0,
                         sending_verdict: false,
                     });
-                    if stream_id == 0 && self.verdict_sent_at.is_some() {
+                    let committed = self.link.committed.load(Ordering::Acquire);
+                    if stream_id == 0 && self.verdict_sent_at.is_some() && !committed {
                         // The verdict may have died with the old connection: send it again.
                         self.pending_outbound = self.verdict.clone();
                         self.verdict_sent_at = None;
@@ -494,7 +537,8 @@ impl DestinationTransport {
             }
             let plaintext_len;
             let kind;
-            let is_verdict;
+            let mut is_verdict = false;
+            let mut acking = 0;
             let body = &mut connection.send_buf[FRAME_HEADER_LEN..];
             if index == 0 && self.pending_outbound.is_some() {
                 let outbound = self.pending_outbound.take().expect("checked");
@@ -502,8 +546,14 @@ impl DestinationTransport {
                     Outbound::Verified(result) => (FrameKind::VerifyResult, result.encode(body)),
                     Outbound::Abort(abort) => (FrameKind::Abort, abort.encode(body)),
                 };
-                is_verdict = matches!(outbound, Outbound::Verified(_));
-                if is_verdict {
+                if let Outbound::Verified(result) = &outbound {
+                    is_verdict = true;
+                    let now = Instant::now();
+                    if result.ok {
+                        self.ok_verdict_at.get_or_insert(now);
+                    } else {
+                        self.ended_at.get_or_insert(now);
+                    }
                     self.verdict = Some(outbound);
                 }
             } else {
@@ -513,7 +563,7 @@ impl DestinationTransport {
                 }
                 stream.acked = written;
                 kind = FrameKind::Ack;
-                is_verdict = false;
+                acking = written;
                 plaintext_len = Ack {
                     written_through_seq: written,
                 }
@@ -558,6 +608,7 @@ impl DestinationTransport {
             }
             connection.sending = true;
             connection.sending_len = u32::try_from(len).expect("below SEND_BUFFER_LEN");
+            connection.sending_ack = acking;
             connection.sending_verdict = is_verdict;
             if is_verdict {
                 self.verdict_sent_at = Some(Instant::now());
@@ -633,7 +684,8 @@ impl DestinationTransport {
                         connection.sending_len
                     ))),
                     Ok(_) => {
-                        if connection.sending_verdict {
+                        stream.ack_written = stream.ack_written.max(connection.sending_ack);
+                        if stream_id == 0 && connection.sending_verdict {
                             self.verdict_written = true;
                         }
                         Ok(())
@@ -665,28 +717,32 @@ impl DestinationTransport {
                 self.link.fatal.raise(message);
             }
             Err(StreamFault::Broken(cause)) => {
-                let finished = self.verdict_sent_at.is_some();
-                if finished && stream_id == 0 && self.verdict_written {
+                let committed = self.link.committed.load(Ordering::Acquire);
+                let ended = self.ended_at.is_some() || committed;
+                if ended && stream_id == 0 && self.last_message_written() {
+                    // The source's end: kept, so that `is_finished` sees it.
                     if let Some(c) = self.streams[0].connection.as_mut() {
                         c.closed_by_peer = true;
                     }
                     return;
                 }
-                if finished && stream_id == 0 {
-                    // Closed before the verdict was written: the source cannot
-                    // have it. Wait for stream 0 to come back and send it again.
+                if committed && stream_id == 0 {
+                    // The source may not have our ack of `Commit`: wait for it
+                    // to re-establish stream 0, and ack again there.
                     tracing::warn!(
                         cause,
-                        "stream 0 closed before the verdict was written; waiting for the source to re-establish it"
+                        "stream 0 closed after the source's commit and before our ack of it was written; waiting for the source to re-establish it"
                     );
-                    self.retire(stream_id);
-                    self.pending_outbound = self.verdict.clone();
-                    self.verdict_sent_at = None;
-                    return;
-                }
-                if finished {
-                    // The source closes every stream once it has the verdict.
-                    tracing::debug!(stream_id, cause, "stream closed after the verdict");
+                } else if ended && stream_id != 0 {
+                    // The source closes every stream once it has the ack of `Commit`.
+                    tracing::debug!(stream_id, cause, "stream closed after the end");
+                } else if stream_id == 0 && self.verdict_sent_at.is_some() {
+                    // Only `Commit` says the source read the verdict: wait for
+                    // stream 0 to come back and send the verdict again.
+                    tracing::warn!(
+                        cause,
+                        "stream 0 closed after the verdict and before the source's commit; waiting for the source to re-establish it"
+                    );
                 } else {
                     tracing::warn!(
                         stream_id,

@@ -649,7 +649,11 @@ impl SourceTransport {
         if connection.busy() {
             self.retired.push(connection);
         }
-        if self.link.finished.load(Ordering::Acquire) || self.link.fatal.is_raised() {
+        if self.link.finished.load(Ordering::Acquire)
+            || self.link.fatal.is_raised()
+            || self.link.commit_acked.load(Ordering::Acquire)
+        {
+            // After the destination acknowledged `Commit` it closes: the end.
             return;
         }
         tracing::warn!(stream_id, cause, "stream broke; re-establishing it");
@@ -706,6 +710,11 @@ fn handle_reply(
     match header.kind {
         FrameKind::Ack => {
             let ack = Ack::decode(body).map_err(|e| format!("malformed ack: {e}"))?;
+            let commit_seq = link.commit_seq.load(Ordering::Acquire);
+            if header.stream_id == 0 && commit_seq != 0 && ack.written_through_seq >= commit_seq {
+                link.commit_acked.store(true, Ordering::Release);
+                link.engine_bell.ring();
+            }
             send.handle_ack(ack.written_through_seq, |frame| {
                 released += u64::from(frame.len);
                 window.release(frame.len);

@@ -213,14 +213,20 @@ coded_enum! {
         Failed = 7,
         /// Stopped on request (final).
         Cancelled = 8,
+        /// Source: `Commit` went out and was never acknowledged; the guest
+        /// stays paused until an operator settles who owns it (final).
+        InDoubt = 9,
     }
 }
 
 impl JobState {
-    /// True for `Completed`, `Failed` and `Cancelled`: the job will not
-    /// change state again.
+    /// True for `Completed`, `Failed`, `Cancelled` and `InDoubt`: the job
+    /// will not change state again.
     pub const fn is_final(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Cancelled | Self::InDoubt
+        )
     }
 }
 
@@ -353,15 +359,17 @@ mod tests {
             JobState::Completed,
             JobState::Failed,
             JobState::Cancelled,
+            JobState::InDoubt,
         ] {
             assert_eq!(JobState::from_code(s.code()), Some(s));
         }
         assert_eq!(JobState::from_code(0), None);
-        assert_eq!(JobState::from_code(9), None);
+        assert_eq!(JobState::from_code(10), None);
         assert_eq!(LinkMode::from_code(0), None);
         assert_eq!(WorkerRole::from_code(5), None);
         assert_eq!(CompressionTier::from_code(3), Some(CompressionTier::Off));
         assert!(JobState::Cancelled.is_final() && !JobState::Verifying.is_final());
+        assert!(JobState::InDoubt.is_final());
     }
 
     #[test]
