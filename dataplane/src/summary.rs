@@ -63,6 +63,11 @@ pub struct Summary {
     pub codec: Option<CodecSummary>,
     /// Destination: time spent decoding encoded batches, in ms (null without the codec).
     pub decode_cpu_ms: Option<u64>,
+    /// Destination: how its transport ended a migration that reached its end:
+    /// `last_message_written` (its ack of the source's `Commit`, or a failed
+    /// verdict, went out whole) or `close_grace` (it gave up waiting for that
+    /// after `CLOSE_GRACE`); null on the source and on other failures.
+    pub end: Option<&'static str>,
 }
 
 /// What the page codec did on the source.
@@ -151,6 +156,7 @@ impl Summary {
             error_kind: None,
             codec: None,
             decode_cpu_ms: None,
+            end: None,
         }
     }
 

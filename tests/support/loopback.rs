@@ -74,13 +74,19 @@ impl<'a> LoopbackMigration<'a> {
         self
     }
 
-    /// Runs it into `dest` as a reference: both ends must verify (a paused
-    /// guest must be left paused, and is then continued). Returns the
-    /// source's summary.
+    /// Runs it into `dest` as a reference: both ends must verify, the
+    /// destination must end on its ack of the source's `Commit` (not after
+    /// its close grace), and a paused guest must be left paused (it is then
+    /// continued). Returns the source's summary.
     pub fn run_clean(&self, dir: &TempDir, dest: &Path) -> Summary {
         let (source, destination) = self.run(dir, dest);
-        let (summary, _) = assert_verified_pair(&source, &destination);
+        let (summary, destination) = assert_verified_pair(&source, &destination);
         assert_eq!(summary.u64("reconnects"), 0, "a clean run: {summary}");
+        assert_eq!(
+            destination.str("end"),
+            Some("last_message_written"),
+            "the destination ends on its ack of Commit: {destination}"
+        );
         if self.pause {
             self.guest.assert_stopped("after a verified migration");
             self.guest.proc.signal(libc::SIGCONT);

@@ -24,7 +24,9 @@ use dwcp_dataplane_core::link::{DestinationLink, Outbound};
 use dwcp_hugepages::BufferPool;
 use dwcp_shared::control::{Abort, AbortCode};
 use dwcp_shared::handshake::{ClientHello, RejectCode};
-use dwcp_uring::dest_io::{Control, DestinationTransport, DestinationTransportConfig};
+use dwcp_uring::dest_io::{
+    Control, DestinationEnd, DestinationTransport, DestinationTransportConfig,
+};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -360,7 +362,13 @@ fn run(
     let outcome = decoder_thread
         .join()
         .map_err(|_| MigrationError::Failed("the decoder thread panicked".into()))?;
-    let _ = transport_thread.join();
+    let end = transport_thread.join().ok().flatten();
+    summary.end = end.map(DestinationEnd::label);
+    if end == Some(DestinationEnd::CloseGrace) {
+        tracing::warn!(
+            "ended after the close grace: the source may not have our last message (ack of its commit, or a failed verdict)"
+        );
+    }
     link.finished.store(true, Ordering::Release);
     let _ = acceptor_thread.join();
     summary.total_ms = crate::millis(start.elapsed());

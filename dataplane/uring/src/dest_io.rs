@@ -63,6 +63,27 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// default `--verify-timeout-ms` bounds its own wait the same way).
 pub const COMMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 
+/// How the destination transport ended a migration that reached its end
+/// (the source's `Commit`, or a failed verdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationEnd {
+    /// Its last message (the ack of `Commit`, or the failed verdict) was
+    /// written: the normal end.
+    LastMessageWritten,
+    /// [`CLOSE_GRACE`] passed before it was: the source may not have it.
+    CloseGrace,
+}
+
+impl DestinationEnd {
+    /// The summary's name of it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::LastMessageWritten => "last_message_written",
+            Self::CloseGrace => "close_grace",
+        }
+    }
+}
+
 /// Messages from the acceptor thread.
 #[derive(Debug)]
 pub enum Control {
@@ -243,20 +264,22 @@ impl DestinationTransport {
         })
     }
 
-    /// Runs until the verdict was delivered and the source closed, or a fatal error.
-    /// Busy and idle time go to `meter`, as do the frames and bytes received.
-    pub fn run(mut self, meter: &WorkerMeter) {
+    /// Runs until the migration's end (the source's `Commit`, or a failed
+    /// verdict) went out, or a fatal error; returns how it ended (`None`:
+    /// a fatal error). Busy and idle time go to `meter`, as do the frames
+    /// and bytes received.
+    pub fn run(mut self, meter: &WorkerMeter) -> Option<DestinationEnd> {
         let mut backoff = IdleBackoff::new();
         let mut clock = IdleClock::start(meter, Instant::now());
-        loop {
+        let end = loop {
             let now = Instant::now();
             if self.link.fatal.is_raised() {
                 self.flush_abort();
-                break;
+                break None;
             }
-            if self.is_finished(now) {
+            if let Some(end) = self.end(now) {
                 self.link.finished.store(true, Ordering::Release);
-                break;
+                break Some(end);
             }
             if let Err(message) = self.check_peer(now) {
                 self.link.fatal.raise(message);
@@ -296,23 +319,29 @@ impl DestinationTransport {
                     }
                 }
             }
-        }
+        };
         self.shutdown();
         meter.set_counts(
             self.frames_received,
             self.link.counters.bytes_read.load(Ordering::Relaxed),
         );
         clock.stop(Instant::now());
+        end
     }
 
-    fn is_finished(&mut self, now: Instant) -> bool {
+    /// Whether, and how, the migration has ended for the transport.
+    fn end(&mut self, now: Instant) -> Option<DestinationEnd> {
         if self.ended_at.is_none() && self.link.committed.load(Ordering::Acquire) {
             self.ended_at = Some(now);
         }
-        let Some(ended_at) = self.ended_at else {
-            return false;
-        };
-        self.last_message_written() || now.saturating_duration_since(ended_at) > CLOSE_GRACE
+        let ended_at = self.ended_at?;
+        if self.last_message_written() {
+            Some(DestinationEnd::LastMessageWritten)
+        } else if now.saturating_duration_since(ended_at) > CLOSE_GRACE {
+            Some(DestinationEnd::CloseGrace)
+        } else {
+            None
+        }
     }
 
     /// The migration's last message went out whole on stream 0: our ack of
