@@ -358,6 +358,10 @@ impl DestinationTransport {
     }
 
     fn check_peer(&mut self, now: Instant) -> Result<(), String> {
+        if self.ended_at.is_some() {
+            // The end is bounded by `CLOSE_GRACE` alone.
+            return Ok(());
+        }
         let committed = self.link.committed.load(Ordering::Acquire);
         if let Some(since) = self.ok_verdict_at.filter(|_| !committed) {
             if now.saturating_duration_since(since) > COMMIT_WAIT_MAX {
@@ -421,7 +425,11 @@ impl DestinationTransport {
                         sending_verdict: false,
                     });
                     let committed = self.link.committed.load(Ordering::Acquire);
-                    if stream_id == 0 && self.verdict_sent_at.is_some() && !committed {
+                    if stream_id == 0
+                        && self.verdict_sent_at.is_some()
+                        && !committed
+                        && self.pending_outbound.is_none()
+                    {
                         // The verdict may have died with the old connection: send it again.
                         self.pending_outbound = self.verdict.clone();
                         self.verdict_sent_at = None;
@@ -439,6 +447,12 @@ impl DestinationTransport {
         let Some(mut connection) = stream.connection.take() else {
             return;
         };
+        // What was written on it may not have arrived: the end waits for a
+        // write on the next connection (`last_message_written`).
+        stream.ack_written = 0;
+        if stream_id == 0 {
+            self.verdict_written = false;
+        }
         let _ = connection.socket.shutdown(Shutdown::Both);
         match connection.read {
             // A frame read only in part is dropped: the source resends it.

@@ -649,11 +649,18 @@ impl SourceTransport {
         if connection.busy() {
             self.retired.push(connection);
         }
+        // After the destination acknowledged `Commit` it closes: the end. So
+        // does a stream other than 0 with nothing left once `Commit` is
+        // queued (it will carry nothing more; the ack may come after its close).
+        let drained_after_commit = stream_id != 0
+            && self.link.commit_seq.load(Ordering::Acquire) != 0
+            && stream.send.unacked_len() == 0
+            && self.link.tx[usize::from(stream_id)].is_empty();
         if self.link.finished.load(Ordering::Acquire)
             || self.link.fatal.is_raised()
             || self.link.commit_acked.load(Ordering::Acquire)
+            || drained_after_commit
         {
-            // After the destination acknowledged `Commit` it closes: the end.
             return;
         }
         tracing::warn!(stream_id, cause, "stream broke; re-establishing it");
@@ -710,11 +717,6 @@ fn handle_reply(
     match header.kind {
         FrameKind::Ack => {
             let ack = Ack::decode(body).map_err(|e| format!("malformed ack: {e}"))?;
-            let commit_seq = link.commit_seq.load(Ordering::Acquire);
-            if header.stream_id == 0 && commit_seq != 0 && ack.written_through_seq >= commit_seq {
-                link.commit_acked.store(true, Ordering::Release);
-                link.engine_bell.ring();
-            }
             send.handle_ack(ack.written_through_seq, |frame| {
                 released += u64::from(frame.len);
                 window.release(frame.len);
@@ -726,6 +728,12 @@ fn handle_reply(
                 link.pool.put(frame.buffer);
             })
             .map_err(|e| e.to_string())?;
+            // Only a valid ack (checked just above) counts for `Commit`.
+            let commit_seq = link.commit_seq.load(Ordering::Acquire);
+            if header.stream_id == 0 && commit_seq != 0 && ack.written_through_seq >= commit_seq {
+                link.commit_acked.store(true, Ordering::Release);
+                link.engine_bell.ring();
+            }
         }
         FrameKind::VerifyResult if header.stream_id == 0 => {
             let result =
