@@ -64,9 +64,10 @@ pub struct Summary {
     /// Destination: time spent decoding encoded batches, in ms (null without the codec).
     pub decode_cpu_ms: Option<u64>,
     /// Destination: how its transport ended a migration that reached its end:
-    /// `last_message_written` (its ack of the source's `Commit`, or a failed
-    /// verdict, went out whole) or `close_grace` (it gave up waiting for that
-    /// after `CLOSE_GRACE`); null on the source and on other failures.
+    /// `goodbye` (the source's `Goodbye` after our ack of its `Commit`: the
+    /// normal end), `verdict_written` (a failed verdict went out whole) or
+    /// `close_grace` (neither within `CLOSE_GRACE`: the source may not have
+    /// our last message); null on the source and on other failures.
     pub end: Option<&'static str>,
 }
 

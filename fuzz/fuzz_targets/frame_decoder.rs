@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use dwcp_shared::control::{Abort, Ack, Commit, Final, RoundEnd, VerifyResult};
+use dwcp_shared::control::{Abort, Ack, Commit, Final, Goodbye, RoundEnd, VerifyResult};
 use dwcp_shared::{BatchView, FrameHeader, HandshakeMessage, FRAME_HEADER_LEN};
 use libfuzzer_sys::fuzz_target;
 
@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
     canonical!(Final);
     canonical!(VerifyResult);
     canonical!(Commit);
+    canonical!(Goodbye);
     canonical!(Abort);
 
     if let Ok(m) = HandshakeMessage::decode(data) {

@@ -82,6 +82,14 @@ fn commit_round_trip_and_exact_length() {
 }
 
 #[test]
+fn goodbye_is_empty_and_exact() {
+    let b = enc(|o| Goodbye.encode(o));
+    assert_eq!(b.len(), GOODBYE_LEN);
+    assert_eq!(Goodbye::decode(&b), Ok(Goodbye));
+    assert!(Goodbye::decode(&[0]).is_err(), "trailing byte");
+}
+
+#[test]
 fn abort_round_trip_every_code() {
     let codes = [
         AbortCode::Protocol,

@@ -58,6 +58,10 @@ pub enum FrameKind {
     /// the source hands the guest over. Only sent when the handshake granted
     /// [`crate::limits::CAP_HANDOVER_COMMIT`].
     Commit = 8,
+    /// `Goodbye`, source → destination on stream 0, empty: the source's
+    /// last frame, once the destination acknowledged `Commit` (part of
+    /// [`crate::limits::CAP_HANDOVER_COMMIT`]).
+    Goodbye = 9,
 }
 
 impl FrameKind {
@@ -72,6 +76,7 @@ impl FrameKind {
             6 => Some(Self::Abort),
             7 => Some(Self::EncodedBatch),
             8 => Some(Self::Commit),
+            9 => Some(Self::Goodbye),
             _ => None,
         }
     }

@@ -30,6 +30,7 @@ fn round_trip_every_kind_and_flag() {
         FrameKind::Abort,
         FrameKind::EncodedBatch,
         FrameKind::Commit,
+        FrameKind::Goodbye,
     ];
     for kind in kinds {
         for flags in [0, FRAME_FLAG_PLAINTEXT] {
@@ -124,8 +125,8 @@ fn rejects_kind_invalid_zero() {
 #[test]
 fn rejects_kind_unknown() {
     assert!(matches!(
-        FrameHeader::decode(&encoded_with(4, &[9])),
-        Err(WireError::UnknownFrameKind(9))
+        FrameHeader::decode(&encoded_with(4, &[10])),
+        Err(WireError::UnknownFrameKind(10))
     ));
 }
 

@@ -8,7 +8,7 @@
 //! - [`frame`]: the 24-byte [`FrameHeader`] in front of every frame.
 //! - [`batch`]: `PageBatch` bodies ([`BatchWriter`], [`BatchView`]).
 //! - [`control`]: the small frame bodies ([`Ack`], [`RoundEnd`], [`Final`],
-//!   [`VerifyResult`], [`Commit`], [`Abort`]).
+//!   [`VerifyResult`], [`Commit`], [`Goodbye`], [`Abort`]).
 //! - [`handshake`]: the plaintext handshake messages ([`HandshakeMessage`]);
 //!   its `read_from`/`write_to` are the only I/O in the crate.
 //! - [`keys`], [`checksum`], [`digest`]: the exact bytes fed to the AEAD,
@@ -40,7 +40,7 @@ mod wire_writer;
 mod nopanic_test;
 
 pub use batch::{BatchView, BatchWriter, PageEncoding, PageIter, PageRef};
-pub use control::{Abort, AbortCode, Ack, Commit, Final, RoundEnd, VerifyResult};
+pub use control::{Abort, AbortCode, Ack, Commit, Final, Goodbye, RoundEnd, VerifyResult};
 pub use digest::MemoryDigest;
 pub use error::WireError;
 pub use frame::{FrameHeader, FrameKind, FRAME_FLAG_PLAINTEXT, FRAME_MAGIC};

@@ -54,7 +54,8 @@ pub const HANDSHAKE_MSG_LEN_MAX: usize = 512;
 pub const CAP_PAGE_CODEC: u32 = 1 << 1;
 
 /// Capability: the source sends `Commit` after an ok verdict, and the
-/// destination counts its image as migrated only once it has it. This
+/// destination counts its image as migrated only once it has it; the
+/// source ends with `Goodbye` once `Commit` was acknowledged. This
 /// build requires it on both sides: without it a verdict the source never
 /// read (a stream that broke after the destination wrote it) would leave
 /// both hosts believing they own the guest.

@@ -4,7 +4,7 @@
 //! (encodings are canonical, so there is one wire form per value).
 
 use crate::batch::{BatchView, BatchWriter, PageEncoding};
-use crate::control::{Abort, AbortCode, Ack, Commit, Final, RoundEnd, VerifyResult};
+use crate::control::{Abort, AbortCode, Ack, Commit, Final, Goodbye, RoundEnd, VerifyResult};
 use crate::frame::{FrameHeader, FrameKind, FRAME_FLAG_PLAINTEXT};
 use crate::handshake::{
     ClientHello, ClientProof, HandshakeMessage, Reject, RejectCode, ServerHello,
@@ -230,6 +230,11 @@ fn no_decoder_panics_and_accepted_inputs_are_canonical() {
             accepted += 1;
         }
         if let Ok(m) = Commit::decode(&input) {
+            let n = m.encode(&mut out).expect("fits");
+            assert_eq!(&out[..n], &input[..]);
+            accepted += 1;
+        }
+        if let Ok(m) = Goodbye::decode(&input) {
             let n = m.encode(&mut out).expect("fits");
             assert_eq!(&out[..n], &input[..]);
             accepted += 1;

@@ -18,9 +18,9 @@ use dwcp_tests::{
     TempDir,
 };
 
-/// The `Commit` frame that ends stream 0: 24-byte header, 16-byte body
-/// (`dwcp_shared::control::COMMIT_LEN`), 16-byte tag.
-const COMMIT_FRAME_LEN: u64 = 24 + 16 + 16;
+/// The frames after `Final` on stream 0: `Commit` (24-byte header, 16-byte
+/// body, 16-byte tag) and `Goodbye` (24-byte header, empty body, 16-byte tag).
+const FRAMES_AFTER_FINAL_LEN: u64 = (24 + 16 + 16) + (24 + 16);
 
 /// How far before the end of `Final` the cut count falls: inside it (an
 /// 80-byte frame with one stream: 24-byte header, 40-byte body, 16-byte
@@ -43,7 +43,7 @@ fn t31_control_stream_cut_after_final_still_verifies() {
     };
 
     let cut = {
-        let cut_at = end - COMMIT_FRAME_LEN - BYTES_BEFORE_FINAL_END;
+        let cut_at = end - FRAMES_AFTER_FINAL_LEN - BYTES_BEFORE_FINAL_END;
         tracing::info!(
             end,
             cut_at,

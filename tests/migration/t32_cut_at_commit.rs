@@ -1,20 +1,28 @@
-//! Stream 0 cut right after the source's `Commit` went out: the moment of
-//! doubt. The destination has (or will read) `Commit`; whether the source
-//! hears back depends on a race it cannot win every time: the destination may
-//! ack `Commit` and end before the source's reconnect reaches it. Whatever
-//! the interleaving, the guest must never run twice and never be lost:
-//!
-//! - the destination took the guest (`verified`), since `Commit` reached it
-//!   whole before the cut's FIN;
-//! - the source either heard the ack (after re-establishing stream 0:
-//!   `verified`, one reconnect at least) or reports the hand-over `in_doubt`;
-//! - either way the guest stays paused on the source: it is never resumed.
+//! Stream 0 cut right after the source's `Commit` went out, before the
+//! destination's ack of it can come back (the source shuts its socket for
+//! reading too). The destination takes `Commit` (it reached it whole before
+//! the cut's FIN), but a close after `Commit` is not the source's end: only
+//! the source's `Goodbye`, sent once it has the ack, is. So the destination
+//! keeps listening, the source re-establishes stream 0, the destination acks
+//! `Commit` again on it, and the source says goodbye: both verified, and the
+//! guest is never resumed on the source. (Before `Goodbye`, the destination
+//! ended on its ack's write and in about one run of five the source, whose
+//! reconnect found nobody, was in doubt.) On loopback the ack can also be
+//! read before the cut takes effect; then no reconnect is needed, and the
+//! destination may wait out its close grace for a `Goodbye` that found no
+//! stream 0: both still verified.
 
-use dwcp_tests::{init_logging, unchanging_guest, LoopbackMigration, TempDir};
+use dwcp_tests::{
+    assert_verified_pair, init_logging, unchanging_guest, LoopbackMigration, TempDir,
+};
 
-/// The `Commit` frame that ends stream 0 is 56 bytes; a cut count this far
-/// before the end falls inside it, so the cut fires when its write completes.
-const BYTES_BEFORE_END: u64 = 20;
+/// The `Goodbye` frame that ends stream 0: 24-byte header, empty body,
+/// 16-byte tag.
+const GOODBYE_FRAME_LEN: u64 = 24 + 16;
+
+/// `Commit` (56 bytes) comes before `Goodbye`; a cut count this far before
+/// its end falls inside it, so the cut fires when its write completes.
+const BYTES_BEFORE_COMMIT_END: u64 = 20;
 
 #[test]
 fn t32_stream_0_cut_as_commit_goes_out_never_runs_the_guest_twice() {
@@ -35,7 +43,7 @@ fn t32_stream_0_cut_as_commit_goes_out_never_runs_the_guest_twice() {
     };
 
     let (source, destination) = {
-        let cut_at = (end - BYTES_BEFORE_END).to_string();
+        let cut_at = (end - GOODBYE_FRAME_LEN - BYTES_BEFORE_COMMIT_END).to_string();
         tracing::info!(
             end,
             cut_at,
@@ -53,31 +61,20 @@ fn t32_stream_0_cut_as_commit_goes_out_never_runs_the_guest_twice() {
     };
 
     {
-        tracing::info!("the destination has the guest; the source knows it or is in doubt; the guest stays paused");
-        let d = destination.summary();
-        assert!(
-            d.verified(),
-            "Commit reached the destination whole: {d}\n{}",
-            destination.describe()
-        );
-        let s = source.summary();
-        tracing::info!(
-            verified = s.verified(),
-            error_kind = ?s.str("error_kind"),
-            reconnects = s.u64("reconnects"),
-            "the source's outcome"
-        );
-        if s.verified() {
-            assert!(
-                s.u64("reconnects") >= 1,
-                "the ack came on a re-established stream 0: {s}"
-            );
+        tracing::info!("both verified after a reconnect; the guest stays paused on the source");
+        let (s, d) = assert_verified_pair(&source, &destination);
+        tracing::info!(reconnects = s.u64("reconnects"), end = ?d.str("end"), "how it ended");
+        if s.u64("reconnects") >= 1 {
+            // The usual order: the ack came on the re-established stream 0,
+            // and so did the source's Goodbye.
+            assert_eq!(d.str("end"), Some("goodbye"), "{d}");
         } else {
-            assert_eq!(
-                s.str("error_kind"),
-                Some("in_doubt"),
-                "{s}\n{}",
-                source.describe()
+            // The ack was read in the same pass as Commit's write completion,
+            // before the cut: the source needed no reconnect, and its
+            // Goodbye, queued after the cut, may have found no stream 0.
+            assert!(
+                matches!(d.str("end"), Some("goodbye" | "close_grace")),
+                "{d}"
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -5,8 +5,8 @@
 //!
 //! An unchanging guest makes the frame count the same in every run; a clean
 //! run counts the frames (every frame is acknowledged, so `latency_us.frames`
-//! is the number sealed): the last one is `Commit` (sent after the verdict),
-//! the one before it `Final`.
+//! is the number sealed, `Goodbye` aside, which is never acknowledged): the
+//! last one is `Commit` (sent after the verdict), the one before it `Final`.
 
 use dwcp_tests::{
     assert_failed_with, init_logging, unchanging_guest, Finished, Guest, LoopbackMigration, TempDir,

@@ -63,7 +63,7 @@ fn t43_a_commit_the_destination_refuses_leaves_the_guest_paused() {
         .receiver_args(&["--peer-timeout-ms", "1000"]);
 
     let frames = {
-        tracing::info!("a clean run counts the frames: the last one is Commit");
+        tracing::info!("a clean run counts the acknowledged frames: the last one is Commit (Goodbye is never acknowledged)");
         let s = migration.run_clean(&dir, &dir.join("clean.ram"));
         assert!(
             s.0["handover_ms"].as_u64().is_some(),

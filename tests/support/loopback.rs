@@ -75,8 +75,8 @@ impl<'a> LoopbackMigration<'a> {
     }
 
     /// Runs it into `dest` as a reference: both ends must verify, the
-    /// destination must end on its ack of the source's `Commit` (not after
-    /// its close grace), and a paused guest must be left paused (it is then
+    /// destination must end on the source's `Goodbye` (not after its close
+    /// grace), and a paused guest must be left paused (it is then
     /// continued). Returns the source's summary.
     pub fn run_clean(&self, dir: &TempDir, dest: &Path) -> Summary {
         let (source, destination) = self.run(dir, dest);
@@ -84,8 +84,8 @@ impl<'a> LoopbackMigration<'a> {
         assert_eq!(summary.u64("reconnects"), 0, "a clean run: {summary}");
         assert_eq!(
             destination.str("end"),
-            Some("last_message_written"),
-            "the destination ends on its ack of Commit: {destination}"
+            Some("goodbye"),
+            "the destination ends on the source's Goodbye: {destination}"
         );
         if self.pause {
             self.guest.assert_stopped("after a verified migration");

@@ -14,7 +14,7 @@
 //! destination: ──TCP──► transport ──frames: received frames──► decoder
 //!              transport ◄──written_through[s] (Release/Acquire)── decoder
 //!              transport ◄──outbound: VerifyResult/Abort── decoder
-//!              transport ◄──committed (Release/Acquire)── decoder
+//!              transport ◄──committed, goodbye (Release/Acquire)── decoder
 //! ```
 //!
 //! Frame bytes live in [`BufferPool`] buffers; a [`BufferId`] moves with its
@@ -202,6 +202,10 @@ pub struct DestinationLink {
     /// guest is the destination's; the transport then ends when stream 0
     /// closes. Reader: transport (Acquire).
     pub committed: AtomicBool,
+    /// Set by the decoder once it took the source's `Goodbye` after
+    /// `Commit` (Release): the source has our ack of `Commit`, and the
+    /// transport ends. Reader: transport (Acquire).
+    pub goodbye: AtomicBool,
     /// Set by the transport once the migration ended and the source closed.
     pub finished: AtomicBool,
     /// Rung by the transport when it queues frames.
@@ -222,6 +226,7 @@ impl DestinationLink {
             counters: TransportCounters::default(),
             fatal: FatalSlot::default(),
             committed: AtomicBool::new(false),
+            goodbye: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             decoder_bell: Doorbell::parking(),
             transport_bell: Doorbell::with_eventfd()?,

@@ -29,7 +29,7 @@ use dwcp_dataplane_core::scan::{image_digest, page_hash, zero_page_hash, PAGE_LE
 use dwcp_dataplane_core::seal::FrameOpener;
 use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_shared::batch::{BatchView, PageEncoding};
-use dwcp_shared::control::{Abort, AbortCode, Commit, Final, RoundEnd, VerifyResult};
+use dwcp_shared::control::{Abort, AbortCode, Commit, Final, Goodbye, RoundEnd, VerifyResult};
 use dwcp_shared::limits::{stream_global_page, stream_page_count, ENCODED_BATCH_HEADER_LEN};
 use dwcp_shared::FrameKind;
 use std::cell::Cell;
@@ -77,6 +77,8 @@ pub struct Decoder<'a> {
     verified_digest: Option<[u8; 16]>,
     /// The source's `Commit` arrived.
     committed: bool,
+    /// The source's `Goodbye` arrived (after `Commit`).
+    goodbye: bool,
     verify: VerifyMode,
     progress: &'a Progress,
     pages_written: u64,
@@ -108,6 +110,7 @@ impl<'a> Decoder<'a> {
             pending_final: None,
             verified_digest: None,
             committed: false,
+            goodbye: false,
             verify,
             progress,
             pages_written: 0,
@@ -117,14 +120,24 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// Runs until the source committed, a failed verdict was sent, or the
-    /// migration fails.
+    /// Runs until the source said `Goodbye` after its `Commit`, a failed
+    /// verdict was sent, or the migration fails. Once `Commit` was taken the
+    /// guest is the destination's whatever follows: the transport ending
+    /// (its close grace), a fatal error or a bad frame end the loop, or are
+    /// ignored, with the image verified.
     pub fn run(mut self) -> DecoderOutcome {
         let mut backoff = IdleBackoff::new();
         let progress: &'a Progress = self.progress;
         let meter = &progress.workers[COMPUTE_WORKER];
         let mut clock = IdleClock::start(meter, Instant::now());
         let result = loop {
+            if let (true, Some(digest)) = (self.committed, self.verified_digest) {
+                let ended =
+                    self.link.finished.load(Ordering::Acquire) || self.link.fatal.is_raised();
+                if self.goodbye || ended {
+                    break Ok((true, digest));
+                }
+            }
             if self.link.fatal.is_raised() {
                 let cause = self
                     .link
@@ -147,6 +160,9 @@ impl<'a> Decoder<'a> {
             // The transport may be waiting for this buffer, a queue slot, or the ack.
             self.link.transport_bell.ring();
             match handled {
+                Err((_, reason)) if self.committed => {
+                    tracing::warn!(reason, "ignoring a bad frame after the source's commit");
+                }
                 Err((code, reason)) => {
                     let _ = self
                         .link
@@ -156,12 +172,17 @@ impl<'a> Decoder<'a> {
                     self.link.transport_bell.ring();
                     break Err(self.name_the_hand_over(reason));
                 }
-                Ok(()) => {
-                    if let (true, Some(digest)) = (self.committed, self.verified_digest) {
-                        self.link.committed.store(true, Ordering::Release);
+                Ok(()) if self.committed => {
+                    // Published once; the transport acks `Commit` and waits for `Goodbye`.
+                    if !self.link.committed.swap(true, Ordering::AcqRel) {
                         self.link.transport_bell.ring();
-                        break Ok((true, digest));
                     }
+                    if self.goodbye {
+                        self.link.goodbye.store(true, Ordering::Release);
+                        self.link.transport_bell.ring();
+                    }
+                }
+                Ok(()) => {
                     match self.try_verify() {
                         // An ok verdict waits for the source's `Commit`.
                         Some(Ok((true, digest))) => self.verified_digest = Some(digest),
@@ -264,6 +285,14 @@ impl<'a> Decoder<'a> {
                     Some(_) => self.committed = true,
                 }
             }
+            FrameKind::Goodbye if stream == 0 => {
+                Goodbye::decode(body)
+                    .map_err(|e| (AbortCode::Protocol, format!("malformed Goodbye: {e}")))?;
+                if !self.committed {
+                    return Err((AbortCode::Protocol, "Goodbye before Commit".into()));
+                }
+                self.goodbye = true;
+            }
             FrameKind::Abort => {
                 let abort = Abort::decode(body)
                     .map_err(|e| (AbortCode::Protocol, format!("malformed Abort: {e}")))?;
@@ -280,7 +309,10 @@ impl<'a> Decoder<'a> {
             }
         }
         self.last_seq[stream] = header.seq;
-        self.link.written_through[stream].store(header.seq, Ordering::Release);
+        // `Goodbye` is not acknowledged: the source is gone once it sent it.
+        if header.kind != FrameKind::Goodbye {
+            self.link.written_through[stream].store(header.seq, Ordering::Release);
+        }
         Ok(())
     }
 

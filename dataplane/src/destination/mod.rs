@@ -366,7 +366,7 @@ fn run(
     summary.end = end.map(DestinationEnd::label);
     if end == Some(DestinationEnd::CloseGrace) {
         tracing::warn!(
-            "ended after the close grace: the source may not have our last message (ack of its commit, or a failed verdict)"
+            "ended after the close grace: the source may not have our last message (the ack of its commit, or a failed verdict)"
         );
     }
     link.finished.store(true, Ordering::Release);

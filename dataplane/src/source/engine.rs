@@ -47,7 +47,7 @@ use dwcp_dataplane_core::throughput::ThroughputEstimator;
 use dwcp_dataplane_core::worker_meter::IdleClock;
 use dwcp_hugepages::BufferId;
 use dwcp_shared::batch::BatchWriter;
-use dwcp_shared::control::{Abort, AbortCode, Commit, Final, RoundEnd};
+use dwcp_shared::control::{Abort, AbortCode, Commit, Final, Goodbye, RoundEnd};
 use dwcp_shared::limits::{
     ENCODED_BATCH_HEADER_LEN, FRAME_BODY_LEN_MAX, FRAME_HEADER_LEN, FRAME_TAG_LEN,
     PAGES_PER_BATCH_MAX,
@@ -84,7 +84,8 @@ const HOLD_POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// throughput and checks for failures (cold path: once per round).
 const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
-/// How long a cancelled engine waits for its `Abort` frame to be written.
+/// How long the engine waits for its last frame (`Abort` when cancelled,
+/// `Goodbye` at the end) to be written.
 const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Engine settings.
@@ -448,6 +449,9 @@ impl<'a> Engine<'a> {
         self.await_commit_ack()
             .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         let handover = verified_at.elapsed();
+        // Only now may the destination end: until `Goodbye` it answers a
+        // re-established stream 0 with its ack of `Commit` again.
+        self.send_last(FrameKind::Goodbye, |body| Goodbye.encode(body));
         self.publish_worker(Instant::now(), true);
         self.progress.set_phase(Phase::Done);
         Ok(EngineOutcome {
@@ -486,9 +490,20 @@ impl<'a> Engine<'a> {
     /// anyway), and gives the transport [`ABORT_FLUSH_TIMEOUT`] to write it.
     fn abort_destination(&mut self, reason: &str) {
         let abort = Abort::new(AbortCode::Shutdown, reason);
+        self.send_last(FrameKind::Abort, |body| abort.encode(body));
+    }
+
+    /// Queues the source's last frame on stream 0 (best effort) and gives
+    /// the transport [`ABORT_FLUSH_TIMEOUT`] to write it before the caller
+    /// returns and the transport closes.
+    fn send_last(
+        &mut self,
+        kind: FrameKind,
+        encode: impl FnOnce(&mut [u8]) -> Result<usize, WireError>,
+    ) {
         let before = self.link.counters.bytes_written.load(Ordering::Relaxed);
-        if let Err(err) = self.send_control(FrameKind::Abort, |body| abort.encode(body)) {
-            tracing::debug!(%err, "could not send Abort to the destination");
+        if let Err(err) = self.send_control(kind, encode) {
+            tracing::debug!(%err, ?kind, "could not send the last frame to the destination");
             return;
         }
         let deadline = Instant::now() + ABORT_FLUSH_TIMEOUT;

@@ -14,11 +14,13 @@
 //! whenever it advanced and the connection has no send in flight, which
 //! batches acks naturally under load. Verdicts and aborts from the decoder
 //! go out on stream 0; the verdict is kept and sent again if stream 0 is
-//! re-established before the source's `Commit` arrived. The migration ends
-//! with the source's `Commit` (the decoder raises `link.committed`), acked
-//! like any frame: the transport ends once that ack is written (or stream 0
-//! closes after it: the source's end). Before
-//! it, a close of stream 0 is a broken stream whatever was sent, because
+//! re-established before the source's `Commit` arrived. The guest is the
+//! destination's with the source's `Commit` (the decoder raises
+//! `link.committed`), acked like any frame; the transport ends when the
+//! source's `Goodbye` says it has that ack (`link.goodbye`), and until then
+//! acks again on a re-established stream 0 (a close alone cannot tell the
+//! source's end from a break that lost the ack). Before `Commit`, a close
+//! of stream 0 is a broken stream whatever was sent, because
 //! only `Commit` says the source read the verdict: the stream is retired
 //! and the destination waits for it to come back (until the peer time-out,
 //! or [`COMMIT_WAIT_MAX`] after an ok verdict, after which it fails and the
@@ -67,10 +69,12 @@ pub const COMMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 /// (the source's `Commit`, or a failed verdict).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DestinationEnd {
-    /// Its last message (the ack of `Commit`, or the failed verdict) was
-    /// written: the normal end.
-    LastMessageWritten,
-    /// [`CLOSE_GRACE`] passed before it was: the source may not have it.
+    /// The source said `Goodbye` after our ack of its `Commit`: the normal end.
+    Goodbye,
+    /// A failed verdict was written (no `Commit` follows one).
+    VerdictWritten,
+    /// [`CLOSE_GRACE`] passed first: the source may not have our last
+    /// message (the ack of `Commit`, or the failed verdict).
     CloseGrace,
 }
 
@@ -78,7 +82,8 @@ impl DestinationEnd {
     /// The summary's name of it.
     pub const fn label(self) -> &'static str {
         match self {
-            Self::LastMessageWritten => "last_message_written",
+            Self::Goodbye => "goodbye",
+            Self::VerdictWritten => "verdict_written",
             Self::CloseGrace => "close_grace",
         }
     }
@@ -125,8 +130,6 @@ struct Connection {
     sending_len: u32,
     send_buf: Box<[u8]>,
     closed_by_peer: bool,
-    /// The send in flight is an ack through this seq (0: not an ack).
-    sending_ack: u64,
     /// The send in flight is the verdict.
     sending_verdict: bool,
 }
@@ -144,8 +147,6 @@ struct Stream {
     reply_seq: u64,
     /// The seq of the last ack queued on the current connection.
     acked: u64,
-    /// The seq of the last ack whose write completed on the current connection.
-    ack_written: u64,
     connection: Option<Connection>,
     /// A frame read whole and accepted (its seq counts toward the resume
     /// point) whose connection was retired before the decoder queue took it.
@@ -214,7 +215,6 @@ impl DestinationTransport {
                     sealer,
                     reply_seq: 0,
                     acked: 0,
-                    ack_written: 0,
                     connection: None,
                     accepted_unqueued: None,
                     attached_before: false,
@@ -335,8 +335,12 @@ impl DestinationTransport {
             self.ended_at = Some(now);
         }
         let ended_at = self.ended_at?;
-        if self.last_message_written() {
-            Some(DestinationEnd::LastMessageWritten)
+        if self.source_has_the_end() {
+            Some(if self.link.committed.load(Ordering::Acquire) {
+                DestinationEnd::Goodbye
+            } else {
+                DestinationEnd::VerdictWritten
+            })
         } else if now.saturating_duration_since(ended_at) > CLOSE_GRACE {
             Some(DestinationEnd::CloseGrace)
         } else {
@@ -344,14 +348,15 @@ impl DestinationTransport {
         }
     }
 
-    /// The migration's last message went out whole on stream 0: our ack of
-    /// `Commit`, or a failed verdict. We then close with a FIN and nothing
-    /// unread, so the kernel still delivers it; waiting for the source's
-    /// close would add half a round trip. Until then a broken stream 0 is
-    /// waited for (up to [`CLOSE_GRACE`]) and the message sent again on it.
-    fn last_message_written(&self) -> bool {
+    /// The source has the migration's end: it said `Goodbye` after our ack
+    /// of its `Commit` (it sends it only once that ack arrived), or our
+    /// failed verdict went out whole (we close with a FIN and nothing
+    /// unread, so the kernel still delivers it). Until then a broken stream
+    /// 0 is waited for (up to [`CLOSE_GRACE`]) and the ack of `Commit`, or
+    /// the verdict, sent again on it.
+    fn source_has_the_end(&self) -> bool {
         if self.link.committed.load(Ordering::Acquire) {
-            self.streams[0].ack_written >= self.link.written_through[0].load(Ordering::Acquire)
+            self.link.goodbye.load(Ordering::Acquire)
         } else {
             self.ended_at.is_some() && self.verdict_written
         }
@@ -403,7 +408,6 @@ impl DestinationTransport {
                         continue;
                     };
                     stream.acked = 0;
-                    stream.ack_written = 0;
                     if stream.attached_before {
                         self.link
                             .counters
@@ -421,7 +425,6 @@ impl DestinationTransport {
                         sending_len: 0,
                         send_buf: vec![0u8; SEND_BUFFER_LEN].into_boxed_slice(),
                         closed_by_peer: false,
-                        sending_ack: 0,
                         sending_verdict: false,
                     });
                     let committed = self.link.committed.load(Ordering::Acquire);
@@ -447,9 +450,8 @@ impl DestinationTransport {
         let Some(mut connection) = stream.connection.take() else {
             return;
         };
-        // What was written on it may not have arrived: the end waits for a
-        // write on the next connection (`last_message_written`).
-        stream.ack_written = 0;
+        // What was written on it may not have arrived: a failed verdict's end
+        // waits for its write on the next connection.
         if stream_id == 0 {
             self.verdict_written = false;
         }
@@ -581,7 +583,6 @@ impl DestinationTransport {
             let plaintext_len;
             let kind;
             let mut is_verdict = false;
-            let mut acking = 0;
             let body = &mut connection.send_buf[FRAME_HEADER_LEN..];
             if index == 0 && self.pending_outbound.is_some() {
                 let outbound = self.pending_outbound.take().expect("checked");
@@ -606,7 +607,6 @@ impl DestinationTransport {
                 }
                 stream.acked = written;
                 kind = FrameKind::Ack;
-                acking = written;
                 plaintext_len = Ack {
                     written_through_seq: written,
                 }
@@ -651,7 +651,6 @@ impl DestinationTransport {
             }
             connection.sending = true;
             connection.sending_len = u32::try_from(len).expect("below SEND_BUFFER_LEN");
-            connection.sending_ack = acking;
             connection.sending_verdict = is_verdict;
             if is_verdict {
                 self.verdict_sent_at = Some(Instant::now());
@@ -727,7 +726,6 @@ impl DestinationTransport {
                         connection.sending_len
                     ))),
                     Ok(_) => {
-                        stream.ack_written = stream.ack_written.max(connection.sending_ack);
                         if stream_id == 0 && connection.sending_verdict {
                             self.verdict_written = true;
                         }
@@ -762,7 +760,7 @@ impl DestinationTransport {
             Err(StreamFault::Broken(cause)) => {
                 let committed = self.link.committed.load(Ordering::Acquire);
                 let ended = self.ended_at.is_some() || committed;
-                if ended && stream_id == 0 && self.last_message_written() {
+                if ended && stream_id == 0 && self.source_has_the_end() {
                     // The source's end: kept, so that `is_finished` sees it.
                     if let Some(c) = self.streams[0].connection.as_mut() {
                         c.closed_by_peer = true;
@@ -770,11 +768,12 @@ impl DestinationTransport {
                     return;
                 }
                 if committed && stream_id == 0 {
-                    // The source may not have our ack of `Commit`: wait for it
-                    // to re-establish stream 0, and ack again there.
+                    // No `Goodbye`: the source may not have our ack of
+                    // `Commit`. Wait for it to re-establish stream 0, and ack
+                    // again there.
                     tracing::warn!(
                         cause,
-                        "stream 0 closed after the source's commit and before our ack of it was written; waiting for the source to re-establish it"
+                        "stream 0 closed after the source's commit and before its goodbye; waiting for the source to re-establish it"
                     );
                 } else if ended && stream_id != 0 {
                     // The source closes every stream once it has the ack of `Commit`.
