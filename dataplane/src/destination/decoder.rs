@@ -236,6 +236,13 @@ impl<'a> Decoder<'a> {
                 ),
             ));
         }
+        if self.committed && header.kind != FrameKind::Goodbye {
+            // The image is verified and handed over: nothing may change it.
+            return Err((
+                AbortCode::Protocol,
+                format!("a {:?} frame after Commit", header.kind),
+            ));
+        }
         match header.kind {
             FrameKind::PageBatch => self.apply_batch(body)?,
             FrameKind::EncodedBatch => self.apply_encoded(stream, body)?,

@@ -130,6 +130,10 @@ struct Connection {
     sending_len: u32,
     send_buf: Box<[u8]>,
     closed_by_peer: bool,
+    /// The kind of the last whole frame read (its header, not yet
+    /// authenticated: only to tell the source's close after `Goodbye` from
+    /// a break in the logs; the end itself waits for the decoder).
+    last_frame_kind: Option<FrameKind>,
     /// The send in flight is the verdict.
     sending_verdict: bool,
 }
@@ -425,6 +429,7 @@ impl DestinationTransport {
                         sending_len: 0,
                         send_buf: vec![0u8; SEND_BUFFER_LEN].into_boxed_slice(),
                         closed_by_peer: false,
+                        last_frame_kind: None,
                         sending_verdict: false,
                     });
                     let committed = self.link.committed.load(Ordering::Acquire);
@@ -760,7 +765,11 @@ impl DestinationTransport {
             Err(StreamFault::Broken(cause)) => {
                 let committed = self.link.committed.load(Ordering::Acquire);
                 let ended = self.ended_at.is_some() || committed;
-                if ended && stream_id == 0 && self.source_has_the_end() {
+                let after_goodbye = self.streams[0]
+                    .connection
+                    .as_ref()
+                    .is_some_and(|c| c.last_frame_kind == Some(FrameKind::Goodbye));
+                if ended && stream_id == 0 && (self.source_has_the_end() || after_goodbye) {
                     // The source's end: kept, so that `is_finished` sees it.
                     if let Some(c) = self.streams[0].connection.as_mut() {
                         c.closed_by_peer = true;
@@ -882,6 +891,7 @@ fn handle_read(
                 let header = FrameHeader::decode(&connection.header)
                     .expect("decoded when the header arrived");
                 frames.accept(header.seq).map_err(protocol)?;
+                connection.last_frame_kind = Some(header.kind);
                 let frame = ReceivedFrame {
                     stream_id,
                     buffer: *buffer,
