@@ -135,9 +135,12 @@ pub struct SourceLink {
     /// destination took the guest. A resume point does not count: the
     /// destination's transport accepts a frame before its decoder
     /// authenticates and takes it. Writer: transport (Release). Reader:
-    /// engine, and the transport (a stream that breaks after it is not
-    /// re-established).
+    /// engine.
     pub commit_acked: AtomicBool,
+    /// Stream 0's seq of the source's `Goodbye`, 0 until the engine is about
+    /// to queue it. Writer: engine (Release). Reader: transport (a stream 0
+    /// that breaks before `Goodbye` was written is re-established to carry it).
+    pub goodbye_seq: AtomicU64,
     /// Set by the source's main thread once the engine returned; the transport then closes.
     pub finished: AtomicBool,
     /// Rung by the transport when it frees buffers or posts an event.
@@ -165,6 +168,7 @@ impl SourceLink {
             fatal: FatalSlot::default(),
             commit_seq: AtomicU64::new(0),
             commit_acked: AtomicBool::new(false),
+            goodbye_seq: AtomicU64::new(0),
             finished: AtomicBool::new(false),
             engine_bell: Doorbell::parking(),
             transport_bell: Doorbell::with_eventfd()?,

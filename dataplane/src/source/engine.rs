@@ -451,6 +451,9 @@ impl<'a> Engine<'a> {
         let handover = verified_at.elapsed();
         // Only now may the destination end: until `Goodbye` it answers a
         // re-established stream 0 with its ack of `Commit` again.
+        self.link
+            .goodbye_seq
+            .store(self.last_seq[0] + 1, Ordering::Release);
         self.send_last(FrameKind::Goodbye, |body| Goodbye.encode(body));
         self.publish_worker(Instant::now(), true);
         self.progress.set_phase(Phase::Done);

@@ -649,16 +649,23 @@ impl SourceTransport {
         if connection.busy() {
             self.retired.push(connection);
         }
-        // After the destination acknowledged `Commit` it closes: the end. So
-        // does a stream other than 0 with nothing left once `Commit` is
-        // queued (it will carry nothing more; the ack may come after its close).
+        // The end: the destination closes once it has our `Goodbye`, so a
+        // stream 0 that closes after `Goodbye` was written is not re-
+        // established, nor is another stream with nothing left once `Commit`
+        // is queued (it carries nothing more; the destination may close it
+        // first). A stream 0 that breaks before `Goodbye` was written is: the
+        // destination waits for it, and `Goodbye` (never acknowledged) is
+        // resent after the resume point.
+        let goodbye_seq = self.link.goodbye_seq.load(Ordering::Acquire);
+        let said_goodbye =
+            stream_id == 0 && goodbye_seq != 0 && stream.send.sent_through() >= goodbye_seq;
         let drained_after_commit = stream_id != 0
             && self.link.commit_seq.load(Ordering::Acquire) != 0
             && stream.send.unacked_len() == 0
             && self.link.tx[usize::from(stream_id)].is_empty();
         if self.link.finished.load(Ordering::Acquire)
             || self.link.fatal.is_raised()
-            || self.link.commit_acked.load(Ordering::Acquire)
+            || said_goodbye
             || drained_after_commit
         {
             return;
