@@ -209,41 +209,17 @@ fn no_decoder_panics_and_accepted_inputs_are_canonical() {
             reencode_batch(&v, &input);
             accepted += 1;
         }
-        if let Ok(m) = Ack::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
+        // A control body that decodes re-encodes to the same bytes.
+        macro_rules! canonical {
+            ($($ty:ty),*) => {$(
+                if let Ok(m) = <$ty>::decode(&input) {
+                    let n = m.encode(&mut out).expect("fits");
+                    assert_eq!(&out[..n], &input[..]);
+                    accepted += 1;
+                }
+            )*};
         }
-        if let Ok(m) = RoundEnd::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
-        }
-        if let Ok(m) = Final::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
-        }
-        if let Ok(m) = VerifyResult::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
-        }
-        if let Ok(m) = Commit::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
-        }
-        if let Ok(m) = Goodbye::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
-        }
-        if let Ok(m) = Abort::decode(&input) {
-            let n = m.encode(&mut out).expect("fits");
-            assert_eq!(&out[..n], &input[..]);
-            accepted += 1;
-        }
+        canonical!(Ack, RoundEnd, Final, VerifyResult, Commit, Goodbye, Abort);
         if let Ok(m) = HandshakeMessage::decode(&input) {
             assert_eq!(m.encode(), input);
             let mut cursor = std::io::Cursor::new(&input);

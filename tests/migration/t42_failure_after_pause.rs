@@ -8,24 +8,7 @@
 //! is the number sealed, `Goodbye` aside, which is never acknowledged): the
 //! last one is `Commit` (sent after the verdict), the one before it `Final`.
 
-use dwcp_tests::{
-    assert_failed_with, init_logging, unchanging_guest, Finished, Guest, LoopbackMigration, TempDir,
-};
-use std::path::Path;
-
-fn migrate(
-    dir: &TempDir,
-    guest: &Guest,
-    key: &Path,
-    dest: &Path,
-    extra: &[&str],
-) -> (Finished, Finished) {
-    LoopbackMigration::new(guest, key)
-        .pause()
-        .deterministic()
-        .source_args(extra)
-        .run(dir, dest)
-}
+use dwcp_tests::{assert_failed_with, init_logging, unchanging_guest, LoopbackMigration, TempDir};
 
 #[test]
 fn t42_failure_after_pause_resumes_the_guest() {
@@ -51,13 +34,11 @@ fn t42_failure_after_pause_resumes_the_guest() {
             "tamper with the last frame before Commit, Final, sent while the guest is paused"
         );
         let last = (frames - 1).to_string();
-        migrate(
-            &dir,
-            &guest,
-            &key,
-            &dir.join("dest.ram"),
-            &["--fault-tamper-frame", &last],
-        )
+        LoopbackMigration::new(&guest, &key)
+            .pause()
+            .deterministic()
+            .source_args(&["--fault-tamper-frame", &last])
+            .run(&dir, &dir.join("dest.ram"))
     };
 
     {

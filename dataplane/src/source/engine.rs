@@ -1251,9 +1251,7 @@ impl<'a> Engine<'a> {
             backoff.idle_on(&self.link.engine_bell, || !self.link.events.is_empty());
         }
     }
-}
 
-impl Engine<'_> {
     /// Waits until an `Ack` frame of the destination covered `Commit`
     /// (`commit_acked`; a resume point past it does not count: the
     /// destination may yet refuse the frame). Once `Commit` is queued the guest must stay paused
