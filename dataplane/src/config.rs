@@ -617,7 +617,7 @@ mod tests {
             }),
             ConfigError::InflightFrames { .. }
         ));
-        for value in [0, 4, 24, 128] {
+        for value in [0, 3, 24, 128] {
             assert_eq!(
                 bad(SourceConfig {
                     frame_pages_min: value,
@@ -625,7 +625,7 @@ mod tests {
                 }),
                 ConfigError::FramePagesMin {
                     value,
-                    min: 8,
+                    min: 1,
                     max: 64
                 }
             );
