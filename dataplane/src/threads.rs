@@ -17,6 +17,8 @@ pub enum ThreadRole {
     Transport,
     /// Destination: opens frames and writes pages.
     Decoder,
+    /// Destination: transport and decoder on one thread (both pinned to one core).
+    Worker,
 }
 
 impl ThreadRole {
@@ -26,6 +28,7 @@ impl ThreadRole {
             ThreadRole::Engine => "dwcp-engine",
             ThreadRole::Transport => "dwcp-transport",
             ThreadRole::Decoder => "dwcp-decoder",
+            ThreadRole::Worker => "dwcp-worker",
         }
     }
 }

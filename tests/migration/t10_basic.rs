@@ -105,3 +105,18 @@ fn t10_basic_four_streams_full_verify() {
     assert_eq!(s.u64("streams"), 4, "{s}");
     assert_eq!(d.u64("streams"), 4, "{d}");
 }
+
+/// A destination whose transport and decoder are pinned to one core runs
+/// both on one thread; a live guest over three streams still arrives byte
+/// for byte, and the destination ends on the source's `Goodbye`.
+#[test]
+fn t10_basic_one_core_destination() {
+    let core = dwcp_tests::first_allowed_core().to_string();
+    let (s, d) = migrate_dirtied_guest(
+        "t10-one-core",
+        &["--streams", "3"],
+        &["--decoder-core", &core, "--transport-core", &core],
+    );
+    assert_eq!(s.u64("streams"), 3, "{s}");
+    assert_eq!(d.str("end"), Some("goodbye"), "{d}");
+}

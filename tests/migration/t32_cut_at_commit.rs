@@ -26,14 +26,28 @@ const BYTES_BEFORE_COMMIT_END: u64 = 20;
 
 #[test]
 fn t32_stream_0_cut_as_commit_goes_out_never_runs_the_guest_twice() {
+    cut_as_commit_goes_out("t32-cut-commit", false);
+}
+
+/// The same with the destination's transport and decoder on one thread
+/// (both pinned to one core): the worker keeps the transport's rules.
+#[test]
+fn t32_the_same_cut_with_a_one_core_destination() {
+    cut_as_commit_goes_out("t32-cut-commit-one-core", true);
+}
+
+fn cut_as_commit_goes_out(label: &str, one_core_destination: bool) {
     init_logging();
-    let dir = TempDir::new("t32-cut-commit");
+    let dir = TempDir::new(label);
     let key = dwcp_tests::keygen(&dir, "psk");
     let guest = unchanging_guest(&dir, "32M");
-    let migration = LoopbackMigration::new(&guest, &key)
+    let mut migration = LoopbackMigration::new(&guest, &key)
         .pause()
         .deterministic()
         .source_args(&["--reconnect-timeout-ms", "2000"]);
+    if one_core_destination {
+        migration = migration.one_core_destination();
+    }
 
     let end = {
         tracing::info!("a clean run measures the bytes stream 0 writes");
@@ -69,9 +83,18 @@ fn t32_stream_0_cut_as_commit_goes_out_never_runs_the_guest_twice() {
             "stream 0 was re-established (for the ack of Commit, or for Goodbye): {s}"
         );
         assert_eq!(d.str("end"), Some("goodbye"), "{d}");
+        assert_eq!(
+            destination.stderr.contains(ONE_THREAD_LOG),
+            one_core_destination,
+            "one worker thread exactly when both are pinned to one core: {}",
+            destination.stderr
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
         guest.assert_stopped("after the hand-over: the guest is the destination's");
         guest.proc.signal(libc::SIGCONT);
         guest.finish();
     }
 }
+
+/// What the destination logs when one thread runs its transport and decoder.
+const ONE_THREAD_LOG: &str = "one thread runs both";

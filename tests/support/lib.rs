@@ -20,7 +20,7 @@ pub mod tempdir;
 pub use checks::{assert_failed_with, assert_verified_pair};
 pub use compare::{assert_same_bytes, first_difference, nonzero_pages};
 pub use hosts::{Host, HostOptions, HostPair};
-pub use loopback::{unchanging_guest, LoopbackMigration};
+pub use loopback::{first_allowed_core, unchanging_guest, LoopbackMigration};
 pub use net::{free_port, wait_listening};
 pub use netns::NetnsPair;
 pub use proc::{wait_all, wait_pair, Finished, Proc};

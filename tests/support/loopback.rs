@@ -25,6 +25,25 @@ pub fn unchanging_guest(dir: &TempDir, size: &str) -> Guest {
     )
 }
 
+/// The lowest core this process may run on (its affinity mask).
+pub fn first_allowed_core() -> usize {
+    // SAFETY: cpu_set_t is plain bits, valid when zeroed.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a live cpu_set_t and the size passed is its own.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(
+        rc,
+        0,
+        "sched_getaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `c` is below CPU_SETSIZE, within `set`.
+        .find(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .expect("this process may run on some core")
+}
+
 /// A loopback migration of a guest's memory, with the key given.
 #[derive(Debug, Clone)]
 pub struct LoopbackMigration<'a> {
@@ -58,6 +77,13 @@ impl<'a> LoopbackMigration<'a> {
     /// unchanging guest puts the same bytes on the wire in every run.
     pub fn deterministic(self) -> Self {
         self.source_args(&["--streams", "1", "--frame-pages-min", "64"])
+    }
+
+    /// The destination's transport and decoder pinned to one core, so that
+    /// one thread runs both (`dwcp_dataplane::destination::inline`).
+    pub fn one_core_destination(self) -> Self {
+        let core = first_allowed_core().to_string();
+        self.receiver_args(&["--decoder-core", &core, "--transport-core", &core])
     }
 
     /// Adds arguments of `migrate`.

@@ -56,6 +56,17 @@ pub struct DecoderOutcome {
     pub decode_time: Option<std::time::Duration>,
 }
 
+/// What one pass of [`Decoder::step`] did.
+#[derive(Debug)]
+pub enum DecoderStep {
+    /// The loop is over: a verdict `(ok, digest)`, or the cause of a failure.
+    Done(Result<(bool, [u8; 16]), String>),
+    /// A frame was handled: pass again at once.
+    Worked,
+    /// No frame is queued: back off.
+    Idle,
+}
+
 /// The decoder; [`Decoder::run`] is the thread body.
 #[derive(Debug)]
 pub struct Decoder<'a> {
@@ -127,72 +138,88 @@ impl<'a> Decoder<'a> {
     /// ignored, with the image verified.
     pub fn run(mut self) -> DecoderOutcome {
         let mut backoff = IdleBackoff::new();
-        let progress: &'a Progress = self.progress;
-        let meter = &progress.workers[COMPUTE_WORKER];
+        let meter = &self.progress.workers[COMPUTE_WORKER];
         let mut clock = IdleClock::start(meter, Instant::now());
         let result = loop {
-            if let (true, Some(digest)) = (self.committed, self.verified_digest) {
-                let ended =
-                    self.link.finished.load(Ordering::Acquire) || self.link.fatal.is_raised();
-                if self.goodbye || ended {
-                    break Ok((true, digest));
+            let now = Instant::now();
+            match self.step() {
+                DecoderStep::Done(result) => break result,
+                DecoderStep::Worked => {
+                    backoff.reset();
+                    clock.busy_from(now);
                 }
-            }
-            if self.link.fatal.is_raised() {
-                let cause = self
-                    .link
-                    .fatal
-                    .message()
-                    .unwrap_or_else(|| "transport failed".into());
-                break Err(self.name_the_hand_over(cause));
-            }
-            let Some(frame) = self.link.frames.pop() else {
-                clock.idle_from(Instant::now());
-                let link = self.link;
-                backoff.idle_on(&link.decoder_bell, || !link.frames.is_empty());
-                continue;
-            };
-            backoff.reset();
-            clock.busy_from(Instant::now());
-            meter.count(1, u64::from(frame.len));
-            let handled = self.handle_frame(frame);
-            self.link.pool.put(frame.buffer);
-            // The transport may be waiting for this buffer, a queue slot, or the ack.
-            self.link.transport_bell.ring();
-            match handled {
-                Err((_, reason)) if self.committed => {
-                    tracing::warn!(reason, "ignoring a bad frame after the source's commit");
-                }
-                Err((code, reason)) => {
-                    let _ = self
-                        .link
-                        .outbound
-                        .push(Outbound::Abort(Abort::new(code, &reason)));
-                    self.link.fatal.raise(reason.clone());
-                    self.link.transport_bell.ring();
-                    break Err(self.name_the_hand_over(reason));
-                }
-                Ok(()) if self.committed => {
-                    // Published once; the transport acks `Commit` and waits for `Goodbye`.
-                    if !self.link.committed.swap(true, Ordering::AcqRel) {
-                        self.link.transport_bell.ring();
-                    }
-                    if self.goodbye {
-                        self.link.goodbye.store(true, Ordering::Release);
-                        self.link.transport_bell.ring();
-                    }
-                }
-                Ok(()) => {
-                    match self.try_verify() {
-                        // An ok verdict waits for the source's `Commit`.
-                        Some(Ok((true, digest))) => self.verified_digest = Some(digest),
-                        Some(verdict) => break verdict,
-                        None => {}
-                    }
+                DecoderStep::Idle => {
+                    clock.idle_from(now);
+                    let link = self.link;
+                    backoff.idle_on(&link.decoder_bell, || !link.frames.is_empty());
                 }
             }
         };
         clock.stop(Instant::now());
+        self.finish(result)
+    }
+
+    /// One pass of the loop: handles the next queued frame, ends, or finds
+    /// no frame.
+    pub fn step(&mut self) -> DecoderStep {
+        if let (true, Some(digest)) = (self.committed, self.verified_digest) {
+            let ended = self.link.finished.load(Ordering::Acquire) || self.link.fatal.is_raised();
+            if self.goodbye || ended {
+                return DecoderStep::Done(Ok((true, digest)));
+            }
+        }
+        if self.link.fatal.is_raised() {
+            let cause = self
+                .link
+                .fatal
+                .message()
+                .unwrap_or_else(|| "transport failed".into());
+            return DecoderStep::Done(Err(self.name_the_hand_over(cause)));
+        }
+        let Some(frame) = self.link.frames.pop() else {
+            return DecoderStep::Idle;
+        };
+        self.progress.workers[COMPUTE_WORKER].count(1, u64::from(frame.len));
+        let handled = self.handle_frame(frame);
+        self.link.pool.put(frame.buffer);
+        // The transport may be waiting for this buffer, a queue slot, or the ack.
+        self.link.transport_bell.ring();
+        match handled {
+            Err((_, reason)) if self.committed => {
+                tracing::warn!(reason, "ignoring a bad frame after the source's commit");
+            }
+            Err((code, reason)) => {
+                let _ = self
+                    .link
+                    .outbound
+                    .push(Outbound::Abort(Abort::new(code, &reason)));
+                self.link.fatal.raise(reason.clone());
+                self.link.transport_bell.ring();
+                return DecoderStep::Done(Err(self.name_the_hand_over(reason)));
+            }
+            Ok(()) if self.committed => {
+                // Published once; the transport acks `Commit` and waits for `Goodbye`.
+                if !self.link.committed.swap(true, Ordering::AcqRel) {
+                    self.link.transport_bell.ring();
+                }
+                if self.goodbye {
+                    self.link.goodbye.store(true, Ordering::Release);
+                    self.link.transport_bell.ring();
+                }
+            }
+            Ok(()) => match self.try_verify() {
+                // An ok verdict waits for the source's `Commit`.
+                Some(Ok((true, digest))) => self.verified_digest = Some(digest),
+                Some(verdict) => return DecoderStep::Done(verdict),
+                None => {}
+            },
+        }
+        DecoderStep::Worked
+    }
+
+    /// What the loop ended with (`Ok((ok, digest))`: a verdict; `Err`: the
+    /// cause of a failure), as the decoder's outcome.
+    pub fn finish(self, result: Result<(bool, [u8; 16]), String>) -> DecoderOutcome {
         self.progress.set_phase(Phase::Done);
         let (verified, digest, error) = match result {
             Ok((ok, digest)) => (

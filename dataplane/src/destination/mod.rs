@@ -4,6 +4,8 @@
 pub mod acceptor;
 pub mod allocation;
 pub mod decoder;
+pub mod inline;
+pub mod workers;
 
 use crate::config::DestinationConfig;
 use crate::error::MigrationError;
@@ -13,11 +15,10 @@ use crate::progress;
 use crate::session;
 use crate::source::error_chain;
 use crate::summary::{self, Summary};
-use crate::threads::{self, ThreadRole};
+use crate::threads;
 use crate::FRAME_BUFFER_LEN;
 use acceptor::Acceptor;
 use allocation::ImageAllocation;
-use decoder::Decoder;
 use dwcp_dataplane_core::handshake::SessionCheck;
 use dwcp_dataplane_core::keys::Direction;
 use dwcp_dataplane_core::link::{DestinationLink, Outbound};
@@ -27,11 +28,13 @@ use dwcp_shared::handshake::{ClientHello, RejectCode};
 use dwcp_uring::dest_io::{
     Control, DestinationEnd, DestinationTransport, DestinationTransportConfig,
 };
+use inline::DecoderParts;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use workers::FrameWorkers;
 
 /// Whole frames queued between the transport and the decoder.
 pub const FRAME_QUEUE_MAX: usize = 64;
@@ -256,17 +259,13 @@ fn run(
             peer_timeout: Duration::from_millis(config.peer_timeout_ms),
         },
     )?;
-    let transport_thread = {
-        let progress = Arc::clone(&handles.progress);
-        progress.workers[progress::TRANSPORT_WORKER].set_core(transport_core);
-        threads::spawn(ThreadRole::Transport, transport_core, move || {
-            transport.run(&progress.workers[progress::TRANSPORT_WORKER])
-        })
-    }
-    .map_err(|cause| MigrationError::Spawn {
-        role: "transport",
-        cause,
-    })?;
+    let mut workers = FrameWorkers::start(
+        transport,
+        &link,
+        &handles.progress,
+        transport_core,
+        decoder_core,
+    )?;
     let acceptor = Acceptor {
         listener,
         session: hello,
@@ -293,7 +292,7 @@ fn run(
     if let Err(err) = proven {
         link.fatal.raise(error_chain(&err));
         link.transport_bell.ring();
-        let _ = transport_thread.join();
+        let _ = workers.join();
         link.finished.store(true, Ordering::Release);
         let _ = acceptor_thread.join();
         allocation.discard();
@@ -314,7 +313,7 @@ fn run(
                 .push(Outbound::Abort(Abort::new(AbortCode::Io, &reason)));
             link.fatal.raise(reason);
             link.transport_bell.ring();
-            let _ = transport_thread.join();
+            let _ = workers.join();
             link.finished.store(true, Ordering::Release);
             let _ = acceptor_thread.join();
             return Err(err);
@@ -327,19 +326,19 @@ fn run(
     progress.streams.store(streams, Ordering::Relaxed);
     progress.streams_connected.store(streams, Ordering::Relaxed);
     progress.set_phase(crate::progress::Phase::PreCopy);
-    let openers = session::openers(secret.as_ref(), streams, Direction::ClientToServer);
-    let decoder_thread = {
-        let (link, progress) = (Arc::clone(&link), Arc::clone(&progress));
-        let verify = config.verify;
-        progress.workers[progress::COMPUTE_WORKER].set_core(decoder_core);
-        threads::spawn(ThreadRole::Decoder, decoder_core, move || {
-            Decoder::new(&link, memory, openers, verify, &progress).run()
-        })
-        .map_err(|cause| MigrationError::Spawn {
-            role: "decoder",
-            cause,
-        })?
+    let parts = DecoderParts {
+        memory,
+        openers: session::openers(secret.as_ref(), streams, Direction::ClientToServer),
+        verify: config.verify,
     };
+    if let Err(err) = workers.start_decoder(parts, &link, &progress) {
+        link.fatal.raise(error_chain(&err));
+        link.transport_bell.ring();
+        let _ = workers.join();
+        link.finished.store(true, Ordering::Release);
+        let _ = acceptor_thread.join();
+        return Err(err);
+    }
 
     progress::print_until(
         start,
@@ -356,13 +355,11 @@ fn run(
                 link.counters.bytes_read.load(Ordering::Relaxed),
                 Ordering::Relaxed,
             );
-            decoder_thread.is_finished()
+            workers.decoder_finished()
         },
     );
-    let outcome = decoder_thread
-        .join()
-        .map_err(|_| MigrationError::Failed("the decoder thread panicked".into()))?;
-    let end = transport_thread.join().ok().flatten();
+    let (end, outcome) = workers.join();
+    let outcome = outcome?;
     summary.end = end.map(DestinationEnd::label);
     if end == Some(DestinationEnd::CloseGrace) {
         tracing::warn!(

@@ -65,6 +65,17 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(10);
 /// default `--verify-timeout-ms` bounds its own wait the same way).
 pub const COMMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 
+/// What one pass of [`DestinationTransport::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportStep {
+    /// The loop is over: how the migration ended (`None`: a fatal error).
+    Ended(Option<DestinationEnd>),
+    /// Something moved (or the fatal flag was raised): pass again at once.
+    Worked,
+    /// Nothing to do: back off.
+    Idle,
+}
+
 /// How the destination transport ended a migration that reached its end
 /// (the source's `Commit`, or a failed verdict).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,60 +288,87 @@ impl DestinationTransport {
         let mut clock = IdleClock::start(meter, Instant::now());
         let end = loop {
             let now = Instant::now();
-            if self.link.fatal.is_raised() {
-                self.flush_abort();
-                break None;
-            }
-            if let Some(end) = self.end(now) {
-                self.link.finished.store(true, Ordering::Release);
-                break Some(end);
-            }
-            if let Err(message) = self.check_peer(now) {
-                self.link.fatal.raise(message);
-                continue;
-            }
-            let mut worked = self.handle_control();
-            worked |= self.advance_reads();
-            worked |= self.queue_replies();
-            if let Err(err) = self.queue_reads().and_then(|()| self.ring.submit()) {
-                self.link.fatal.raise(err.to_string());
-                continue;
-            }
-            worked |= self.reap() > 0;
-            if worked {
-                backoff.reset();
-                clock.busy_from(now);
-                meter.set_counts(
-                    self.frames_received,
-                    self.link.counters.bytes_read.load(Ordering::Relaxed),
-                );
-                continue;
+            match self.step(now) {
+                TransportStep::Ended(end) => break end,
+                TransportStep::Worked => {
+                    backoff.reset();
+                    clock.busy_from(now);
+                    self.report(meter);
+                    continue;
+                }
+                TransportStep::Idle => {}
             }
             clock.idle_from(now);
             match backoff.next_action() {
                 IdleAction::Spin => std::hint::spin_loop(),
                 IdleAction::Yield => std::thread::yield_now(),
-                IdleAction::Sleep(timeout) => {
-                    self.link.transport_bell.set_sleeping(true);
-                    let waited = if self.has_local_work() {
-                        Ok(())
-                    } else {
-                        self.ring.submit_and_wait(timeout)
-                    };
-                    self.link.transport_bell.set_sleeping(false);
-                    if let Err(err) = waited {
-                        self.link.fatal.raise(err.to_string());
-                    }
-                }
+                IdleAction::Sleep(timeout) => self.sleep(timeout),
             }
         };
-        self.shutdown();
+        self.finish(meter);
+        clock.stop(Instant::now());
+        end
+    }
+
+    /// One pass of the loop: ends the migration, does what I/O is ready,
+    /// or finds nothing to do. A pass that raises the fatal flag counts as
+    /// work, so that the next one ends.
+    pub fn step(&mut self, now: Instant) -> TransportStep {
+        if self.link.fatal.is_raised() {
+            self.flush_abort();
+            return TransportStep::Ended(None);
+        }
+        if let Some(end) = self.end(now) {
+            self.link.finished.store(true, Ordering::Release);
+            return TransportStep::Ended(Some(end));
+        }
+        if let Err(message) = self.check_peer(now) {
+            self.link.fatal.raise(message);
+            return TransportStep::Worked;
+        }
+        let mut worked = self.handle_control();
+        worked |= self.advance_reads();
+        worked |= self.queue_replies();
+        if let Err(err) = self.queue_reads().and_then(|()| self.ring.submit()) {
+            self.link.fatal.raise(err.to_string());
+            return TransportStep::Worked;
+        }
+        worked |= self.reap() > 0;
+        if worked {
+            TransportStep::Worked
+        } else {
+            TransportStep::Idle
+        }
+    }
+
+    /// The idle loop's sleeping phase: waits on the ring (I/O completions
+    /// and the transport's doorbell) for at most `timeout`, unless work
+    /// that needs no I/O is already there.
+    pub fn sleep(&mut self, timeout: Duration) {
+        self.link.transport_bell.set_sleeping(true);
+        let waited = if self.has_local_work() {
+            Ok(())
+        } else {
+            self.ring.submit_and_wait(timeout)
+        };
+        self.link.transport_bell.set_sleeping(false);
+        if let Err(err) = waited {
+            self.link.fatal.raise(err.to_string());
+        }
+    }
+
+    /// Puts the frames and bytes received so far on `meter`.
+    pub fn report(&self, meter: &WorkerMeter) {
         meter.set_counts(
             self.frames_received,
             self.link.counters.bytes_read.load(Ordering::Relaxed),
         );
-        clock.stop(Instant::now());
-        end
+    }
+
+    /// Closes every connection after the loop ended, and reports to `meter`.
+    pub fn finish(mut self, meter: &WorkerMeter) {
+        self.shutdown();
+        self.report(meter);
     }
 
     /// Whether, and how, the migration has ended for the transport.
