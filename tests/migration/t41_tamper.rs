@@ -8,8 +8,23 @@ use dwcp_tests::{
 
 #[test]
 fn t41_tamper_fails_authentication() {
+    tamper_fails_authentication("t41-tamper", &[]);
+}
+
+/// The same with the destination's transport and decoder on one thread:
+/// the decoder's abort still reaches the source and ends both loops.
+#[test]
+fn t41_tamper_fails_authentication_on_a_one_core_destination() {
+    let core = dwcp_tests::first_allowed_core().to_string();
+    tamper_fails_authentication(
+        "t41-tamper-one-core",
+        &["--decoder-core", &core, "--transport-core", &core],
+    );
+}
+
+fn tamper_fails_authentication(label: &str, receiver_args: &[&str]) {
     init_logging();
-    let dir = TempDir::new("t41-tamper");
+    let dir = TempDir::new(label);
     let key = dwcp_tests::keygen(&dir, "psk");
     let dest_memory = dir.join("dest.ram");
     let mut guest = {
@@ -22,6 +37,7 @@ fn t41_tamper_fails_authentication() {
         let port = free_port();
         let mut receiver = Receive::new("127.0.0.1", port, &dest_memory)
             .key(&key)
+            .args(receiver_args)
             .start(&dir, "receiver");
         let mut migrator = Migrate::new(&guest.memory, &format!("127.0.0.1:{port}"))
             .key(&key)
