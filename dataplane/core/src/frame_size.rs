@@ -19,12 +19,13 @@
 //! frame is full, as before; on an idle stream a frame is one page.
 //!
 //! Both bounds were measured, not assumed (loopback at half load, p99 of
-//! enqueue to acknowledged, interleaved runs on the 2-core machine): a floor
-//! of 8 pages and a quarter of the flight read 372-615 µs; a floor of 1 or 2
-//! pages and an eighth 253-345 µs, the unpaced rate unchanged (5.8-6.4
-//! Gbit/s); a sixteenth made frames so small that their per-frame costs (a
-//! header, an AEAD tag, an acknowledgement, a wake-up of each stage) showed
-//! again: 340-369 µs.
+//! enqueue to acknowledged on the 2-core machine, docs/latency-profiling.md
+//! §4): eight runs each of the build with a floor of 8 pages and a quarter
+//! of the flight and of the build with this rule (and a one-thread
+//! destination), interleaved, read 315-815 µs (median 394) against 159-387
+//! µs (median 258), the unpaced rate unchanged; a sixteenth made frames so
+//! small that their per-frame costs (a header, an AEAD tag, an
+//! acknowledgement, a wake-up of each stage) showed again.
 
 use dwcp_shared::limits::{PAGES_PER_BATCH_MAX, PAGE_SIZE};
 
