@@ -56,6 +56,12 @@ fn tamper_fails_authentication(label: &str, receiver_args: &[&str]) {
     {
         tracing::info!("destination: exit 1, not verified, names the cause, removed its file");
         let d = assert_failed_with(&destination, &["authentication"]);
+        assert_eq!(
+            destination.stderr.contains("one thread runs both"),
+            !receiver_args.is_empty(),
+            "one worker thread exactly when both are pinned to one core: {}",
+            destination.stderr
+        );
         tracing::info!(destination = %d, "destination summary");
         assert!(
             !dest_memory.exists(),

@@ -143,7 +143,11 @@ impl<'a> Decoder<'a> {
         let result = loop {
             let now = Instant::now();
             match self.step() {
-                DecoderStep::Done(result) => break result,
+                DecoderStep::Done(result) => {
+                    // The last pass may have handled a frame (a failed verdict, an abort).
+                    clock.busy_from(now);
+                    break result;
+                }
                 DecoderStep::Worked => {
                     backoff.reset();
                     clock.busy_from(now);

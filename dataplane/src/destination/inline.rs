@@ -73,34 +73,39 @@ impl DestinationWorker {
     /// Runs both loops in turn until both have ended.
     pub fn run(self) -> WorkerOutcome {
         let Self {
-            mut transport,
+            transport,
             parts,
             link,
             progress,
         } = self;
         let transport_meter = &progress.workers[TRANSPORT_WORKER];
-        let mut transport_clock = IdleClock::start(transport_meter, Instant::now());
-        let mut decoder_clock = IdleClock::start(&progress.workers[COMPUTE_WORKER], Instant::now());
+        // Each loop's clock runs while the loop does: the transport's from
+        // the start to its end, the decoder's from its parts to its end.
+        let mut transport = Some((transport, IdleClock::start(transport_meter, Instant::now())));
+        let mut decoder: Option<(Decoder<'_>, IdleClock<'_>)> = None;
         let mut backoff = IdleBackoff::new();
         let mut end: Option<Option<DestinationEnd>> = None;
-        let mut decoder: Option<Decoder<'_>> = None;
         let mut result = None;
         let mut parts_gone = false;
         loop {
             let now = Instant::now();
             let mut worked = false;
-            if end.is_none() {
-                match transport.step(now) {
+            if let Some((running, clock)) = transport.as_mut() {
+                match running.step(now) {
                     TransportStep::Ended(how) => {
                         end = Some(how);
                         worked = true;
+                        // Close the connections now, as the transport thread would.
+                        let (running, mut clock) = transport.take().expect("running");
+                        running.finish(transport_meter);
+                        clock.stop(Instant::now());
                     }
                     TransportStep::Worked => {
-                        transport_clock.busy_from(now);
-                        transport.report(transport_meter);
+                        clock.busy_from(now);
+                        running.report(transport_meter);
                         worked = true;
                     }
-                    TransportStep::Idle => transport_clock.idle_from(now),
+                    TransportStep::Idle => clock.idle_from(now),
                 }
             }
             if decoder.is_none() && !parts_gone {
@@ -112,30 +117,34 @@ impl DestinationWorker {
                 };
                 match received {
                     Ok(parts) => {
-                        decoder = Some(Decoder::new(
+                        let made = Decoder::new(
                             &link,
                             parts.memory,
                             parts.openers,
                             parts.verify,
                             &progress,
-                        ));
+                        );
+                        let clock = IdleClock::start(&progress.workers[COMPUTE_WORKER], now);
+                        decoder = Some((made, clock));
                         worked = true;
                     }
                     Err(TryRecvError::Disconnected) => parts_gone = true,
                     Err(TryRecvError::Empty) => {}
                 }
             }
-            if let (Some(decoder), None) = (decoder.as_mut(), result.as_ref()) {
-                match decoder.step() {
+            if let (Some((running, clock)), None) = (decoder.as_mut(), result.as_ref()) {
+                match running.step() {
                     DecoderStep::Done(verdict) => {
+                        clock.busy_from(now);
+                        clock.stop(Instant::now());
                         result = Some(verdict);
                         worked = true;
                     }
                     DecoderStep::Worked => {
-                        decoder_clock.busy_from(now);
+                        clock.busy_from(now);
                         worked = true;
                     }
-                    DecoderStep::Idle => decoder_clock.idle_from(now),
+                    DecoderStep::Idle => clock.idle_from(now),
                 }
             }
             let decoder_over = result.is_some() || (decoder.is_none() && parts_gone);
@@ -150,18 +159,17 @@ impl DestinationWorker {
                 IdleAction::Spin => std::hint::spin_loop(),
                 IdleAction::Yield => std::thread::yield_now(),
                 // The decoder's work comes from this thread's reads, so the
-                // transport's wait (I/O and its doorbell) covers both; once
+                // transport's wait (I/O and its doorbell, which the main
+                // thread rings with the decoder's parts) covers both; once
                 // the transport ended the decoder ends on its next pass.
-                IdleAction::Sleep(timeout) if end.is_none() => transport.sleep(timeout),
-                IdleAction::Sleep(_) => std::thread::yield_now(),
+                IdleAction::Sleep(timeout) => match transport.as_mut() {
+                    Some((running, _)) => running.sleep(timeout),
+                    None => std::thread::yield_now(),
+                },
             }
         }
-        let stopped = Instant::now();
-        transport.finish(transport_meter);
-        transport_clock.stop(stopped);
-        decoder_clock.stop(stopped);
         let decoder = match (decoder, result) {
-            (Some(decoder), Some(verdict)) => Some(decoder.finish(verdict)),
+            (Some((decoder, _)), Some(verdict)) => Some(decoder.finish(verdict)),
             _ => None,
         };
         WorkerOutcome {

@@ -292,7 +292,7 @@ fn run(
     if let Err(err) = proven {
         link.fatal.raise(error_chain(&err));
         link.transport_bell.ring();
-        let _ = workers.join();
+        let _ = workers.join(&link);
         link.finished.store(true, Ordering::Release);
         let _ = acceptor_thread.join();
         allocation.discard();
@@ -313,7 +313,7 @@ fn run(
                 .push(Outbound::Abort(Abort::new(AbortCode::Io, &reason)));
             link.fatal.raise(reason);
             link.transport_bell.ring();
-            let _ = workers.join();
+            let _ = workers.join(&link);
             link.finished.store(true, Ordering::Release);
             let _ = acceptor_thread.join();
             return Err(err);
@@ -334,7 +334,7 @@ fn run(
     if let Err(err) = workers.start_decoder(parts, &link, &progress) {
         link.fatal.raise(error_chain(&err));
         link.transport_bell.ring();
-        let _ = workers.join();
+        let _ = workers.join(&link);
         link.finished.store(true, Ordering::Release);
         let _ = acceptor_thread.join();
         return Err(err);
@@ -358,7 +358,7 @@ fn run(
             workers.decoder_finished()
         },
     );
-    let (end, outcome) = workers.join();
+    let (end, outcome) = workers.join(&link);
     let outcome = outcome?;
     summary.end = end.map(DestinationEnd::label);
     if end == Some(DestinationEnd::CloseGrace) {

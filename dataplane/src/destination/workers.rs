@@ -106,7 +106,11 @@ impl FrameWorkers {
             Self::Inline { parts: sender, .. } => {
                 let sent = sender.take().map(|sender| sender.send(parts));
                 match sent {
-                    Some(Ok(())) => Ok(()),
+                    Some(Ok(())) => {
+                        // The worker may be asleep on the transport's ring.
+                        link.transport_bell.ring();
+                        Ok(())
+                    }
                     Some(Err(returned)) => {
                         returned.into_inner().memory.discard();
                         Err(MigrationError::Failed(
@@ -129,9 +133,11 @@ impl FrameWorkers {
     }
 
     /// Waits for both loops: the transport's end and the decoder's outcome
-    /// (`Err`: the decoder never ran, or panicked).
+    /// (`Err`: the decoder never ran, or panicked; a panicked decoder also
+    /// stops the transport, which would otherwise wait for a verdict).
     pub fn join(
         self,
+        link: &DestinationLink,
     ) -> (
         Option<DestinationEnd>,
         Result<DecoderOutcome, MigrationError>,
@@ -142,7 +148,11 @@ impl FrameWorkers {
                 transport, decoder, ..
             } => {
                 let outcome = match decoder {
-                    Some(decoder) => decoder.join().map_err(|_| panicked("decoder")),
+                    Some(decoder) => decoder.join().map_err(|_| {
+                        link.fatal.raise("the decoder thread panicked".into());
+                        link.transport_bell.ring();
+                        panicked("decoder")
+                    }),
                     None => Err(MigrationError::Failed("the decoder never started".into())),
                 };
                 (transport.join().ok().flatten(), outcome)
