@@ -155,6 +155,21 @@ pub fn receive_with(config: DestinationConfig, handles: &MigrationHandles) -> Su
     summary
 }
 
+/// Stops the frame workers and the acceptor after a failure before the
+/// decoder ran: raises the fatal flag with `reason`, then joins them.
+fn stop_threads(
+    link: &DestinationLink,
+    reason: String,
+    workers: FrameWorkers,
+    acceptor: std::thread::JoinHandle<()>,
+) {
+    link.fatal.raise(reason);
+    link.transport_bell.ring();
+    let _ = workers.join(link);
+    link.finished.store(true, Ordering::Release);
+    let _ = acceptor.join();
+}
+
 fn run(
     config: DestinationConfig,
     summary: &mut Summary,
@@ -290,11 +305,7 @@ fn run(
             })
         });
     if let Err(err) = proven {
-        link.fatal.raise(error_chain(&err));
-        link.transport_bell.ring();
-        let _ = workers.join(&link);
-        link.finished.store(true, Ordering::Release);
-        let _ = acceptor_thread.join();
+        stop_threads(&link, error_chain(&err), workers, acceptor_thread);
         allocation.discard();
         return Err(err);
     }
@@ -311,11 +322,7 @@ fn run(
             let _ = link
                 .outbound
                 .push(Outbound::Abort(Abort::new(AbortCode::Io, &reason)));
-            link.fatal.raise(reason);
-            link.transport_bell.ring();
-            let _ = workers.join(&link);
-            link.finished.store(true, Ordering::Release);
-            let _ = acceptor_thread.join();
+            stop_threads(&link, reason, workers, acceptor_thread);
             return Err(err);
         }
     };
@@ -332,11 +339,7 @@ fn run(
         verify: config.verify,
     };
     if let Err(err) = workers.start_decoder(parts, &link, &progress) {
-        link.fatal.raise(error_chain(&err));
-        link.transport_bell.ring();
-        let _ = workers.join(&link);
-        link.finished.store(true, Ordering::Release);
-        let _ = acceptor_thread.join();
+        stop_threads(&link, error_chain(&err), workers, acceptor_thread);
         return Err(err);
     }
 
