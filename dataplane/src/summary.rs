@@ -69,6 +69,10 @@ pub struct Summary {
     /// `close_grace` (neither within `CLOSE_GRACE`: the source may not have
     /// our last message); null on the source and on other failures.
     pub end: Option<&'static str>,
+    /// Who ran the transport: `own` (a thread of its own) or `shared` (one
+    /// thread ran it and the engine, or the decoder, both pinned to one
+    /// core); null if it never started.
+    pub transport_thread: Option<&'static str>,
 }
 
 /// What the page codec did on the source.
@@ -158,6 +162,7 @@ impl Summary {
             codec: None,
             decode_cpu_ms: None,
             end: None,
+            transport_thread: None,
         }
     }
 

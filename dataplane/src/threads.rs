@@ -17,7 +17,8 @@ pub enum ThreadRole {
     Transport,
     /// Destination: opens frames and writes pages.
     Decoder,
-    /// Destination: transport and decoder on one thread (both pinned to one core).
+    /// Either side: the transport and the engine (source) or the decoder
+    /// (destination) on one thread, both pinned to one core.
     Worker,
 }
 

@@ -119,4 +119,38 @@ fn t10_basic_one_core_destination() {
     );
     assert_eq!(s.u64("streams"), 3, "{s}");
     assert_eq!(d.str("end"), Some("goodbye"), "{d}");
+    assert_eq!(s.str("transport_thread"), Some("own"), "{s}");
+    assert_eq!(d.str("transport_thread"), Some("shared"), "{d}");
+}
+
+/// Both ends on one core each: the source's engine runs its transport
+/// too (`dwcp_dataplane::source::inline`), paced, so that its waits for
+/// the pacer run the transport; a live guest over three streams still
+/// arrives byte for byte.
+#[test]
+fn t10_basic_one_core_each_end() {
+    let core = dwcp_tests::first_allowed_core().to_string();
+    let (s, d) = migrate_dirtied_guest(
+        "t10-one-core-each",
+        &[
+            "--streams",
+            "3",
+            "--engine-core",
+            &core,
+            "--transport-core",
+            &core,
+            "--rate-limit-mbps",
+            "2000",
+        ],
+        &["--decoder-core", &core, "--transport-core", &core],
+    );
+    assert_eq!(s.u64("streams"), 3, "{s}");
+    assert_eq!(d.str("end"), Some("goodbye"), "{d}");
+    assert_eq!(s.str("transport_thread"), Some("shared"), "{s}");
+    assert_eq!(d.str("transport_thread"), Some("shared"), "{d}");
+    let total = &s.0["stages_us"]["total"];
+    assert!(
+        total["frames"].as_u64() > Some(0),
+        "the inline transport's frame latencies reach the summary: {s}"
+    );
 }

@@ -26,17 +26,25 @@ const BYTES_BEFORE_COMMIT_END: u64 = 20;
 
 #[test]
 fn t32_stream_0_cut_as_commit_goes_out_never_runs_the_guest_twice() {
-    cut_as_commit_goes_out("t32-cut-commit", false);
+    cut_as_commit_goes_out("t32-cut-commit", false, false);
 }
 
 /// The same with the destination's transport and decoder on one thread
 /// (both pinned to one core): the worker keeps the transport's rules.
 #[test]
 fn t32_the_same_cut_with_a_one_core_destination() {
-    cut_as_commit_goes_out("t32-cut-commit-one-core", true);
+    cut_as_commit_goes_out("t32-cut-commit-one-core", true, false);
 }
 
-fn cut_as_commit_goes_out(label: &str, one_core_destination: bool) {
+/// The same with one thread at each end: the source's engine runs its
+/// transport, so the re-established stream 0 is attached, and the ack
+/// of `Commit` read, in the engine's waits.
+#[test]
+fn t32_the_same_cut_with_one_core_each_end() {
+    cut_as_commit_goes_out("t32-cut-commit-one-core-each", true, true);
+}
+
+fn cut_as_commit_goes_out(label: &str, one_core_destination: bool, one_core_source: bool) {
     init_logging();
     let dir = TempDir::new(label);
     let key = dwcp_tests::keygen(&dir, "psk");
@@ -47,6 +55,9 @@ fn cut_as_commit_goes_out(label: &str, one_core_destination: bool) {
         .source_args(&["--reconnect-timeout-ms", "2000"]);
     if one_core_destination {
         migration = migration.one_core_destination();
+    }
+    if one_core_source {
+        migration = migration.one_core_source();
     }
 
     let end = {
@@ -88,6 +99,19 @@ fn cut_as_commit_goes_out(label: &str, one_core_destination: bool) {
             one_core_destination,
             "one worker thread exactly when both are pinned to one core: {}",
             destination.stderr
+        );
+        assert_eq!(
+            source.stderr.contains(ONE_THREAD_LOG),
+            one_core_source,
+            "one thread for the engine and transport exactly when both are pinned to one core: {}",
+            source.stderr
+        );
+        let shared = |yes| Some(if yes { "shared" } else { "own" });
+        assert_eq!(s.str("transport_thread"), shared(one_core_source), "{s}");
+        assert_eq!(
+            d.str("transport_thread"),
+            shared(one_core_destination),
+            "{d}"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
         guest.assert_stopped("after the hand-over: the guest is the destination's");

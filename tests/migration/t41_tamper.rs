@@ -8,7 +8,19 @@ use dwcp_tests::{
 
 #[test]
 fn t41_tamper_fails_authentication() {
-    tamper_fails_authentication("t41-tamper", &[]);
+    tamper_fails_authentication("t41-tamper", &[], &[]);
+}
+
+/// The same with the source's engine and transport on one thread: the
+/// destination's abort is read in the engine's waits and ends it.
+#[test]
+fn t41_tamper_fails_authentication_from_a_one_core_source() {
+    let core = dwcp_tests::first_allowed_core().to_string();
+    tamper_fails_authentication(
+        "t41-tamper-one-core-source",
+        &["--engine-core", &core, "--transport-core", &core],
+        &[],
+    );
 }
 
 /// The same with the destination's transport and decoder on one thread:
@@ -18,11 +30,12 @@ fn t41_tamper_fails_authentication_on_a_one_core_destination() {
     let core = dwcp_tests::first_allowed_core().to_string();
     tamper_fails_authentication(
         "t41-tamper-one-core",
+        &[],
         &["--decoder-core", &core, "--transport-core", &core],
     );
 }
 
-fn tamper_fails_authentication(label: &str, receiver_args: &[&str]) {
+fn tamper_fails_authentication(label: &str, source_args: &[&str], receiver_args: &[&str]) {
     init_logging();
     let dir = TempDir::new(label);
     let key = dwcp_tests::keygen(&dir, "psk");
@@ -43,6 +56,7 @@ fn tamper_fails_authentication(label: &str, receiver_args: &[&str]) {
             .key(&key)
             .pause(&guest)
             .args(&["--fault-tamper-frame", "5"])
+            .args(source_args)
             .spawn(&dir, "migrator");
         wait_pair(&mut migrator, &mut receiver, MIGRATION_DEADLINE)
     };
@@ -51,6 +65,12 @@ fn tamper_fails_authentication(label: &str, receiver_args: &[&str]) {
         tracing::info!("source: exit 1, not verified, the error says authentication");
         let s = assert_failed_with(&source, &["authentication"]);
         assert_eq!(s.digest(), None, "no digest for a failed migration: {s}");
+        let shared = if source_args.is_empty() {
+            "own"
+        } else {
+            "shared"
+        };
+        assert_eq!(s.str("transport_thread"), Some(shared), "{s}");
     }
 
     {

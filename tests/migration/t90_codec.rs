@@ -125,6 +125,34 @@ fn t90_codec_finisher_threads_finish_batches_beside_the_engine() {
     );
 }
 
+/// The finishers beside an engine that runs its transport too (both
+/// pinned to one core): the engine's waits for a finisher run the
+/// transport's passes, and the batches still arrive in order.
+#[test]
+fn t90_codec_finishers_beside_a_one_core_engine() {
+    let core = dwcp_tests::first_allowed_core().to_string();
+    let (s, _) = migrate_dirtied_guest(
+        "t90-finishers-one-core",
+        &[
+            "--streams",
+            "2",
+            "--compression-level",
+            "3",
+            "--finisher-threads",
+            "2",
+            "--engine-core",
+            &core,
+            "--transport-core",
+            &core,
+        ],
+        &[],
+    );
+    assert_eq!(codec_u64(&s, "finisher_threads"), 2, "{s}");
+    assert_eq!(s.str("transport_thread"), Some("shared"), "{s}");
+    let (pages, _) = kind_sums(&s);
+    assert_eq!(pages, s.u64("pages_sent"), "every page has a kind: {s}");
+}
+
 #[test]
 fn t90_codec_off_sends_raw_pages() {
     let (s, d) = migrate_dirtied_guest("t90-off", &["--codec", "off"], &[]);

@@ -86,6 +86,13 @@ impl<'a> LoopbackMigration<'a> {
         self.receiver_args(&["--decoder-core", &core, "--transport-core", &core])
     }
 
+    /// The source's engine and transport pinned to one core, so that the
+    /// engine's thread runs both (`dwcp_dataplane::source::inline`).
+    pub fn one_core_source(self) -> Self {
+        let core = first_allowed_core().to_string();
+        self.source_args(&["--engine-core", &core, "--transport-core", &core])
+    }
+
     /// Adds arguments of `migrate`.
     pub fn source_args(mut self, args: &[&str]) -> Self {
         self.source_args

@@ -281,6 +281,7 @@ fn run(
         transport_core,
         decoder_core,
     )?;
+    summary.transport_thread = Some(workers.transport_thread());
     let acceptor = Acceptor {
         listener,
         session: hello,

@@ -35,6 +35,15 @@ pub enum FrameWorkers {
 }
 
 impl FrameWorkers {
+    /// The summary's name of who runs the transport: `shared` (one thread
+    /// runs it and the decoder) or `own`.
+    pub fn transport_thread(&self) -> &'static str {
+        match self {
+            Self::Inline { .. } => "shared",
+            Self::Split { .. } => "own",
+        }
+    }
+
     /// Starts the transport: on its own thread, or with the decoder on one
     /// thread when both are pinned to the same core.
     pub fn start(

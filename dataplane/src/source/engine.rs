@@ -25,6 +25,7 @@ use crate::guest_memory::SourceMemory;
 use crate::hooks::PauseHook;
 use crate::live::LiveControl;
 use crate::progress::{Phase, Progress, COMPUTE_WORKER};
+use crate::source::inline::InlineTransport;
 use crate::source::page_codec::{CollectedBatch, PageCodec};
 use crate::source::range_schedule::RangeSchedule;
 use crate::source::raw_batch::{raw_batch_report, OpenRawBatch};
@@ -77,6 +78,10 @@ const PACE_SLEEP_MIN: Duration = Duration::from_micros(200);
 
 /// How long the engine waits for a finisher before it checks for failures.
 const FINISH_POLL_INTERVAL: Duration = Duration::from_millis(5);
+/// With the transport on this thread ([`InlineTransport`]): how long the
+/// engine waits for a finisher between the transport's passes (a finisher
+/// does not wake the transport's ring).
+const INLINE_FINISH_POLL_INTERVAL: Duration = Duration::from_micros(100);
 
 /// How often a held engine looks for new live settings.
 const HOLD_POLL_INTERVAL: Duration = Duration::from_millis(5);
@@ -210,6 +215,8 @@ pub struct Engine<'a> {
     /// Pages of the current round not yet scanned (the level controller's
     /// estimate of the work left).
     round_pages_left: u64,
+    /// The transport, when this thread runs it too (one core for both).
+    inline: Option<InlineTransport<'a>>,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -282,6 +289,43 @@ impl<'a> Engine<'a> {
             batch_encode: vec![Duration::ZERO; streams_active],
             finishing: vec![None; streams_active],
             round_pages_left: pages as u64,
+            inline: None,
+        }
+    }
+
+    /// This engine runs `transport` in its own thread
+    /// ([`crate::source::inline`]): no other thread may run it.
+    #[must_use]
+    pub fn with_inline_transport(mut self, transport: InlineTransport<'a>) -> Self {
+        self.inline = Some(transport);
+        self
+    }
+
+    /// A pass of the inline transport, if there is one.
+    fn pump(&mut self) {
+        if let Some(inline) = self.inline.as_mut() {
+            inline.pump();
+        }
+    }
+
+    /// One step of a wait for `ready`, which the transport brings about:
+    /// a back-off on the engine's doorbell, or with the transport inline,
+    /// a pass of it and a back-off on its ring.
+    fn idle_on(&mut self, backoff: &mut IdleBackoff, ready: impl FnOnce() -> bool) {
+        match self.inline.as_mut() {
+            Some(inline) => inline.wait_step(backoff, ready),
+            None => backoff.idle_on(&self.link.engine_bell, ready),
+        }
+    }
+
+    /// A wait of up to `wait` on the clock; with the transport inline, its
+    /// passes run meanwhile and a completion may end the wait early (the
+    /// caller checks again). A zero `wait` yields.
+    fn pause_for(&mut self, wait: Duration) {
+        match self.inline.as_mut() {
+            Some(inline) => inline.wait(wait),
+            None if wait.is_zero() => std::thread::yield_now(),
+            None => std::thread::sleep(wait),
         }
     }
 
@@ -305,7 +349,7 @@ impl<'a> Engine<'a> {
             if now >= until || self.drain_bytes() <= target {
                 break Ok(());
             }
-            std::thread::sleep(DRAIN_POLL_INTERVAL.min(until - now));
+            self.pause_for(DRAIN_POLL_INTERVAL.min(until - now));
         };
         let waited = started.elapsed();
         self.idle_clock.add_idle(waited);
@@ -365,7 +409,7 @@ impl<'a> Engine<'a> {
         );
         if settings.held {
             while self.live.version() == self.live_seen {
-                std::thread::sleep(HOLD_POLL_INTERVAL);
+                self.pause_for(HOLD_POLL_INTERVAL);
             }
             self.add_blocked(now.elapsed());
             return self.poll_live();
@@ -373,8 +417,22 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    /// Runs the whole migration from the engine's side.
+    /// Runs the whole migration from the engine's side. With the transport
+    /// inline, marks the migration finished and ends the transport before
+    /// it returns; its frame latencies join the outcome's.
     pub fn run(mut self) -> Result<EngineOutcome, EngineFailure> {
+        let mut outcome = self.run_migration();
+        if let Some(inline) = self.inline.take() {
+            self.link.finished.store(true, Ordering::Release);
+            let stages = inline.finish();
+            if let Ok(done) = outcome.as_mut() {
+                done.stages.merge(&stages);
+            }
+        }
+        outcome
+    }
+
+    fn run_migration(&mut self) -> Result<EngineOutcome, EngineFailure> {
         let mut policy = SwitchoverPolicy::new(self.config.switchover)
             .with_round_trip(self.config.round_trip)
             .with_link_rate(self.config.link_bytes_per_s);
@@ -513,7 +571,7 @@ impl<'a> Engine<'a> {
         while self.link.counters.bytes_written.load(Ordering::Relaxed) == before
             && Instant::now() < deadline
         {
-            std::thread::sleep(Duration::from_millis(1));
+            self.pause_for(Duration::from_millis(1));
         }
     }
 
@@ -574,6 +632,7 @@ impl<'a> Engine<'a> {
         };
         let mut sent = 0usize;
         loop {
+            self.pump();
             self.check_fatal()?;
             let finishing = &self.finishing;
             let Some((range, window)) =
@@ -742,6 +801,7 @@ impl<'a> Engine<'a> {
                 self.send_page(round, index, true)?;
                 sent += 1;
                 if sent.is_multiple_of(SCAN_WINDOW_PAGES as u64) {
+                    self.pump();
                     self.check_fatal()?;
                 }
             }
@@ -1017,7 +1077,16 @@ impl<'a> Engine<'a> {
         while self.finishing[stream].is_some() {
             let started = Instant::now();
             let codec = self.codec.as_mut().expect("codec path");
-            let done = codec.collect(Some(FINISH_POLL_INTERVAL));
+            let done = match self.inline.as_mut() {
+                None => codec.collect(Some(FINISH_POLL_INTERVAL)),
+                Some(inline) => codec.collect(None).or_else(|| {
+                    if inline.pump() {
+                        None
+                    } else {
+                        codec.collect(Some(INLINE_FINISH_POLL_INTERVAL))
+                    }
+                }),
+            };
             self.idle_clock.add_idle(started.elapsed());
             match done {
                 Some(done) => self.queue_collected(done)?,
@@ -1136,8 +1205,8 @@ impl<'a> Engine<'a> {
             self.check_fatal()?;
             let link = self.link;
             match stream {
-                Some(s) => backoff.idle_on(&link.engine_bell, || !link.tx[s].is_full()),
-                None => backoff.idle_on(&link.engine_bell, || {
+                Some(s) => self.idle_on(&mut backoff, || !link.tx[s].is_full()),
+                None => self.idle_on(&mut backoff, || {
                     link.tx[..streams].iter().any(|queue| !queue.is_full())
                 }),
             }
@@ -1171,11 +1240,17 @@ impl<'a> Engine<'a> {
         let queued_at = Instant::now();
         let pushed = self.link.tx[chosen].push(InFlight::queued(seq, buffer, len, queued_at));
         self.publish_worker(queued_at, false);
-        self.link.transport_bell.ring();
         assert!(
             pushed.is_ok(),
             "the engine is the only producer and saw room"
         );
+        match self.inline.as_mut() {
+            // Written at once: no hand-off, no doorbell.
+            Some(inline) => {
+                inline.pump();
+            }
+            None => self.link.transport_bell.ring(),
+        }
         Ok(())
     }
 
@@ -1192,8 +1267,8 @@ impl<'a> Engine<'a> {
                     self.add_blocked(started.elapsed());
                     return Ok(());
                 }
-                Err(wait) if wait > PACE_SLEEP_MIN => std::thread::sleep(wait - PACE_SLEEP_MIN / 2),
-                Err(_) => std::thread::yield_now(),
+                Err(wait) if wait > PACE_SLEEP_MIN => self.pause_for(wait - PACE_SLEEP_MIN / 2),
+                Err(_) => self.pause_for(Duration::ZERO),
             }
             self.check_fatal()?;
         }
@@ -1211,7 +1286,8 @@ impl<'a> Engine<'a> {
             }
             waiting_since.get_or_insert_with(Instant::now);
             self.check_fatal()?;
-            backoff.idle_on(&self.link.engine_bell, || self.link.pool.available() > 0);
+            let link = self.link;
+            self.idle_on(&mut backoff, || link.pool.available() > 0);
         }
     }
 
@@ -1248,7 +1324,8 @@ impl<'a> Engine<'a> {
                     self.config.verify_timeout
                 )));
             }
-            backoff.idle_on(&self.link.engine_bell, || !self.link.events.is_empty());
+            let link = self.link;
+            self.idle_on(&mut backoff, || !link.events.is_empty());
         }
     }
 
@@ -1286,8 +1363,9 @@ impl<'a> Engine<'a> {
                     self.config.verify_timeout
                 )));
             }
-            backoff.idle_on(&self.link.engine_bell, || {
-                !self.link.events.is_empty() || self.link.commit_acked.load(Ordering::Acquire)
+            let link = self.link;
+            self.idle_on(&mut backoff, || {
+                !link.events.is_empty() || link.commit_acked.load(Ordering::Acquire)
             });
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod batch_finishers;
 pub mod engine;
+pub mod inline;
 pub mod page_codec;
 pub mod range_schedule;
 pub mod raw_batch;
@@ -31,6 +32,7 @@ use dwcp_uring::source_io::{
     ConnectFn, Reconnected, Reconnector, SourceFaults, SourceTransport, SourceTransportConfig,
 };
 use engine::{Engine, EngineConfig, EngineShared};
+use inline::InlineTransport;
 use page_codec::{CodecSettings, PageCodec};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -322,17 +324,27 @@ fn run(
             },
         },
     )?;
-    let transport_thread = {
+    progress.workers[progress::TRANSPORT_WORKER].set_core(transport_core);
+    // One core for both: the engine's thread runs the transport too.
+    let one_thread = engine_core.is_some() && engine_core == transport_core;
+    let transport = if one_thread {
+        tracing::info!(
+            core = engine_core,
+            "transport and engine pinned to one core: one thread runs both"
+        );
+        TransportRunner::Inline(Box::new(transport))
+    } else {
         let progress = Arc::clone(&progress);
-        progress.workers[progress::TRANSPORT_WORKER].set_core(transport_core);
-        threads::spawn(ThreadRole::Transport, transport_core, move || {
+        let thread = threads::spawn(ThreadRole::Transport, transport_core, move || {
             transport.run(&progress.workers[progress::TRANSPORT_WORKER])
         })
-    }
-    .map_err(|cause| MigrationError::Spawn {
-        role: "transport",
-        cause,
-    })?;
+        .map_err(|cause| MigrationError::Spawn {
+            role: "transport",
+            cause,
+        })?;
+        TransportRunner::Thread(thread)
+    };
+    summary.transport_thread = Some(if one_thread { "shared" } else { "own" });
 
     // From here a failure must also stop the transport (it then tells the
     // destination why).
@@ -348,8 +360,7 @@ fn run(
     });
     if let Err(err) = ready {
         link.fatal.raise(error_chain(&err));
-        link.transport_bell.ring();
-        let _ = transport_thread.join();
+        transport.stop(&link, &progress);
         return Err(err);
     }
     let hook = Arc::new(PauseHook::new(config.pause.clone()));
@@ -381,6 +392,14 @@ fn run(
     let transfer_start = Instant::now();
     let started_wall = std::time::SystemTime::now();
     summary.setup_ms = Some(crate::millis(transfer_start.duration_since(start)));
+    let (inline_transport, transport_thread) = match transport {
+        TransportRunner::Inline(transport) => (Some(transport), None),
+        TransportRunner::Thread(thread) => (None, Some(thread)),
+    };
+    let (engine_role, engine_name) = match inline_transport {
+        Some(_) => (ThreadRole::Worker, "worker"),
+        None => (ThreadRole::Engine, "engine"),
+    };
     let engine_thread = {
         let (memory, link, progress, hook, live) = (
             Arc::clone(&memory),
@@ -390,8 +409,8 @@ fn run(
             Arc::clone(&handles.live),
         );
         progress.workers[progress::COMPUTE_WORKER].set_core(engine_core);
-        threads::spawn(ThreadRole::Engine, engine_core, move || {
-            Engine::new(
+        let spawned = threads::spawn(engine_role, engine_core, move || {
+            let engine = Engine::new(
                 &memory,
                 &link,
                 sealers,
@@ -402,13 +421,34 @@ fn run(
                 },
                 engine_config,
                 codec,
-            )
-            .run()
-        })
-        .map_err(|cause| MigrationError::Spawn {
-            role: "engine",
-            cause,
-        })?
+            );
+            match inline_transport {
+                Some(transport) => engine
+                    .with_inline_transport(InlineTransport::new(
+                        *transport,
+                        &progress.workers[progress::TRANSPORT_WORKER],
+                    ))
+                    .run(),
+                None => engine.run(),
+            }
+        });
+        spawned
+    };
+    let engine_thread = match engine_thread {
+        Ok(thread) => thread,
+        Err(cause) => {
+            // The inline transport went with the closure; a thread of
+            // its own sees the fatal flag.
+            link.fatal
+                .raise(format!("could not start the {engine_name} thread"));
+            if let Some(thread) = transport_thread {
+                let _ = thread.join();
+            }
+            return Err(MigrationError::Spawn {
+                role: engine_name,
+                cause,
+            });
+        }
     };
 
     progress::print_until(
@@ -425,8 +465,9 @@ fn run(
     );
     let joined = engine_thread.join();
     link.finished.store(true, Ordering::Release);
+    let join_transport = || transport_thread.map(|t| t.join().unwrap_or_default());
     let Ok(outcome) = joined else {
-        let _ = transport_thread.join();
+        let _ = join_transport();
         if link.commit_seq.load(Ordering::Acquire) != 0 {
             // `Commit` may be out: the destination may own the guest.
             tracing::error!("the engine thread panicked after the commit; the guest stays PAUSED");
@@ -442,7 +483,8 @@ fn run(
             "the engine thread panicked; the guest was resumed".into(),
         ));
     };
-    let mut stages = transport_thread.join().unwrap_or_default();
+    // With the transport inline, the engine's outcome holds its latencies.
+    let mut stages = join_transport().unwrap_or_default();
     summary.bytes_on_wire = link.counters.bytes_written.load(Ordering::Relaxed);
     summary.reconnects = link.counters.reconnects.load(Ordering::Relaxed);
     match outcome {
@@ -512,6 +554,30 @@ fn run(
                 );
             }
             Err(failure.error)
+        }
+    }
+}
+
+/// Who runs the source transport: a thread of its own, or the engine's
+/// thread ([`inline`]).
+enum TransportRunner {
+    Thread(std::thread::JoinHandle<dwcp_dataplane_core::page_stages::PageStages>),
+    Inline(Box<SourceTransport>),
+}
+
+impl TransportRunner {
+    /// Stops the transport after a failure before the engine started (the
+    /// caller raised the fatal flag): its thread sees the flag and closes
+    /// the connections; an inline transport closes them here.
+    fn stop(self, link: &SourceLink, progress: &progress::Progress) {
+        match self {
+            TransportRunner::Thread(thread) => {
+                link.transport_bell.ring();
+                let _ = thread.join();
+            }
+            TransportRunner::Inline(transport) => {
+                transport.finish(&progress.workers[progress::TRANSPORT_WORKER]);
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The io_uring instance of a transport thread, with the frame pool registered.
 
+use dwcp_dataplane_core::doorbell::Doorbell;
 use dwcp_hugepages::{BufferId, BufferPool};
 use io_uring::{cqueue, squeue, types, IoUring};
 use std::sync::Arc;
@@ -115,6 +116,26 @@ impl Ring {
             self.queued = 0;
         }
         Ok(())
+    }
+
+    /// An idle loop's sleeping phase: announces the sleep on `bell` (the
+    /// doorbell whose eventfd this ring reads), then waits up to `timeout`
+    /// for a completion unless `has_work`, checked after the announcement
+    /// so that no ring before it is missed, says work is already there.
+    pub fn sleep_on(
+        &mut self,
+        bell: &Doorbell,
+        timeout: Duration,
+        has_work: impl FnOnce() -> bool,
+    ) -> Result<(), RingError> {
+        bell.set_sleeping(true);
+        let waited = if has_work() {
+            Ok(())
+        } else {
+            self.submit_and_wait(timeout)
+        };
+        bell.set_sleeping(false);
+        waited
     }
 
     /// Submits and waits up to `timeout` for at least one completion.

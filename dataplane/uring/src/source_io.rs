@@ -135,6 +135,17 @@ pub struct SourceFaults {
     pub cut_stream_after: Option<(u16, u64)>,
 }
 
+/// What one pass of the source transport did ([`SourceTransport::step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceStep {
+    /// The loop is over: the migration finished or a fatal error was raised.
+    Ended,
+    /// Something moved: pass again at once.
+    Worked,
+    /// Nothing to do: back off.
+    Idle,
+}
+
 /// Settings of the source transport.
 #[derive(Debug)]
 pub struct SourceTransportConfig {
@@ -286,65 +297,80 @@ impl SourceTransport {
         let mut backoff = IdleBackoff::new();
         let mut clock = IdleClock::start(meter, Instant::now());
         loop {
-            self.now = Instant::now();
-            if self.link.fatal.is_raised() || self.link.finished.load(Ordering::Acquire) {
-                break;
-            }
-            let mut worked = self.attach_reconnected();
-            worked |= self.pull_frames();
-            if let Err(err) = self.queue_operations() {
-                self.link.fatal.raise(err.to_string());
-                break;
-            }
-            let reaped = self.reap();
-            worked |= reaped > 0;
-            if worked {
-                backoff.reset();
-                clock.busy_from(self.now);
-                meter.set_counts(
-                    self.frames_written,
-                    self.link.counters.bytes_written.load(Ordering::Relaxed),
-                );
-                continue;
-            }
-            clock.idle_from(self.now);
-            match backoff.next_action() {
-                IdleAction::Spin => std::hint::spin_loop(),
-                IdleAction::Yield => std::thread::yield_now(),
-                IdleAction::Sleep(timeout) => {
-                    self.link.transport_bell.set_sleeping(true);
-                    let waited = if self.has_frames_to_write() {
-                        Ok(())
-                    } else {
-                        self.ring.submit_and_wait(timeout)
-                    };
-                    self.link.transport_bell.set_sleeping(false);
-                    if let Err(err) = waited {
-                        self.link.fatal.raise(err.to_string());
-                        break;
+            let now = Instant::now();
+            match self.step(now) {
+                SourceStep::Ended => break,
+                SourceStep::Worked => {
+                    backoff.reset();
+                    clock.busy_from(now);
+                    self.report(meter);
+                }
+                SourceStep::Idle => {
+                    clock.idle_from(now);
+                    match backoff.next_action() {
+                        IdleAction::Spin => std::hint::spin_loop(),
+                        IdleAction::Yield => std::thread::yield_now(),
+                        IdleAction::Sleep(timeout) => self.sleep(timeout),
                     }
                 }
             }
         }
-        self.shutdown();
+        clock.stop(Instant::now());
+        self.finish(meter)
+    }
+
+    /// One pass of the loop at `now`: attach re-established streams, take
+    /// queued frames, queue and submit operations, handle completions.
+    /// [`SourceStep::Ended`] once the engine marked the migration finished
+    /// or a fatal error is raised (then [`SourceTransport::finish`]).
+    pub fn step(&mut self, now: Instant) -> SourceStep {
+        self.now = now;
+        if self.link.fatal.is_raised() || self.link.finished.load(Ordering::Acquire) {
+            return SourceStep::Ended;
+        }
+        let mut worked = self.attach_reconnected();
+        worked |= self.pull_frames();
+        if let Err(err) = self.queue_operations() {
+            self.link.fatal.raise(err.to_string());
+            return SourceStep::Ended;
+        }
+        worked |= self.reap() > 0;
+        if worked {
+            SourceStep::Worked
+        } else {
+            SourceStep::Idle
+        }
+    }
+
+    /// Waits up to `timeout` for a completion or the transport's doorbell,
+    /// unless queued frames are ready to write (an idle pass may not see
+    /// a frame queued just after it looked). A failed wait raises the fatal
+    /// flag.
+    pub fn sleep(&mut self, timeout: Duration) {
+        let (link, streams) = (&self.link, &self.streams);
+        let waited = self.ring.sleep_on(&link.transport_bell, timeout, || {
+            has_frames_to_write(link, streams)
+        });
+        if let Err(err) = waited {
+            self.link.fatal.raise(err.to_string());
+        }
+    }
+
+    /// Puts the frames and bytes written so far on `meter`.
+    pub fn report(&self, meter: &WorkerMeter) {
         meter.set_counts(
             self.frames_written,
             self.link.counters.bytes_written.load(Ordering::Relaxed),
         );
-        clock.stop(Instant::now());
-        std::mem::take(&mut self.stages)
     }
 
-    /// True if the engine queued frames that a stream could take now.
-    fn has_frames_to_write(&self) -> bool {
-        self.streams.iter().any(|s| {
-            s.connection.is_some()
-                && s.send.has_room()
-                && match &s.waiting {
-                    Some(frame) => s.window.admits(frame.len),
-                    None => s.window.has_room() && !self.link.tx[usize::from(s.id)].is_empty(),
-                }
-        })
+    /// Closes every connection after the loop ended (waiting, bounded, for
+    /// the kernel's operations on them), reports to `meter`, and returns
+    /// the frames' latencies.
+    pub fn finish(mut self, meter: &WorkerMeter) -> PageStages {
+        self.shutdown();
+        self.report(meter);
+        std::mem::take(&mut self.stages)
     }
 
     fn attach_reconnected(&mut self) -> bool {
@@ -707,6 +733,18 @@ impl SourceTransport {
             std::mem::forget(std::mem::take(&mut self.retired));
         }
     }
+}
+
+/// True if the engine queued frames that one of `streams` could take now.
+fn has_frames_to_write(link: &SourceLink, streams: &[Stream]) -> bool {
+    streams.iter().any(|s| {
+        s.connection.is_some()
+            && s.send.has_room()
+            && match &s.waiting {
+                Some(frame) => s.window.admits(frame.len),
+                None => s.window.has_room() && !link.tx[usize::from(s.id)].is_empty(),
+            }
+    })
 }
 
 /// Handles one reply frame of a stream; returns the frame bytes its ack
