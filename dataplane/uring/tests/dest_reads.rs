@@ -106,7 +106,7 @@ fn frame(seq: u64, stream_id: u16) -> Vec<u8> {
         body_len: u32::try_from(BODY_LEN).expect("small"),
     };
     let mut bytes = header.encode().to_vec();
-    bytes.extend((0..BODY_LEN).map(|i| (i as u64 * 7 + seq) as u8));
+    bytes.extend((0..BODY_LEN as u64).map(|i| (i * 7 + seq).to_le_bytes()[0]));
     bytes
 }
 
