@@ -9,8 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-/// Burst allowance: this long at the configured rate.
-pub const BURST_DURATION: Duration = Duration::from_millis(10);
+/// Burst allowance: this long at the configured rate. The pacer is a cap,
+/// so an engine that fell behind (a stall, a scan) does not catch up in a
+/// burst: at half load on loopback a 10 ms burst after each stall queued
+/// hundreds of frames at the destination, and the frames sent in those
+/// bursts (and at the start, with a full bucket) were about half of the
+/// p99 of enqueue to acknowledged (docs/latency-profiling.md §4).
+pub const BURST_DURATION: Duration = Duration::from_millis(1);
 
 /// A byte token bucket.
 #[derive(Debug, Clone)]
@@ -69,6 +74,33 @@ mod tests {
         }
         let rate = sent as f64 / 2.0;
         assert!((rate - 100e6).abs() / 100e6 < 0.02, "rate {rate}");
+    }
+
+    #[test]
+    fn after_a_stall_at_most_one_burst_goes_at_once() {
+        let start = Instant::now();
+        let rate = 375_000_000; // 3 Gbit/s
+        let mut pacer = Pacer::new(rate, start);
+        let frame = 8_192;
+        let burst_bytes = |pacer: &mut Pacer, now: Instant| {
+            let mut sent = 0u64;
+            while pacer.try_take(now, frame).is_ok() {
+                sent += frame;
+            }
+            sent
+        };
+        let allowance = rate as f64 * BURST_DURATION.as_secs_f64();
+        let first = burst_bytes(&mut pacer, start) as f64;
+        assert!(
+            first <= allowance + frame as f64,
+            "start: {first} bytes at once"
+        );
+        // A 50 ms stall of the sender earns no more than the allowance.
+        let later = burst_bytes(&mut pacer, start + Duration::from_millis(50)) as f64;
+        assert!(
+            later <= allowance + frame as f64 && later >= allowance - frame as f64,
+            "after a stall: {later} bytes at once, allowance {allowance}"
+        );
     }
 
     #[test]
