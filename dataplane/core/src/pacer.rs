@@ -1,11 +1,13 @@
 //! Send pacing: a token bucket in bytes.
 //!
 //! # Design
-//! `rate_bytes_per_s` tokens accrue per second up to `burst_bytes`; sending
-//! `n` bytes takes `n` tokens. [`Pacer::try_take`] either takes them or says
-//! how long until they will be there, so the caller decides how to wait. A
-//! frame larger than the burst is allowed once the bucket is full (it then
-//! goes negative), so no frame size can deadlock the pacer.
+//! `rate_bytes_per_s` tokens accrue per second; sending `n` bytes takes `n`
+//! tokens, and [`Pacer::try_take`] either takes them or says how long until
+//! they will be there, so the caller decides how to wait. Tokens accrue up
+//! to the frame asked for plus `burst_bytes`: a sender late by less than the
+//! burst loses none of its rate whatever its frame size, one that fell
+//! further behind sends at most one frame and one burst at once, and any
+//! frame size can go once its tokens are there (no deadlock).
 
 use std::time::{Duration, Instant};
 
@@ -44,10 +46,11 @@ impl Pacer {
     pub fn try_take(&mut self, now: Instant, bytes: u64) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now.max(self.last);
-        self.tokens = (self.tokens + elapsed * self.rate_bytes_per_s).min(self.burst_bytes);
-        let needed = (bytes as f64).min(self.burst_bytes);
+        let needed = bytes as f64;
+        self.tokens =
+            (self.tokens + elapsed * self.rate_bytes_per_s).min(needed + self.burst_bytes);
         if self.tokens >= needed {
-            self.tokens -= bytes as f64;
+            self.tokens -= needed;
             return Ok(());
         }
         Err(Duration::from_secs_f64(
@@ -104,17 +107,39 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_larger_than_the_burst_still_goes() {
+    fn a_frame_larger_than_the_burst_goes_once_its_tokens_are_there() {
         let start = Instant::now();
         let mut pacer = Pacer::new(1_000, start);
+        let wait = pacer
+            .try_take(start, 1_000_000)
+            .expect_err("a 1 B burst holds no 1 MB frame");
         assert!(
-            pacer.try_take(start, 1_000_000).is_ok(),
-            "a full bucket lets one oversized frame through"
+            wait > Duration::from_secs(990) && wait <= Duration::from_secs(1000),
+            "the frame waits for its tokens at the rate: {wait:?}"
         );
-        let wait = pacer.try_take(start, 10).expect_err("now in debt");
+        assert!(pacer.try_take(start + wait, 1_000_000).is_ok());
+    }
+
+    #[test]
+    fn a_late_sender_of_large_frames_keeps_its_rate() {
+        // 100 Mbit/s, where 1 ms of burst is far less than a 256 KiB frame;
+        // the sender comes back 500 us after every wait it is told.
+        let rate = 12_500_000u64;
+        let frame = 262_144u64;
+        let start = Instant::now();
+        let mut pacer = Pacer::new(rate, start);
+        let mut now = start;
+        let mut sent = 0u64;
+        while now < start + Duration::from_secs(4) {
+            match pacer.try_take(now, frame) {
+                Ok(()) => sent += frame,
+                Err(wait) => now += wait + Duration::from_micros(500),
+            }
+        }
+        let achieved = sent as f64 / 4.0;
         assert!(
-            wait > Duration::from_secs(900),
-            "the debt is paid back at the rate: {wait:?}"
+            achieved >= rate as f64 * 0.99,
+            "late by less than the burst, the sender loses no rate: {achieved} of {rate}"
         );
     }
 }

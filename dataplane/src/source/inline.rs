@@ -140,3 +140,13 @@ impl<'a> InlineTransport<'a> {
         std::mem::take(&mut self.stages)
     }
 }
+
+impl Drop for InlineTransport<'_> {
+    /// A panicking engine drops its transport while unwinding: the
+    /// connections are still closed and the kernel's operations on them
+    /// waited for (or their buffers leaked), as at a normal end, so that no
+    /// read completes into freed memory.
+    fn drop(&mut self) {
+        self.end();
+    }
+}

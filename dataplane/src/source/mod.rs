@@ -342,9 +342,9 @@ fn run(
             role: "transport",
             cause,
         })?;
+        summary.transport_thread = Some("own");
         TransportRunner::Thread(thread)
     };
-    summary.transport_thread = Some(if one_thread { "shared" } else { "own" });
 
     // From here a failure must also stop the transport (it then tells the
     // destination why).
@@ -435,7 +435,12 @@ fn run(
         spawned
     };
     let engine_thread = match engine_thread {
-        Ok(thread) => thread,
+        Ok(thread) => {
+            if transport_thread.is_none() {
+                summary.transport_thread = Some("shared");
+            }
+            thread
+        }
         Err(cause) => {
             // The inline transport went with the closure; a thread of
             // its own sees the fatal flag.

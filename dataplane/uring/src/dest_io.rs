@@ -511,6 +511,10 @@ impl DestinationTransport {
             // A whole, accepted frame still goes to the decoder: the resume
             // point already counts it, so the source will not resend it.
             ReadState::NeedQueue { frame, .. } => {
+                debug_assert!(
+                    stream.accepted_unqueued.is_none(),
+                    "no read while an accepted frame waits"
+                );
                 stream.accepted_unqueued = Some(frame);
                 connection.read = ReadState::Header { got: 0 };
             }
@@ -579,7 +583,12 @@ impl DestinationTransport {
             let Some(connection) = stream.connection.as_mut() else {
                 continue;
             };
-            if connection.reading || connection.closed_by_peer {
+            // Nothing more is read on a stream while a frame a retired
+            // connection accepted waits for the decoder's queue: a second
+            // such frame (this connection retired in turn) would have
+            // nowhere to wait.
+            if connection.reading || connection.closed_by_peer || stream.accepted_unqueued.is_some()
+            {
                 continue;
             }
             let fd = types::Fd(connection.socket.as_raw_fd());
@@ -902,6 +911,9 @@ fn has_local_work(link: &DestinationLink, pending: bool, streams: &[Stream]) -> 
         return true;
     }
     streams.iter().any(|stream| {
+        if stream.accepted_unqueued.is_some() && !link.frames.is_full() {
+            return true;
+        }
         let Some(connection) = stream.connection.as_ref() else {
             return false;
         };
