@@ -1177,7 +1177,11 @@ impl<'a> Engine<'a> {
         self.send_control(FrameKind::Final, |body| message.encode(body))
     }
 
-    /// Seals the frame in `buffer` on a stream with room (or `stream`) and queues it.
+    /// Seals the frame in `buffer` on a stream with room (or `stream`) and
+    /// queues it. On a failure before it is queued (a cancel or a fatal
+    /// error seen while waiting for room or for the pacer) the buffer goes
+    /// back to the pool and no sequence number is used: the stream's next
+    /// frame (an `Abort`) follows the last one queued without a gap.
     fn seal_and_queue(
         &mut self,
         kind: FrameKind,
@@ -1185,6 +1189,67 @@ impl<'a> Engine<'a> {
         body_len: usize,
         stream: Option<usize>,
     ) -> Result<(), MigrationError> {
+        let len = u32::try_from(FRAME_HEADER_LEN + body_len + FRAME_TAG_LEN)
+            .expect("frames are bounded by FRAME_LEN_MAX");
+        // Paced before the frame takes its stream and seq (the pacer counts
+        // bytes, not which frame carries them).
+        let chosen = match self.stream_with_room(stream).and_then(|chosen| {
+            self.pace(len)?;
+            Ok(chosen)
+        }) {
+            Ok(chosen) => chosen,
+            Err(err) => {
+                self.link.pool.put(buffer);
+                return Err(err);
+            }
+        };
+        if stream.is_none() {
+            self.next_stream = (chosen + 1) % self.streams_active;
+        }
+        let seq = self.last_seq[chosen] + 1;
+        // SAFETY: the engine still owns `buffer` (taken from the pool, not yet queued).
+        let bytes = unsafe { self.link.pool.slice_mut(buffer) };
+        let sealed = self.sealers[chosen].seal(kind, seq, bytes, body_len);
+        let sealed_len = match sealed {
+            Ok(sealed_len) => sealed_len,
+            Err(err) => {
+                self.link.pool.put(buffer);
+                return Err(MigrationError::Failed(err.to_string()));
+            }
+        };
+        debug_assert_eq!(sealed_len, len as usize, "header, body and tag");
+        self.frames_sealed += 1;
+        self.bytes_sealed += u64::from(len);
+        self.sealed_by_stream[chosen] += u64::from(len);
+        if self.config.tamper_frame == Some(self.frames_sealed) {
+            tracing::warn!(
+                stream = chosen,
+                seq,
+                "test hook: tampering with a sealed frame"
+            );
+            bytes[FRAME_HEADER_LEN] ^= 0x01;
+        }
+        self.last_seq[chosen] = seq;
+        let queued_at = Instant::now();
+        let pushed = self.link.tx[chosen].push(InFlight::queued(seq, buffer, len, queued_at));
+        self.publish_worker(queued_at, false);
+        assert!(
+            pushed.is_ok(),
+            "the engine is the only producer and saw room"
+        );
+        match self.inline.as_mut() {
+            // Written at once: no hand-off, no doorbell.
+            Some(inline) => {
+                inline.pump();
+            }
+            None => self.link.transport_bell.ring(),
+        }
+        Ok(())
+    }
+
+    /// `stream` (or, for `None`, the next active stream in turn) once its
+    /// queue has room, waiting for it; live settings are applied first.
+    fn stream_with_room(&mut self, stream: Option<usize>) -> Result<usize, MigrationError> {
         self.poll_live()?;
         let streams = self.streams_active;
         let mut backoff = IdleBackoff::new();
@@ -1214,44 +1279,7 @@ impl<'a> Engine<'a> {
         if let Some(since) = waiting_since {
             self.add_blocked(since.elapsed());
         }
-        if stream.is_none() {
-            self.next_stream = (chosen + 1) % streams;
-        }
-        let seq = self.last_seq[chosen] + 1;
-        // SAFETY: the engine still owns `buffer` (taken from the pool, not yet queued).
-        let bytes = unsafe { self.link.pool.slice_mut(buffer) };
-        let len = self.sealers[chosen]
-            .seal(kind, seq, bytes, body_len)
-            .map_err(|e| MigrationError::Failed(e.to_string()))?;
-        self.frames_sealed += 1;
-        self.bytes_sealed += len as u64;
-        self.sealed_by_stream[chosen] += len as u64;
-        if self.config.tamper_frame == Some(self.frames_sealed) {
-            tracing::warn!(
-                stream = chosen,
-                seq,
-                "test hook: tampering with a sealed frame"
-            );
-            bytes[FRAME_HEADER_LEN] ^= 0x01;
-        }
-        self.last_seq[chosen] = seq;
-        let len = u32::try_from(len).expect("frames are bounded by FRAME_LEN_MAX");
-        self.pace(len)?;
-        let queued_at = Instant::now();
-        let pushed = self.link.tx[chosen].push(InFlight::queued(seq, buffer, len, queued_at));
-        self.publish_worker(queued_at, false);
-        assert!(
-            pushed.is_ok(),
-            "the engine is the only producer and saw room"
-        );
-        match self.inline.as_mut() {
-            // Written at once: no hand-off, no doorbell.
-            Some(inline) => {
-                inline.pump();
-            }
-            None => self.link.transport_bell.ring(),
-        }
-        Ok(())
+        Ok(chosen)
     }
 
     /// Waits until the pacer (if any) allows `len` more bytes.

@@ -9,6 +9,8 @@ pub mod raw_batch;
 pub mod window_plan;
 
 #[cfg(test)]
+mod cancel_test;
+#[cfg(test)]
 mod late_join_test;
 
 use crate::config::SourceConfig;
