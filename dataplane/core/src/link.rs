@@ -141,6 +141,10 @@ pub struct SourceLink {
     /// to queue it. Writer: engine (Release). Reader: transport (a stream 0
     /// that breaks before `Goodbye` was written is re-established to carry it).
     pub goodbye_seq: AtomicU64,
+    /// Stream 0's highest seq written whole to a socket. Writer: transport
+    /// (Release). Reader: engine (its last frame, `Abort` or `Goodbye`, is
+    /// out before it returns and the transport closes).
+    pub stream0_written_seq: AtomicU64,
     /// Set by the source's main thread once the engine returned; the transport then closes.
     pub finished: AtomicBool,
     /// Rung by the transport when it frees buffers or posts an event.
@@ -169,6 +173,7 @@ impl SourceLink {
             commit_seq: AtomicU64::new(0),
             commit_acked: AtomicBool::new(false),
             goodbye_seq: AtomicU64::new(0),
+            stream0_written_seq: AtomicU64::new(0),
             finished: AtomicBool::new(false),
             engine_bell: Doorbell::parking(),
             transport_bell: Doorbell::with_eventfd()?,

@@ -90,8 +90,10 @@ const HOLD_POLL_INTERVAL: Duration = Duration::from_millis(5);
 const DRAIN_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// How long the engine waits for its last frame (`Abort` when cancelled,
-/// `Goodbye` at the end) to be written.
-const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// `Goodbye` at the end) to be written whole. An `Abort` queues behind what
+/// stream 0 still had to write: up to its byte window, which a WAN link
+/// drains in about a round trip or two.
+const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Engine settings.
 #[derive(Debug, Clone, Copy)]
@@ -217,6 +219,13 @@ pub struct Engine<'a> {
     round_pages_left: u64,
     /// The transport, when this thread runs it too (one core for both).
     inline: Option<InlineTransport<'a>>,
+    /// The guest is paused: a hold no longer applies (it would stretch the
+    /// downtime, and past the destination's wait for `Commit` fail it).
+    paused: bool,
+    /// The last frame (`Abort` or `Goodbye`) is being sent: live settings
+    /// no longer apply (a cancel after the hand-over, or a second one,
+    /// must not drop it).
+    ending: bool,
 }
 
 impl std::fmt::Debug for Engine<'_> {
@@ -290,6 +299,8 @@ impl<'a> Engine<'a> {
             finishing: vec![None; streams_active],
             round_pages_left: pages as u64,
             inline: None,
+            paused: false,
+            ending: false,
         }
     }
 
@@ -370,7 +381,7 @@ impl<'a> Engine<'a> {
     /// the settings say "held", waits here (the time counts as blocked).
     fn poll_live(&mut self) -> Result<(), MigrationError> {
         let version = self.live.version();
-        if version == self.live_seen {
+        if version == self.live_seen || self.ending {
             return Ok(());
         }
         self.live_seen = version;
@@ -407,7 +418,9 @@ impl<'a> Engine<'a> {
             held = settings.held,
             "live settings applied"
         );
-        if settings.held {
+        if settings.held && self.paused {
+            tracing::warn!("hold ignored: the guest is paused, the migration goes on to its end");
+        } else if settings.held {
             while self.live.version() == self.live_seen {
                 self.pause_for(HOLD_POLL_INTERVAL);
             }
@@ -479,6 +492,7 @@ impl<'a> Engine<'a> {
             return Err(self.fail(err.into(), None, round));
         }
         let paused_at = Instant::now();
+        self.paused = true;
         self.progress.set_phase(Phase::Paused);
         let final_round = round + 1;
         self.run_round(final_round)
@@ -499,19 +513,20 @@ impl<'a> Engine<'a> {
         }
         // Until `Commit` is queued the destination cannot have it, and a
         // failure resumes the guest here; after, it must stay paused.
-        let commit_seq = self.last_seq[0] + 1;
-        self.link.commit_seq.store(commit_seq, Ordering::Release);
+        // `commit_seq` is published as it is queued (`seal_and_queue`).
         self.send_control(FrameKind::Commit, |body| Commit { digest }.encode(body))
             .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
-        debug_assert_eq!(self.last_seq[0], commit_seq, "Commit went out on stream 0");
+        debug_assert_eq!(
+            self.link.commit_seq.load(Ordering::Acquire),
+            self.last_seq[0],
+            "Commit went out on stream 0"
+        );
         self.await_commit_ack()
             .map_err(|e| self.fail(e, Some(paused_at), final_round))?;
         let handover = verified_at.elapsed();
         // Only now may the destination end: until `Goodbye` it answers a
-        // re-established stream 0 with its ack of `Commit` again.
-        self.link
-            .goodbye_seq
-            .store(self.last_seq[0] + 1, Ordering::Release);
+        // re-established stream 0 with its ack of `Commit` again
+        // (`goodbye_seq` is published as it is queued).
         self.send_last(FrameKind::Goodbye, |body| Goodbye.encode(body));
         self.publish_worker(Instant::now(), true);
         self.progress.set_phase(Phase::Done);
@@ -554,23 +569,31 @@ impl<'a> Engine<'a> {
         self.send_last(FrameKind::Abort, |body| abort.encode(body));
     }
 
-    /// Queues the source's last frame on stream 0 (best effort) and gives
-    /// the transport [`ABORT_FLUSH_TIMEOUT`] to write it before the caller
-    /// returns and the transport closes.
+    /// Queues the source's last frame on stream 0 (best effort; live
+    /// settings no longer apply) and gives the transport
+    /// [`ABORT_FLUSH_TIMEOUT`] to write it whole (behind what stream 0
+    /// still had to write) before the caller returns and the transport
+    /// closes.
     fn send_last(
         &mut self,
         kind: FrameKind,
         encode: impl FnOnce(&mut [u8]) -> Result<usize, WireError>,
     ) {
-        let before = self.link.counters.bytes_written.load(Ordering::Relaxed);
+        self.ending = true;
         if let Err(err) = self.send_control(kind, encode) {
             tracing::debug!(%err, ?kind, "could not send the last frame to the destination");
             return;
         }
+        let seq = self.last_seq[0];
         let deadline = Instant::now() + ABORT_FLUSH_TIMEOUT;
-        while self.link.counters.bytes_written.load(Ordering::Relaxed) == before
-            && Instant::now() < deadline
-        {
+        while self.link.stream0_written_seq.load(Ordering::Acquire) < seq {
+            if Instant::now() >= deadline || self.link.fatal.is_raised() {
+                tracing::warn!(
+                    ?kind,
+                    "the last frame to the destination was not written in time"
+                );
+                return;
+            }
             self.pause_for(Duration::from_millis(1));
         }
     }
@@ -1230,6 +1253,12 @@ impl<'a> Engine<'a> {
             bytes[FRAME_HEADER_LEN] ^= 0x01;
         }
         self.last_seq[chosen] = seq;
+        // The transport learns these seqs before it can take the frame.
+        match kind {
+            FrameKind::Commit => self.link.commit_seq.store(seq, Ordering::Release),
+            FrameKind::Goodbye => self.link.goodbye_seq.store(seq, Ordering::Release),
+            _ => {}
+        }
         let queued_at = Instant::now();
         let pushed = self.link.tx[chosen].push(InFlight::queued(seq, buffer, len, queued_at));
         self.publish_worker(queued_at, false);

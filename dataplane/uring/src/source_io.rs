@@ -585,6 +585,11 @@ impl SourceTransport {
             connection.writing = Some((buffer, offset, len));
         } else {
             let frame = stream.send.mark_sent(self.now);
+            if stream_id == 0 {
+                self.link
+                    .stream0_written_seq
+                    .fetch_max(frame.seq, Ordering::Release);
+            }
             self.stages.record(
                 Stage::Send,
                 self.now.saturating_duration_since(frame.pulled_at),
