@@ -348,8 +348,8 @@ fn run(
         TransportRunner::Thread(thread)
     };
 
-    // From here a failure must also stop the transport (it then tells the
-    // destination why).
+    // From here a failure must also stop the transport (it closes the
+    // connections: the destination sees them break, with no `Abort`).
     let ready = join_in_background(&session, dialled, &joiner).and_then(|()| match populating {
         Ok(thread) => thread
             .join()
